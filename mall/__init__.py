@@ -1,0 +1,95 @@
+"""Point Mall: create_app() wires configuration, extensions, blueprints, CLI and error pages."""
+import logging
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from .clock import SystemClock
+from .config import INSTANCE_DIR, config_from_env
+from .extensions import babel, csrf, db, login_manager, migrate
+from .inventory.admission import NoAdmission, RedisAdmission
+from .locks import locks_for, redis_client
+from .web import htmx
+
+LOCALES = ("en", "zh_Hans")
+
+
+def select_locale() -> str:
+    if not has_request_context():  # CLI and jobs speak the default language
+        return "en"
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    if session.get("locale") in LOCALES:
+        return session["locale"]
+    best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-TW", "zh-HK"])
+    return "zh_Hans" if best and best.startswith("zh") else "en"
+
+
+def create_app(config=None, *, clock=None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), template_folder="../templates",
+                static_folder="../static")
+    app.config.from_object(config or config_from_env())
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set outside development (MALL_ENV=development).")
+    logging.basicConfig(level=logging.INFO)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Wait for a writer instead of failing at once with "database is locked".
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "info"
+    app.extensions["mall.clock"] = clock or SystemClock()
+    client = redis_client(app.config.get("REDIS_URL"))
+    app.extensions["mall.redis"] = client
+    app.extensions["mall.locks"] = locks_for(client)
+    app.extensions["mall.admission"] = RedisAdmission(client) if client is not None else NoAdmission()
+
+    from . import models  # noqa: F401  (every table registered before create_all/migrate)
+    from .accounts.views import bp as accounts_bp
+    from .catalog.views import bp as catalog_bp
+    from .checkout.views import bp as checkout_bp
+    from .console.views import bp as console_bp
+    from .hq.views import bp as hq_bp
+    from .instore.views import bp as instore_bp
+    from .points.views import bp as points_bp
+    from .presale.views import bp as presale_bp
+    from .storefront.views import bp as storefront_bp
+    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, hq_bp):
+        app.register_blueprint(bp)
+
+    from .cli import mall_cli
+    app.cli.add_command(mall_cli)
+    from .templating import register_templating
+    register_templating(app)
+    _unit_of_work(app)
+    _error_pages(app)
+    return app
+
+
+def _unit_of_work(app: Flask) -> None:
+    """One commit point per request: commit when the response is a success or a redirect,
+    roll back on errors and refusals (4xx/5xx), so bad input changes nothing."""
+    @app.after_request
+    def commit(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def _error_pages(app: Flask) -> None:
+    from flask import render_template
+
+    for code in (400, 403, 404, 405, 429, 500):
+        def handler(error, code=code):
+            db.session.rollback()
+            return render_template("errors/error.html", code=code), code
+        app.register_error_handler(code, handler)

@@ -1,0 +1,154 @@
+"""Accounts: registration, authentication, freezing, member preferences."""
+import re
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import AccountExists, AccountFrozen, BadCredentials, DomainError, NotFound
+from ..extensions import db
+from ..points.ledger import open_account
+from .models import Role, User
+
+_hashers: dict[bool, tuple[PasswordHasher, str]] = {}
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_and_dummy()[0]
+
+
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    """Argon2id with its recommended parameters; the test suite asks for cheap ones.
+
+    The dummy is a real hash to verify against when the login name is unknown, so that a
+    miss takes as long as a wrong password and timing doesn't reveal which accounts exist.
+    """
+    fast = bool(current_app.config.get("PASSWORD_HASH_FAST"))
+    if fast not in _hashers:
+        hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if fast else PasswordHasher()
+        _hashers[fast] = (hasher, hasher.hash("not-a-real-password"))
+    return _hashers[fast]
+MOBILE = re.compile(r"^\+?[0-9]{8,15}$")
+MIN_PASSWORD = 10
+
+
+class InvalidIdentifier(DomainError):
+    message = _l("Enter an email address or a mobile number (8 to 15 digits).")
+    field = "identifier"
+
+
+class WeakPassword(DomainError):
+    message = _l("Use at least %(n)s characters, mixing letters and digits.", n=MIN_PASSWORD)
+    field = "password"
+
+
+def normalise_identifier(raw: str) -> tuple[str | None, str | None]:
+    """Return (email, mobile) with exactly one set, or raise InvalidIdentifier."""
+    value = (raw or "").strip()
+    if "@" in value:
+        try:
+            return validate_email(value, check_deliverability=False).normalized.lower(), None
+        except EmailNotValidError as exc:
+            raise InvalidIdentifier() from exc
+    mobile = re.sub(r"[\s\-()]", "", value)
+    if not MOBILE.match(mobile):
+        raise InvalidIdentifier()
+    return None, mobile
+
+
+def check_password_strength(password: str) -> None:
+    if (len(password or "") < MIN_PASSWORD or not re.search(r"[A-Za-z]", password)
+            or not re.search(r"[0-9]", password)):
+        raise WeakPassword()
+
+
+def _new_member_code() -> str:
+    return "M" + "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
+
+
+def register(identifier: str, password: str, display_name: str, *, now: datetime,
+             role: str = Role.MEMBER.value, locale: str | None = None) -> User:
+    """Create an account and its points account. Refuses duplicates and weak passwords."""
+    email, mobile = normalise_identifier(identifier)
+    check_password_strength(password)
+    if find_by_identifier(identifier) is not None:
+        raise AccountExists()
+    user = User(email=email, mobile=mobile, password_hash=_hasher().hash(password),
+                display_name=display_name.strip()[:80], member_code=_new_member_code(),
+                role=role, locale=locale, created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as exc:  # a concurrent registration with the same login won
+        raise AccountExists() from exc
+    if role == Role.MEMBER.value:
+        open_account(user.id, now)
+    return user
+
+
+def find_by_identifier(identifier: str) -> User | None:
+    try:
+        email, mobile = normalise_identifier(identifier)
+    except InvalidIdentifier:
+        return None
+    return db.session.scalar(select(User).where(or_(
+        User.email == email if email else False, User.mobile == mobile if mobile else False)))
+
+
+def authenticate(identifier: str, password: str) -> User:
+    """Return the user for a correct login name and password.
+
+    Raises BadCredentials with one message for an unknown name and a wrong password
+    alike, and AccountFrozen (with the reason) only after the password was right.
+    """
+    user = find_by_identifier(identifier)
+    hasher, dummy = _hasher_and_dummy()
+    try:
+        hasher.verify(user.password_hash if user else dummy, password or "")
+    except (VerificationError, InvalidHashError):
+        raise BadCredentials() from None
+    if user is None:
+        raise BadCredentials()
+    if user.is_frozen:
+        raise AccountFrozen(user.frozen_reason or "")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def freeze(user_id: int, reason: str, *, now: datetime) -> User:
+    user = _get(user_id)
+    if not reason.strip():
+        raise DomainError(_l("Give a reason; the member will see it."), field="reason")
+    user.frozen_at, user.frozen_reason = now, reason.strip()[:255]
+    return user
+
+
+def unfreeze(user_id: int) -> User:
+    user = _get(user_id)
+    user.frozen_at = user.frozen_reason = None
+    return user
+
+
+def set_locale(user_id: int, locale: str) -> None:
+    _get(user_id).locale = locale
+
+
+def pin_target(member_id: int, item_id: int | None) -> User:
+    user = _get(member_id)
+    user.target_item_id = item_id
+    return user
+
+
+def _get(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user

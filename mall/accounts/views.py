@@ -1,0 +1,95 @@
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..clock import now
+from ..errors import DomainError
+from ..extensions import db, login_manager
+from ..web import render
+from . import services
+from .forms import LocaleForm, LoginForm, RegisterForm
+from .models import Role, User
+
+bp = Blueprint("accounts", __name__)
+
+HOME_BY_ROLE = {Role.MEMBER: "storefront.home", Role.MERCHANDISER: "console.index",
+                Role.STORE_STAFF: "instore.counter", Role.HQ: "hq.index"}
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and not user.is_frozen else None
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so a crafted link can't bounce a member to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return None
+
+
+def home_url(user) -> str:
+    return url_for(HOME_BY_ROLE.get(Role(user.role), "storefront.home"))
+
+
+def _refuse(form, error: DomainError):
+    field = getattr(form, error.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = LoginForm(next=request.args.get("next"))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.identifier.data, form.password.data)
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(form.next.data) or home_url(user))
+    return render("accounts/login.html", form=form, status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register(form.identifier.data, form.password.data, form.display_name.data,
+                                     now=now(), locale=session.get("locale"))
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            login_user(user)
+            flash(_("Welcome to Point Mall, %(name)s!", name=user.display_name), "success")
+            return redirect(url_for("storefront.home"))
+    return render("accounts/register.html", form=form, status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/locale", methods=["POST"])
+def set_locale():
+    form = LocaleForm()
+    if form.validate_on_submit():
+        session["locale"] = form.locale.data
+        if current_user.is_authenticated:
+            services.set_locale(current_user.id, form.locale.data)
+    return redirect(_safe_next(form.next.data) or url_for("storefront.home"))

@@ -1,0 +1,169 @@
+"""CSV export and import of items and stock.
+
+Import is all or nothing: every row is checked first, problems are reported by row number
+and column, and only a file without any problem is applied, in one transaction, through
+the same services as the console (so the change log and stock movements are written).
+"""
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..errors import DomainError
+from ..extensions import db
+from ..inventory.models import StockLevel
+from ..inventory.services import receive_stock
+from ..points.models import Tier
+from .management import ItemData, PlanData, create_item, snapshot, update_item
+from .models import Category, Item
+
+COLUMNS = ["sku", "name", "name_zh", "category", "min_tier", "points_price", "per_member_limit",
+           "published", "receive", "received", "reserved", "sold", "available"]
+IMPORTED = COLUMNS[:9]  # received/reserved/sold/available are exported for reading only
+MAX_ROWS = 5000
+
+
+@dataclass
+class Problem:
+    row: int
+    column: str
+    message: str
+
+
+class ImportRefused(DomainError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(_l("Nothing was imported: %(n)s problems found.", n=len(problems)))
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    received: int = 0
+    skus: list[str] = field(default_factory=list)
+
+
+def export_items() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    rows = db.session.execute(
+        select(Item, Category.slug, Tier.code, StockLevel)
+        .join(Category, Category.id == Item.category_id)
+        .outerjoin(Tier, Tier.id == Item.min_tier_id)
+        .outerjoin(StockLevel, StockLevel.item_id == Item.id).order_by(Item.sku)).all()
+    for item, category, tier, stock in rows:
+        writer.writerow([item.sku, item.name, item.name_zh or "", category, tier or "", item.points_price,
+                         item.per_member_limit or "", "yes" if item.published else "no", "",
+                         stock.received if stock else 0, stock.reserved if stock else 0,
+                         stock.sold if stock else 0, stock.available if stock else 0])
+    return out.getvalue()
+
+
+def _int(value: str, *, minimum: int, optional: bool):
+    value = (value or "").strip()
+    if not value:
+        if optional:
+            return None
+        raise ValueError(str(_l("This column is required.")))
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(str(_l("Enter a whole number.")))
+    if number < minimum:
+        raise ValueError(str(_l("Must be %(n)s or more.", n=minimum)))
+    return number
+
+
+def _parse(text: str):
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("sku", "name", "category", "points_price") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ImportRefused([Problem(1, c, str(_l("The header lacks this column."))) for c in missing])
+    categories = {c.slug: c.id for c in db.session.scalars(select(Category))}
+    tiers = {t.code: t.id for t in db.session.scalars(select(Tier))}
+    rows, problems, seen = [], [], {}
+    for number, raw in enumerate(reader, start=2):
+        if number - 1 > MAX_ROWS:
+            problems.append(Problem(number, "sku", str(_l("At most %(n)s rows per file.", n=MAX_ROWS))))
+            break
+        row, ok = {}, True
+
+        def bad(column, message):
+            nonlocal ok
+            ok = False
+            problems.append(Problem(number, column, message))
+
+        sku = (raw.get("sku") or "").strip()
+        if not sku:
+            bad("sku", str(_l("This column is required.")))
+        elif sku in seen:
+            bad("sku", str(_l("The same SKU is on row %(n)s too.", n=seen[sku])))
+        seen.setdefault(sku, number)
+        if not (raw.get("name") or "").strip():
+            bad("name", str(_l("This column is required.")))
+        category = (raw.get("category") or "").strip()
+        if category not in categories:
+            bad("category", str(_l("No category %(c)s.", c=category or "-")))
+        tier = (raw.get("min_tier") or "").strip()
+        if tier and tier not in tiers:
+            bad("min_tier", str(_l("No tier %(t)s.", t=tier)))
+        for column, minimum, optional in (("points_price", 1, False), ("per_member_limit", 1, True), ("receive", 1, True)):
+            try:
+                row[column] = _int(raw.get(column), minimum=minimum, optional=optional)
+            except ValueError as exc:
+                bad(column, str(exc))
+        published = (raw.get("published") or "no").strip().lower()
+        if published not in ("yes", "no"):
+            bad("published", str(_l("Write yes or no.")))
+        if ok:
+            rows.append((number, dict(sku=sku, name=raw["name"].strip(), name_zh=(raw.get("name_zh") or "").strip() or None,
+                                      category_id=categories[category], min_tier_id=tiers.get(tier),
+                                      points_price=row["points_price"], per_member_limit=row["per_member_limit"],
+                                      published=published == "yes", receive=row["receive"])))
+    if problems:
+        raise ImportRefused(problems)
+    return rows
+
+
+def import_items(text: str, *, actor_id: int | None, now: datetime, reference: str) -> ImportResult:
+    """Create or update items by SKU and receive stock. Raises ImportRefused listing every
+    problem; on any refusal nothing is written."""
+    rows = _parse(text)
+    result = ImportResult()
+    with db.session.begin_nested():
+        for number, row in rows:
+            try:
+                _apply_row(row, actor_id=actor_id, now=now, reference=reference, result=result)
+            except DomainError as error:
+                raise ImportRefused([Problem(number, error.field or "sku", str(error.message))]) from error
+    return result
+
+
+def _apply_row(row, *, actor_id, now, reference, result):
+    from .management import set_published
+    item = db.session.scalar(select(Item).where(Item.sku == row["sku"]))
+    fields = {k: row[k] for k in ("sku", "name", "name_zh", "category_id", "min_tier_id", "points_price",
+                                  "per_member_limit")}
+    if item is None:
+        item = create_item(ItemData(**fields), actor_id=actor_id, now=now, published=row["published"])
+        result.created += 1
+    else:
+        current = snapshot(item)
+        data = ItemData(**fields, description=item.description, description_zh=item.description_zh,
+                        available_from=item.available_from, available_until=item.available_until,
+                        tier_prices={int(k): v for k, v in current["tier_prices"].items()},
+                        plans=[PlanData(p["kind"], p["points"], p["cash_minor"], p["max_offset_pct"], p["active"])
+                               for p in current["plans"]])
+        update_item(item.id, data, actor_id=actor_id, now=now)
+        if item.published != row["published"]:
+            set_published(item.id, row["published"], actor_id=actor_id, now=now)
+        result.updated += 1
+    if row["receive"]:
+        receive_stock(item.id, row["receive"], reference=reference, reason="CSV import", now=now, actor_id=actor_id)
+        result.received += row["receive"]
+    result.skus.append(item.sku)

@@ -1,0 +1,5 @@
+from ..forms import Form
+
+
+class PinTargetForm(Form):
+    """CSRF only: the item comes from the URL."""

@@ -1,0 +1,51 @@
+"""Item images: checked, re-encoded and thumbnailed before anything is stored.
+
+An upload must be a real JPEG, PNG or WebP under the size limit; Pillow decodes it, and we
+store only our own re-encoding (WebP) under a random name, so no uploaded bytes, names or
+metadata ever reach the disk or a browser.
+"""
+import io
+import uuid
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DomainError
+
+MAX_BYTES = 5 * 1024 * 1024
+ALLOWED = {"JPEG", "PNG", "WEBP"}
+FULL, THUMB = 1200, 320
+
+
+class BadImage(DomainError):
+    field = "image"
+
+
+def store_image(data: bytes, folder: Path) -> str:
+    """Return the stored image's name relative to the uploads folder (e.g. items/ab12.webp)."""
+    if len(data) > MAX_BYTES:
+        raise BadImage(_l("The image is larger than 5 MB."))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            kind = probe.format
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise BadImage(_l("That file is not an image we can read.")) from exc
+    if kind not in ALLOWED:
+        raise BadImage(_l("Use a JPEG, PNG or WebP image."))
+    image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
+    name = uuid.uuid4().hex
+    target = folder / "items"
+    target.mkdir(parents=True, exist_ok=True)
+    for size, suffix in ((FULL, ""), (THUMB, "-thumb")):
+        copy = image.copy()
+        copy.thumbnail((size, size))
+        copy.save(target / f"{name}{suffix}.webp", "WEBP", quality=85)
+    return f"items/{name}.webp"
+
+
+def thumbnail_of(name: str) -> str:
+    return name.replace(".webp", "-thumb.webp")

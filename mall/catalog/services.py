@@ -1,0 +1,156 @@
+"""The tiered catalogue as a member sees it: their tier's price, what's locked, what's affordable.
+
+Prices and eligibility are computed here once; templates only branch on ready-made flags.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from ..errors import NotFound
+from ..extensions import db
+from ..inventory.models import StockLevel
+from ..points.models import Tier
+from ..points.tiers import TierStatus
+from .models import Category, Item, ItemTierPrice
+
+MinTier = aliased(Tier)
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    item: Item
+    price: int              # what this member's tier pays, in points
+    list_price: int
+    available: int
+    low_stock_threshold: int
+    locked: bool            # the member's tier may not redeem it yet
+    unlock_tier: Tier | None
+    spend_to_unlock: int    # minor units of qualifying spend still needed
+    unlock_progress: int    # percent
+    affordable: bool        # unlocked, in stock and within the balance now
+    points_short: int       # how many more points the member needs
+
+    @property
+    def stock_state(self) -> str:
+        if self.available <= 0:
+            return "sold_out"
+        if self.available <= self.low_stock_threshold:
+            return "low"
+        return "in_stock"
+
+    @property
+    def discounted(self) -> bool:
+        return self.price < self.list_price
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    cards: list[ItemCard]
+    page: int
+    has_more: bool
+    total: int
+
+
+def _price_expr():
+    return func.coalesce(ItemTierPrice.points, Item.points_price)
+
+
+def on_sale(now: datetime | None):
+    """Published, and inside its schedule when it has one (now=None ignores the schedule)."""
+    condition = Item.published.is_(True)
+    if now is not None:
+        condition = condition & or_(Item.available_from.is_(None), Item.available_from <= now) & or_(
+            Item.available_until.is_(None), Item.available_until > now)
+    return condition
+
+
+def _card_query(tier: Tier, now: datetime | None):
+    available = func.coalesce(StockLevel.received - StockLevel.reserved - StockLevel.sold, 0)
+    return (
+        select(Item, _price_expr().label("price"), available.label("available"),
+               func.coalesce(StockLevel.low_stock_threshold, 0).label("low"), MinTier)
+        .outerjoin(ItemTierPrice, and_(ItemTierPrice.item_id == Item.id, ItemTierPrice.tier_id == tier.id))
+        .outerjoin(StockLevel, StockLevel.item_id == Item.id)
+        .outerjoin(MinTier, MinTier.id == Item.min_tier_id)
+        .where(on_sale(now)),
+        available,
+    )
+
+
+def _card(row, status: TierStatus, balance: int) -> ItemCard:
+    item, price, available, low, min_tier = row
+    locked = not status.reaches(min_tier)
+    return ItemCard(
+        item=item, price=price, list_price=item.points_price, available=available,
+        low_stock_threshold=low, locked=locked, unlock_tier=min_tier if locked else None,
+        spend_to_unlock=status.spend_to_reach(min_tier) if locked else 0,
+        unlock_progress=status.progress_to(min_tier) if locked else 100,
+        affordable=not locked and available > 0 and price <= balance,
+        points_short=max(price - balance, 0))
+
+
+def categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.id)))
+
+
+def browse(status: TierStatus, balance: int, *, category: str | None = None,
+           affordable_only: bool = False, page: int = 1, per_page: int = 12,
+           now: datetime | None = None) -> CatalogPage:
+    query, available = _card_query(status.tier, now)
+    if category:
+        query = query.join(Category, Category.id == Item.category_id).where(Category.slug == category)
+    if affordable_only:
+        query = query.where(_price_expr() <= balance, available > 0,
+                            or_(Item.min_tier_id.is_(None), MinTier.rank <= status.tier.rank))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page = max(page, 1)
+    rows = db.session.execute(
+        query.order_by(Item.id).offset((page - 1) * per_page).limit(per_page)).all()
+    return CatalogPage(cards=[_card(r, status, balance) for r in rows], page=page,
+                       has_more=page * per_page < total, total=total)
+
+
+def item_card(item_id: int, status: TierStatus, balance: int, now: datetime | None = None) -> ItemCard:
+    query, _ = _card_query(status.tier, now)
+    row = db.session.execute(query.where(Item.id == item_id)).first()
+    if row is None:
+        raise NotFound()
+    return _card(row, status, balance)
+
+
+def pin_target(member_id: int, item_id: int | None) -> None:
+    """Pin the reward a member is saving for (None unpins). Only published items."""
+    from ..accounts.services import pin_target as set_target
+    if item_id is not None:
+        item = db.session.get(Item, item_id)
+        if item is None or not item.published:
+            raise NotFound()
+    set_target(member_id, item_id)
+
+
+@dataclass(frozen=True)
+class MerchandiseRow:
+    item: Item
+    available: int
+    received: int
+    low: bool
+
+
+def merchandise(*, search: str = "", page: int = 1, per_page: int = 25) -> tuple[list[MerchandiseRow], int, int]:
+    """The merchandiser's item list with stock, searchable by name or SKU. Returns rows, page, pages."""
+    query = select(Item, StockLevel).outerjoin(StockLevel, StockLevel.item_id == Item.id)
+    if search:
+        like = f"%{search.strip()}%"
+        query = query.where(or_(Item.name.ilike(like), Item.sku.ilike(like), Item.name_zh.ilike(like)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.execute(query.order_by(Item.id).offset((page - 1) * per_page).limit(per_page)).all()
+    result = []
+    for item, stock in rows:
+        available = stock.available if stock else 0
+        result.append(MerchandiseRow(item=item, available=available, received=stock.received if stock else 0,
+                                     low=available <= (stock.low_stock_threshold if stock else 0)))
+    return result, page, pages

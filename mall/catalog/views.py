@@ -1,0 +1,87 @@
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..clock import now
+from ..errors import DomainError, NotFound
+from ..points.statement import balance
+from ..points.tiers import all_tiers, status_for_spend, tier_status
+from ..web import int_arg, render, roles_required
+from . import services
+from ..checkout.forms import PlanForm
+from ..checkout.quotes import LineRequest, plan_options, quote_or_none
+from .forms import PinTargetForm
+from .substitutes import offers_for
+from ..presale.services import presale_for
+
+bp = Blueprint("catalog", __name__, url_prefix="/catalog")
+
+
+def viewer():
+    """The tier and balance prices are computed for: the member's, or the entry tier's."""
+    if current_user.is_authenticated and current_user.role == Role.MEMBER:
+        at = now()
+        return tier_status(current_user.id, at), balance(current_user.id, at).points
+    return status_for_spend(0, all_tiers()), 0
+
+
+@bp.route("")
+def index():
+    status, points = viewer()
+    category = request.args.get("category") or None
+    affordable = request.args.get("affordable") == "1"
+    page = services.browse(status, points, category=category, affordable_only=affordable,
+                           page=int_arg("page"), per_page=current_app.config["MALL_PAGE_SIZE"], now=now())
+    return render("catalog/list.html", "catalog/_items.html", catalog=page,
+                  categories=services.categories(), category=category, affordable=affordable,
+                  tier=status, balance=points)
+
+
+@bp.route("/<int:item_id>")
+def item(item_id: int):
+    status, points = viewer()
+    try:
+        card = services.item_card(item_id, status, points, now())
+    except NotFound:
+        return render("errors/error.html", code=404, status=404)
+    is_target = current_user.is_authenticated and current_user.target_item_id == item_id
+    offers = offers_for(item_id, status, points, now()) if card.available <= 0 else []
+    options = plan_options(item_id, status, points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
+    buy_form = PlanForm(plans=[o.plan for o in options], formdata=None)
+    quote_totals = None
+    if options:
+        buy_form.plan_id.data = options[0].plan.id
+        if current_user.is_authenticated and current_user.role == Role.MEMBER:
+            quote_totals = quote_or_none(current_user.id, LineRequest(item_id, options[0].plan.id), now(),
+                                         points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
+    presale = presale_for(item_id)
+    return render("catalog/item.html", card=card, tier=status, balance=points, is_target=is_target,
+                  presale=presale, presale_open=presale is not None and presale.is_open(now()),
+                  form=PinTargetForm(), buy_form=buy_form, options=options, quote_totals=quote_totals,
+                  offers=offers)
+
+
+@bp.route("/<int:item_id>/target", methods=["POST"])
+@roles_required(Role.MEMBER)
+def pin_target(item_id: int):
+    form = PinTargetForm()
+    unpin = request.form.get("unpin") == "1"
+    if form.validate_on_submit():
+        try:
+            services.pin_target(current_user.id, None if unpin else item_id)
+        except DomainError as error:
+            flash(str(error.message), "error")
+            return redirect(url_for("catalog.item", item_id=item_id))
+        flash(_("Removed your target reward.") if unpin else
+              _("Pinned as your target reward. Track it on your home page."), "success")
+    return redirect(url_for("catalog.item", item_id=item_id))
+
+
+@bp.route("/media/<path:name>")
+def media(name: str):
+    """Merchandisers' uploaded images (our own WebP re-encodings, random names)."""
+    from flask import send_from_directory
+    response = send_from_directory(current_app.config["MALL_UPLOAD_DIR"], name, max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

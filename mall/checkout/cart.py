@@ -1,0 +1,59 @@
+"""The member's cart: lines of (item, plan, quantity), priced live at checkout."""
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from ..errors import NotFound
+from ..extensions import db
+from .models import CartLine
+from .quotes import LineRequest, price, price_line  # noqa: F401  (price_line validates adds)
+
+
+def lines(member_id: int) -> list[CartLine]:
+    return list(db.session.scalars(select(CartLine).where(CartLine.member_id == member_id).order_by(CartLine.id)))
+
+
+def requests(member_id: int) -> list[LineRequest]:
+    return [LineRequest(l.item_id, l.plan_id, l.quantity, l.offset_points) for l in lines(member_id)]
+
+
+def add(member_id: int, request: LineRequest, now: datetime, *, points_per_unit: int) -> CartLine:
+    """Add (or increase) a line, validated by pricing it first."""
+    line = db.session.scalar(select(CartLine).where(
+        CartLine.member_id == member_id, CartLine.item_id == request.item_id, CartLine.plan_id == request.plan_id))
+    quantity = request.quantity + (line.quantity if line else 0)
+    merged = LineRequest(request.item_id, request.plan_id, quantity, request.offset_points)
+    price(member_id, [merged], now, points_per_unit=points_per_unit)  # raises on anything invalid
+    if line is None:
+        line = CartLine(member_id=member_id, item_id=request.item_id, plan_id=request.plan_id,
+                        quantity=quantity, offset_points=request.offset_points, created_at=now)
+        db.session.add(line)
+    else:
+        line.quantity, line.offset_points = quantity, request.offset_points
+    db.session.flush()
+    return line
+
+
+def set_quantity(member_id: int, line_id: int, quantity: int, now: datetime, *, points_per_unit: int) -> CartLine:
+    line = _own(member_id, line_id)
+    price(member_id, [LineRequest(line.item_id, line.plan_id, quantity, line.offset_points)], now,
+          points_per_unit=points_per_unit)
+    line.quantity = quantity
+    db.session.flush()
+    return line
+
+
+def remove(member_id: int, line_id: int) -> None:
+    db.session.delete(_own(member_id, line_id))
+    db.session.flush()
+
+
+def clear(member_id: int) -> None:
+    db.session.execute(delete(CartLine).where(CartLine.member_id == member_id))
+
+
+def _own(member_id: int, line_id: int) -> CartLine:
+    line = db.session.get(CartLine, line_id)
+    if line is None or line.member_id != member_id:
+        raise NotFound()
+    return line

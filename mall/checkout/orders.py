@@ -1,0 +1,274 @@
+"""Placing, paying, cancelling, expiring and refunding orders.
+
+An order is placed in one transaction: admission (Redis), the member's account row locked,
+per-member limits checked, stock held (conditional UPDATEs), points spent (ledger entry
+naming the order). Any refusal rolls the whole thing back, and admission units go back.
+No lock is held across a call to Stripe: the PaymentIntent is created after the order
+commits (`start_card_payment`), and webhooks arrive as separate transactions.
+
+Every status change writes an OrderEvent; every stock change a StockMovement; every points
+change a LedgerEntry (DESIGN.md #6).
+"""
+import secrets
+from collections import Counter
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError, InsufficientPoints, NotFound
+from ..extensions import db
+from ..inventory import reservations
+from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
+from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
+from ..points.models import LedgerEntry
+from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
+from .quotes import MAX_QUANTITY, InvalidQuantity, LineRequest, price
+
+S = OrderStatus
+
+
+class LimitReached(DomainError):
+    field = "quantity"
+
+    def __init__(self, item_name: str, limit: int, holding: int):
+        super().__init__(_l("%(item)s is limited to %(limit)s per member; you already have %(holding)s.",
+                            item=item_name, limit=limit, holding=holding))
+
+
+class NotCancellable(DomainError):
+    message = _l("This order can no longer be cancelled.")
+
+
+class EmptyOrder(DomainError):
+    message = _l("There is nothing to order.")
+
+
+def _ext(name):
+    return current_app.extensions[name]
+
+
+def record(order: Order, kind: str, now: datetime, *, actor: str = "system", actor_id=None, note: str = "") -> None:
+    db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=actor, actor_id=actor_id, note=note[:255],
+                              created_at=now))
+    order.updated_at = now
+
+
+def find_by_key(member_id: int, key: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.member_id == member_id, Order.idempotency_key == key))
+
+
+def _holding(member_id: int, item_id: int) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(OrderLine.quantity), 0)).join(Order)
+        .where(Order.member_id == member_id, OrderLine.item_id == item_id, Order.status.in_(LIVE_STATUSES)))
+
+
+def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: datetime,
+                hold_minutes: int, card_payments: bool, points_per_unit: int) -> Order:
+    """Place an order once per `key`. Raises OutOfStock, InsufficientPoints, LimitReached,
+    InvalidOffset, ItemLocked or LockUnavailable (Redis down); each leaves nothing behind."""
+    if not requests:
+        raise EmptyOrder()
+    existing = find_by_key(member_id, key)
+    if existing is not None:
+        return existing
+    per_item = Counter()
+    for request in requests:
+        if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
+            raise InvalidQuantity()
+        per_item[request.item_id] += request.quantity
+    wants = [Want(item_id, qty) for item_id, qty in sorted(per_item.items())]
+
+    # Admission first: in a flash sale most requests can't win, and they are turned away
+    # by one Redis round trip before any pricing query or lock.
+    with _ext("mall.admission").admit(wants, reservations.available) as admitted:
+        if admitted is not True:
+            raise OutOfStock([admitted])
+        totals = price(member_id, requests, now, points_per_unit=points_per_unit)
+        if totals.points > totals.balance:
+            raise InsufficientPoints(needed=totals.points, available=totals.balance)
+        # The member's account row (locked first in _write_order) serialises their
+        # checkouts, so per-member limits and the balance are checked race-free.
+        try:
+            with db.session.begin_nested():
+                return _write_order(member_id, totals, wants, key=key, now=now,
+                                    hold_minutes=hold_minutes, card_payments=card_payments)
+        except IntegrityError:
+            replay = find_by_key(member_id, key)  # the same submit won the race elsewhere
+            if replay is None:
+                raise
+            return replay
+
+
+def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments) -> Order:
+    lock_account(member_id, now)
+    for line in totals.lines:
+        limit = line.item.per_member_limit
+        if limit is not None:
+            holding = _holding(member_id, line.item.id)
+            if holding + per_item_quantity(totals, line.item.id) > limit:
+                raise LimitReached(line.item.name, limit, holding)
+    cash = totals.cash_minor
+    order = Order(number=new_number(now), member_id=member_id, status=S.AWAITING_PAYMENT.value,
+                  points_total=totals.points, cash_total_minor=cash,
+                  payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"),
+                  idempotency_key=key, reserved_until=now + timedelta(minutes=hold_minutes),
+                  created_at=now, updated_at=now)
+    order.lines = [OrderLine(item_id=l.item.id, plan_id=l.plan.id, plan_kind=l.plan.kind, item_name=l.item.name,
+                             quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
+                             cash_minor=l.quote.cash_minor) for l in totals.lines]
+    db.session.add(order)
+    db.session.flush()
+    if order.points_total:
+        spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
+                     now=now, reference=order.number, queue=False,
+                     detail={"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines)})
+    record(order, "placed", now, actor="member", actor_id=member_id)
+    if cash == 0:  # nothing left to pay: sold at once
+        order.status, order.reserved_until = S.READY.value, None
+        record(order, "ready_for_pickup", now, note="paid in points")
+    # Stock last: its row is the one every buyer of a hot item needs, and the UPDATE holds
+    # that row lock until commit, so nothing may come after it.
+    reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now, sell=cash == 0)
+    return order
+
+
+def per_item_quantity(totals, item_id: int) -> int:
+    return sum(l.quantity for l in totals.lines if l.item.id == item_id)
+
+
+def new_number(now: datetime) -> str:
+    return f"PM{now:%y%m%d}" + "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(6))
+
+
+def _confirm(order: Order, now: datetime, *, actor: str = "system", note: str = "") -> None:
+    reservations.confirm(order.id, now=now)
+    order.status, order.reserved_until = S.READY.value, None
+    record(order, "ready_for_pickup", now, actor=actor, note=note)
+
+
+def locked_order(order_id: int) -> Order:
+    order = db.session.execute(select(Order).where(Order.id == order_id).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def _give_back_points(order: Order, now: datetime, why: str) -> None:
+    keys = [f"order:{order.id}", f"order:{order.id}:retake", f"order:{order.id}:topup"]
+    spends = db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.source == "order", LedgerEntry.idempotency_key.in_(keys)).order_by(LedgerEntry.id)).all()
+    for entry in spends:
+        if entry is not None:
+            left = refundable_points(entry)
+            if left:
+                refund_points(entry.id, left, reason="refund", source="order-refund",
+                              key=f"{entry.idempotency_key}:{why}", now=now, reference=order.number)
+
+
+def _release(order: Order, status: S, now: datetime, *, kind: str, actor: str = "system",
+             actor_id=None, note: str = "") -> Order:
+    released = reservations.release(order.id, now=now, reason=kind)
+    _give_back_points(order, now, kind)
+    order.status, order.reserved_until = status.value, None
+    record(order, kind, now, actor=actor, actor_id=actor_id, note=note)
+    admission = _ext("mall.admission")
+    for r in released:
+        admission.give_back(r.item_id, r.quantity)
+    return order
+
+
+def confirm_at_counter(order_id: int, member_id: int, now: datetime) -> Order:
+    """The member chooses to pay the cash part at the store counter when picking up."""
+    order = locked_order(order_id)
+    if order.member_id != member_id:
+        raise NotFound()
+    if order.status == S.READY.value:
+        return order  # a second tap
+    if order.status != S.AWAITING_PAYMENT.value or order.payment_mode != "counter":
+        raise NotCancellable(_l("This order is no longer waiting for payment."))
+    if order.reserved_until <= now:
+        expire_order(order.id, now)
+        raise NotCancellable(_l("The hold on this order ran out; your points were returned."))
+    _confirm(order, now, actor="member", note="cash due at the counter")
+    return order
+
+
+def cancel_order(order_id: int, member_id: int, now: datetime) -> Order:
+    order = locked_order(order_id)
+    if order.member_id != member_id:
+        raise NotFound()
+    if order.status == S.CANCELLED.value:
+        return order
+    if order.status != S.AWAITING_PAYMENT.value:
+        raise NotCancellable()
+    if order.payment is not None and order.payment.status in ("processing", "succeeded"):
+        raise NotCancellable(_l("Your payment is being processed; the order can't be cancelled now."))
+    return _release(order, S.CANCELLED, now, kind="cancelled", actor="member", actor_id=member_id)
+
+
+def expire_order(order_id: int, now: datetime) -> Order:
+    order = locked_order(order_id)
+    if order.status != S.AWAITING_PAYMENT.value or order.reserved_until is None or order.reserved_until > now:
+        return order
+    if order.payment is not None and order.payment.status == "processing":
+        return order  # the hold covers a slow payment; the webhook decides
+    return _release(order, S.EXPIRED, now, kind="expired", note="the hold ran out before payment")
+
+
+def due_for_expiry(now: datetime, limit: int = 500) -> list[int]:
+    return list(db.session.scalars(select(Order.id).where(
+        Order.status == S.AWAITING_PAYMENT.value, Order.reserved_until <= now).order_by(Order.id).limit(limit)))
+
+
+def member_orders(member_id: int, page: int = 1, per_page: int = 20):
+    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.member_id == member_id))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    orders = db.session.scalars(select(Order).where(Order.member_id == member_id)
+                                .order_by(Order.created_at.desc(), Order.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(orders), page, pages
+
+
+def member_order(order_id: int, member_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.member_id != member_id:
+        raise NotFound()
+    return order
+
+
+class NotRefundable(DomainError):
+    message = _l("Only an order that is ready for pickup can be refunded in full.")
+
+
+def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str) -> Order:
+    """Refund an order in full: stock back on the shelf, points back to their lots, and a
+    card payment marked for refund (sent after commit by send_due_refunds). Idempotent."""
+    if not (reason or "").strip():
+        raise DomainError(_l("Give a reason for the refund."), field="reason")
+    order = locked_order(order_id)
+    if order.status == S.REFUNDED.value:
+        return order
+    if order.status != S.READY.value:
+        raise NotRefundable()
+    returned = reservations.unsell(order.id, now=now, reason="refund")
+    _give_back_points(order, now, "refund")
+    if order.payment is not None and order.payment.status == "succeeded":
+        order.payment.status, order.payment.updated_at = "refund_due", now
+    order.status = S.REFUNDED.value
+    record(order, "refunded", now, actor="staff", actor_id=actor_id, note=reason.strip())
+    for r in returned:
+        _ext("mall.admission").give_back(r.item_id, r.quantity)
+    return order
+
+
+def find_by_number(number: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip().upper()))
+    if order is None:
+        raise NotFound()
+    return order

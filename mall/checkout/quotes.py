@@ -1,0 +1,117 @@
+"""Pricing a member's request against the live catalogue: the same numbers for the page
+that shows them and for the order that charges them."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from ..catalog.models import Item, PricePlan
+from ..catalog.services import item_card
+from ..errors import DomainError, ItemLocked, NotFound
+from ..extensions import db
+from ..points.statement import spendable
+from ..points.tiers import TierStatus, tier_status
+from .pricing import CASH_OFFSET, POINTS, Quote, max_offset_points, quote
+
+MAX_QUANTITY = 20
+
+
+class InvalidQuantity(DomainError):
+    message = _l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY)
+    field = "quantity"
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    item_id: int
+    plan_id: int
+    quantity: int = 1
+    offset_points: int = 0
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    item: Item
+    plan: PricePlan
+    quantity: int
+    offset_points: int
+    quote: Quote
+    unit_points: int            # points plans: this member's tier price
+    max_offset_points: int      # offset plans: the most points usable on the line
+
+
+@dataclass(frozen=True)
+class Totals:
+    lines: list[PricedLine]
+    points: int
+    cash_minor: int
+    balance: int
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance - self.points
+
+    @property
+    def affordable(self) -> bool:
+        return self.points <= self.balance
+
+
+def item_with_plans(item_id: int) -> Item | None:
+    """The item with its plans and category in one query: the hot path of a flash sale."""
+    return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category)])
+
+
+def plans_for(item_id: int) -> list[PricePlan]:
+    return [p for p in item_with_plans(item_id).plans if p.active]
+
+
+def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int, now: datetime | None = None) -> PricedLine:
+    if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
+        raise InvalidQuantity()
+    plan = db.session.get(PricePlan, request.plan_id)
+    item = db.session.get(Item, request.item_id)
+    if item is None or not item.published or plan is None or plan.item_id != item.id or not plan.active:
+        raise NotFound()
+    card = item_card(item.id, status, 0, now)
+    if card.locked:
+        raise ItemLocked()
+    unit_points = card.price if plan.kind == POINTS else plan.points
+    most = (max_offset_points(plan.cash_minor * request.quantity, plan.max_offset_pct, points_per_unit)
+            if plan.kind == CASH_OFFSET else 0)
+    q = quote(plan.kind, quantity=request.quantity, unit_points=unit_points, unit_cash_minor=plan.cash_minor,
+              max_offset_pct=plan.max_offset_pct or 0, points_per_unit=points_per_unit,
+              offset_points=request.offset_points if plan.kind == CASH_OFFSET else 0)
+    return PricedLine(item=item, plan=plan, quantity=request.quantity, offset_points=q.points if plan.kind == CASH_OFFSET else 0,
+                      quote=q, unit_points=unit_points, max_offset_points=most)
+
+
+def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_per_unit: int) -> Totals:
+    status = tier_status(member_id, now)
+    lines = [price_line(r, status, points_per_unit=points_per_unit, now=now) for r in requests]
+    return Totals(lines=lines, points=sum(l.quote.points for l in lines),
+                  cash_minor=sum(l.quote.cash_minor for l in lines),
+                  balance=spendable(member_id, now))
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    plan: PricePlan
+    unit_points: int       # points plans: this member's tier price; points_cash: the fixed points
+    max_offset_points: int  # offset plans, for one unit
+
+
+def plan_options(item_id: int, status: TierStatus, *, points_per_unit: int) -> list[PlanOption]:
+    card = item_card(item_id, status, 0)
+    return [PlanOption(plan=p, unit_points=card.price if p.kind == POINTS else p.points,
+                       max_offset_points=max_offset_points(p.cash_minor, p.max_offset_pct or 0, points_per_unit)
+                       if p.kind == CASH_OFFSET else 0)
+            for p in plans_for(item_id)]
+
+
+def quote_or_none(member_id: int, request: LineRequest, now: datetime, *, points_per_unit: int) -> Totals | None:
+    """The quote to show first on an item page; None when this member can't buy it at all."""
+    try:
+        return price(member_id, [request], now, points_per_unit=points_per_unit)
+    except DomainError:
+        return None

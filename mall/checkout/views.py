@@ -1,0 +1,255 @@
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..catalog.models import Item
+from ..catalog.substitutes import offers_for
+from ..catalog.views import viewer
+from ..clock import now
+from ..errors import DomainError, LockUnavailable, NotFound
+from ..extensions import csrf, db
+from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
+from . import cart, orders, payments
+from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
+from .gateway import gateway_for
+from .quotes import LineRequest, item_with_plans, plan_options, price
+
+bp = Blueprint("checkout", __name__)
+MEMBER = Role.MEMBER
+
+
+def _cfg(name):
+    return current_app.config[name]
+
+
+def _place_args():
+    return dict(hold_minutes=_cfg("MALL_HOLD_MINUTES"), card_payments=bool(_cfg("STRIPE_SECRET_KEY")),
+                points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+
+
+def _plan_form(item_id: int) -> tuple[Item, PlanForm]:
+    item = item_with_plans(item_id)
+    if item is None or not item.published:
+        abort(404)
+    return item, PlanForm(plans=[p for p in item.plans if p.active])
+
+
+def _line(item_id: int, form: PlanForm) -> LineRequest:
+    return LineRequest(item_id, form.plan_id.data, form.quantity.data, form.offset_points.data or 0)
+
+
+def _refusal(error: DomainError, form=None):
+    """Put a domain refusal next to its field when the form has one, else in a banner."""
+    field = getattr(form, error.field or "", None) if form is not None else None
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+        return None
+    return str(error.message)
+
+
+@bp.route("/catalog/<int:item_id>/quote", methods=["POST"])
+@roles_required(MEMBER)
+def quote(item_id: int):
+    """The live quote beside the plan picker: points used, cash due, balance after."""
+    item, form = _plan_form(item_id)
+    totals, error = None, None
+    if form.validate():
+        try:
+            totals = price(current_user.id, [_line(item_id, form)], now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+        except DomainError as exc:
+            error = _refusal(exc, form)
+    return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item,
+                  status=200 if totals else 422)
+
+
+@bp.before_request
+def sold_out_gate():
+    """In a flash sale nearly every tap comes after the last unit went. Answer those from
+    one Redis read, before loading the member, the item or the form: a refusal changes
+    nothing, so it needs neither. Anything uncertain falls through to the full checkout."""
+    if request.endpoint == "checkout.buy_now" and current_app.extensions["mall.admission"].sold_out(
+            request.view_args["item_id"]):
+        return render("checkout/sold_out_gate.html", "checkout/_sold_out_gate.html", status=409)
+
+
+@bp.route("/catalog/<int:item_id>/buy", methods=["POST"])
+@roles_required(MEMBER)
+def buy_now(item_id: int):
+    item, form = _plan_form(item_id)
+    error = None
+    if form.validate():
+        try:
+            order = orders.place_order(current_user.id, [_line(item_id, form)], key=form.key.data, now=now(),
+                                       **_place_args())
+        except orders.OutOfStock as exc:
+            return _sold_out(item, exc)
+        except LockUnavailable as exc:  # Redis down or slow: refuse clearly, nothing written
+            return _buy_page(item, form, str(exc.message), status=503)
+        except DomainError as exc:
+            error = _refusal(exc, form)
+        else:
+            return _to_order(order)
+    return _buy_page(item, form, error)
+
+
+def _buy_page(item, form, error, status=422, notice=None):
+    tier, _points = viewer()
+    options = plan_options(item.id, tier, points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+    return render("checkout/buy.html", "checkout/_buy_form.html", item=item, buy_form=form, options=options,
+                  error=error, notice=notice, quote_totals=None, status=status)
+
+
+def _sold_out(item, exc):
+    """Sold out at checkout: offer the substitutes this member could take, in the same
+    response, so switching is one tap."""
+    tier, points = viewer()
+    offers = offers_for(item.id, tier, points, now())
+    return render("checkout/sold_out.html", "checkout/_sold_out.html", item=item, error=str(exc.message),
+                  offers=offers, status=409)
+
+
+def _to_order(order):
+    return redirect_to(url_for("checkout.order", order_id=order.id))
+
+
+@bp.route("/cart")
+@roles_required(MEMBER)
+def view_cart():
+    return _render_cart()
+
+
+def _render_cart(error=None, status=200):
+    requests_ = cart.requests(current_user.id)
+    totals = None
+    try:
+        totals = price(current_user.id, requests_, now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT")) if requests_ else None
+    except DomainError as exc:
+        error = error or str(exc.message)
+    return render("checkout/cart.html", "checkout/_cart.html", lines=cart.lines(current_user.id), totals=totals,
+                  form=CheckoutForm(), error=error, status=status)
+
+
+@bp.route("/catalog/<int:item_id>/cart", methods=["POST"])
+@roles_required(MEMBER)
+def add_to_cart(item_id: int):
+    item, form = _plan_form(item_id)
+    if form.validate():
+        try:
+            cart.add(current_user.id, _line(item_id, form), now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+            return redirect(url_for("catalog.item", item_id=item_id))
+        if wants_fragment():  # stay on the item: a fresh form says so and links to the cart
+            fresh = PlanForm(plans=[p for p in item.plans if p.active], formdata=None)
+            fresh.plan_id.data = form.plan_id.data
+            return _buy_page(item, fresh, None, status=200, notice=_("Added to your cart."))
+        flash(_("Added to your cart."), "success")
+        return redirect(url_for("checkout.view_cart"))
+    return _buy_page(item, form, None)
+
+
+@bp.route("/cart/<int:line_id>/quantity", methods=["POST"])
+@roles_required(MEMBER)
+def cart_quantity(line_id: int):
+    form = QuantityForm()
+    if not form.validate():
+        return _render_cart(error=form.quantity.errors[0], status=422)
+    try:
+        cart.set_quantity(current_user.id, line_id, form.quantity.data, now(),
+                          points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+    except DomainError as exc:
+        return _render_cart(error=str(exc.message), status=422)
+    return _render_cart()
+
+
+@bp.route("/cart/<int:line_id>/remove", methods=["POST"])
+@roles_required(MEMBER)
+def cart_remove(line_id: int):
+    if ConfirmForm().validate():
+        try:
+            cart.remove(current_user.id, line_id)
+        except NotFound:
+            pass  # already gone: a double tap
+    return _render_cart()
+
+
+@bp.route("/cart/checkout", methods=["POST"])
+@roles_required(MEMBER)
+def cart_checkout():
+    form = CheckoutForm()
+    if not form.validate():
+        return _render_cart(status=422)
+    try:
+        order = orders.place_order(current_user.id, cart.requests(current_user.id), key=form.key.data, now=now(),
+                                   **_place_args())
+    except DomainError as exc:
+        return _render_cart(error=str(exc.message), status=409 if isinstance(exc, orders.OutOfStock) else 422)
+    cart.clear(current_user.id)
+    return _to_order(order)
+
+
+@bp.route("/orders")
+@roles_required(MEMBER)
+def order_list():
+    items, page, pages = orders.member_orders(current_user.id, int_arg("page"))
+    return render("checkout/orders.html", orders=items, page=page, pages=pages)
+
+
+@bp.route("/orders/<int:order_id>")
+@roles_required(MEMBER)
+def order(order_id: int):
+    try:
+        order_ = orders.member_order(order_id, current_user.id)
+    except NotFound:
+        abort(404)
+    offers = []
+    if order_.status == "offered":  # a presale shortfall: what the member may switch to
+        from ..presale.services import offer_choices
+        offers = offer_choices(order_, now())
+    return render("checkout/order.html", "checkout/_status.html", order=order_, form=ConfirmForm(), now=now(),
+                  stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers)
+
+
+@bp.route("/orders/<int:order_id>/<action>", methods=["POST"])
+@roles_required(MEMBER)
+def order_action(order_id: int, action: str):
+    actions = {"cancel": orders.cancel_order, "pay-at-counter": orders.confirm_at_counter}
+    if action not in actions and action != "card":
+        abort(404)
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        if action == "card":
+            gateway = gateway_for(current_app.config)
+            if gateway is None:
+                abort(404)
+            payments.start_card_payment(order_id, current_user.id, gateway, currency=_cfg("MALL_CURRENCY"), now=now())
+        else:
+            actions[action](order_id, current_user.id, now())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+    return redirect(url_for("checkout.order", order_id=order_id))
+
+
+@bp.route("/stripe/webhook", methods=["POST"])
+@csrf.exempt
+def stripe_webhook():
+    import stripe
+    secret = _cfg("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        abort(404)
+    try:
+        event = stripe.Webhook.construct_event(request.get_data(as_text=True),
+                                               request.headers.get("Stripe-Signature"), secret)
+    except (ValueError, stripe.SignatureVerificationError):
+        return {"error": "invalid signature"}, 400
+    intent = event["data"]["object"]
+    outcome = payments.apply_event(event["id"], event["type"], intent.to_dict() if hasattr(intent, "to_dict") else dict(intent),
+                                   now(), hold_minutes=_cfg("MALL_HOLD_MINUTES"))
+    if outcome == "refund due":
+        db.session.commit()
+        payments.send_due_refunds(gateway_for(current_app.config), now())
+    return {"outcome": outcome}, 200

@@ -1,0 +1,87 @@
+"""`flask --app wsgi mall ...`: demo data, the invariant audit, background jobs, account freezes."""
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from .clock import now
+from .extensions import db
+
+mall_cli = AppGroup("mall", help="Point Mall operations.")
+
+
+@mall_cli.command("demo")
+def demo_command():
+    """Load idempotent demo data: tiers, a store, 32 items, members at every tier."""
+    from .demo import DEMO_PASSWORD, load_demo
+    logins = load_demo(now())
+    db.session.commit()
+    click.echo("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD)
+    for role, login, note in logins:
+        click.echo(f"  {role:<13} {login:<24} {note}")
+
+
+@mall_cli.command("audit")
+def audit_command():
+    """Check the points and stock invariants; exit 1 on any violation."""
+    from .points.audit import run_audit
+    failed = 0
+    for finding in run_audit():
+        mark = "ok  " if not finding.violations else "FAIL"
+        click.echo(f"[{mark}] {finding.check}")
+        for row in finding.violations:
+            click.echo(f"         {row}")
+        failed += bool(finding.violations)
+    click.echo(f"{failed} of the checks failed." if failed else "All checks passed.")
+    sys.exit(1 if failed else 0)
+
+
+@mall_cli.command("jobs")
+def jobs_command():
+    """Run every due background job once (a scheduler or cron calls this every minute)."""
+    from flask import current_app
+
+    from .checkout import jobs
+    from .checkout.gateway import gateway_for
+    from .points.ledger import expire_due_points
+    at, gateway = now(), gateway_for(current_app.config)
+    held = jobs.expire_holds(at, gateway, hold_minutes=current_app.config["MALL_HOLD_MINUTES"])
+    click.echo(f"reservations: {held} expired holds released")
+    from .presale import services as presale
+    for presale_id in presale.due_presales(at):
+        outcome = presale.allocate(presale_id, at)
+        db.session.commit()
+        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute")
+    click.echo(f"presale offers: {presale.expire_offers(at)} expired and refunded")
+    db.session.commit()
+    click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
+    expired = expire_due_points(at)
+    db.session.commit()
+    click.echo(f"points expiry: {expired} lot remainders expired")
+    click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
+
+
+@mall_cli.command("freeze")
+@click.argument("login")
+@click.option("--reason", required=True, help="Shown to the member when they try to log in.")
+def freeze_command(login, reason):
+    """Freeze an account by email or mobile number."""
+    from .accounts.services import find_by_identifier, freeze
+    user = find_by_identifier(login)
+    if user is None:
+        raise click.ClickException(f"no account for {login}")
+    freeze(user.id, reason, now=now())
+    db.session.commit()
+    click.echo(f"frozen: {login}")
+
+
+@mall_cli.command("unfreeze")
+@click.argument("login")
+def unfreeze_command(login):
+    from .accounts.services import find_by_identifier, unfreeze
+    user = find_by_identifier(login)
+    if user is None:
+        raise click.ClickException(f"no account for {login}")
+    unfreeze(user.id)
+    db.session.commit()
+    click.echo(f"unfrozen: {login}")

@@ -1,0 +1,76 @@
+"""Settings read from the environment, one class per environment."""
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _sqlite_default() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'mall.sqlite3'}"
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or _sqlite_default()
+    # Heroku-style URLs and bare "postgresql://" should use psycopg 3, which we ship.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    ENV_NAME = "production"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    # No pre-ping: it costs a round trip on every request. Recycle instead, so connections
+    # never outlive a server-side idle timeout.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 10}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    LANGUAGES = ["en", "zh_Hans"]
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("MALL_TIMEZONE", "Asia/Shanghai")
+    MALL_CURRENCY = os.environ.get("MALL_CURRENCY", "CNY")
+    MALL_CURRENCY_SYMBOL = os.environ.get("MALL_CURRENCY_SYMBOL", "¥")
+    # One point is earned per this many minor units of qualifying spend (¥1 = 100 fen).
+    MALL_EARN_BASE_MINOR_PER_POINT = int(os.environ.get("MALL_EARN_BASE_MINOR_PER_POINT", "100"))
+    # Points that buy one currency unit of cash in offset plans (100 points = ¥1).
+    MALL_POINTS_PER_CURRENCY_UNIT = int(os.environ.get("MALL_POINTS_PER_CURRENCY_UNIT", "100"))
+    MALL_HOLD_MINUTES = int(os.environ.get("MALL_HOLD_MINUTES", "10"))
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stand-in in tests
+    MALL_UPLOAD_DIR = os.environ.get("MALL_UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
+    MALL_PAGE_SIZE = 12
+    MALL_EXPIRY_WARNING_DAYS = 30
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_FAST = True  # cheap Argon2 parameters: hundreds of logins per suite
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REDIS_URL = None
+
+
+CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("MALL_ENV", "production")]

@@ -1,0 +1,133 @@
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (BooleanField, DateTimeLocalField, FieldList, FormField, IntegerField, SelectField,
+                     StringField, TextAreaField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+
+from ..forms import Form
+
+
+class MoneyField(StringField):
+    """Cash typed as ¥9.90 or 9.9, kept as integer minor units (990)."""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        raw = (valuelist[0] if valuelist else "").strip().lstrip("¥").replace(",", "")
+        if not raw:
+            return
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError(_l("Enter an amount like 9.90."))
+        if amount < 0 or amount.as_tuple().exponent < -2:
+            raise ValueError(_l("Enter an amount like 9.90, not below zero."))
+        self.data = int(amount * 100)
+
+    def _value(self):
+        return "" if self.data is None else f"{Decimal(self.data) / 100:.2f}"
+
+
+class PlanSubForm(Form):
+    class Meta:
+        csrf = False
+
+    kind = SelectField(_l("Kind"), choices=[("", _l("(remove)")), ("points", _l("Points only")),
+                                            ("points_cash", _l("Points + cash")),
+                                            ("cash_offset", _l("Cash price, points offset"))],
+                       validators=[Optional()])
+    points = IntegerField(_l("Points"), default=0, validators=[Optional(), NumberRange(min=0)])
+    cash = MoneyField(_l("Cash (¥)"))
+    max_offset_pct = IntegerField(_l("Offset cap, percent"), validators=[Optional(), NumberRange(1, 100)])
+
+
+class ItemForm(Form):
+    sku = StringField(_l("SKU"), validators=[DataRequired(_l("Give the item a SKU.")), Length(max=40)])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the item a name.")), Length(max=120)])
+    name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
+    description_zh = TextAreaField(_l("Description in Chinese"), validators=[Optional(), Length(max=4000)])
+    category_id = SelectField(_l("Category"), coerce=int, validators=[InputRequired(_l("Choose a category."))])
+    min_tier_id = SelectField(_l("Lowest tier that may redeem"), coerce=int, validators=[Optional()])
+    points_price = IntegerField(_l("Points price (list)"), validators=[
+        InputRequired(_l("Enter the points price.")),
+        NumberRange(min=1, message=_l("The points price must be a whole number above zero."))])
+    per_member_limit = IntegerField(_l("Limit per member"), validators=[
+        Optional(), NumberRange(min=1, message=_l("The limit per member must be 1 or more, or empty for no limit."))],
+        description=_l("Empty for no limit."))
+    available_from = DateTimeLocalField(_l("On sale from"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    available_until = DateTimeLocalField(_l("On sale until"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    plans = FieldList(FormField(PlanSubForm), min_entries=3, max_entries=6)
+
+    def __init__(self, *args, categories=(), tiers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category_id.choices = [(c.id, c.name) for c in categories]
+        self.min_tier_id.choices = [(0, _l("Every member"))] + [(t.id, t.name) for t in tiers]
+        self.tier_fields = [(t, self[f"tier_price_{t.id}"]) for t in tiers]
+
+    def validate_available_until(self, field):
+        if field.data and self.available_from.data and field.data <= self.available_from.data:
+            raise ValidationError(_l("The window must end after it starts."))
+
+
+def item_form(tiers, categories, *args, **kwargs) -> ItemForm:
+    """An ItemForm with one optional price field per tier."""
+    attrs = {f"tier_price_{t.id}": IntegerField(_l("%(tier)s price", tier=t.name), validators=[
+        Optional(), NumberRange(min=1, message=_l("A tier price must be a whole number above zero."))])
+        for t in tiers}
+    cls = type("TieredItemForm", (ItemForm,), attrs)
+    return cls(*args, categories=categories, tiers=tiers, **kwargs)
+
+
+class SubstitutesForm(Form):
+    first = SelectField(_l("First choice"), coerce=int, validators=[Optional()])
+    second = SelectField(_l("Second choice"), coerce=int, validators=[Optional()])
+    third = SelectField(_l("Third choice"), coerce=int, validators=[Optional()])
+
+    def __init__(self, *args, items=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(0, _l("(none)"))] + [(i.id, f"{i.sku} · {i.name}") for i in items]
+        for field in (self.first, self.second, self.third):
+            field.choices = choices
+
+
+class ReceiveForm(Form):
+    quantity = IntegerField(_l("Quantity received"), validators=[
+        InputRequired(_l("Enter a quantity.")), NumberRange(min=1, message=_l("Receive at least 1 unit."))])
+    reference = StringField(_l("Delivery reference"), validators=[
+        DataRequired(_l("Enter the delivery note or PO number.")), Length(max=80)])
+
+
+class AdjustForm(Form):
+    change = IntegerField(_l("Change (+ or −)"), validators=[InputRequired(_l("Enter a change, e.g. -2."))])
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the stock changes.")), Length(max=200)])
+
+
+class ThresholdForm(Form):
+    threshold = IntegerField(_l("Low-stock warning at"), validators=[
+        InputRequired(), NumberRange(min=0, message=_l("Use 0 or more."))])
+
+
+class PublishForm(Form):
+    publish = BooleanField()
+
+
+class CategoryForm(Form):
+    slug = StringField(_l("Short name for links"), validators=[DataRequired(), Length(max=40)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=60)])
+    name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=60)])
+
+
+class ImportForm(Form):
+    file = FileField(_l("CSV file"), validators=[
+        FileRequired(_l("Choose a CSV file.")), FileAllowed(["csv"], _l("Only .csv files."))],
+        description=_l("Columns: sku, name, name_zh, category, min_tier, points_price, per_member_limit, published, receive."))
+
+
+class ImageForm(Form):
+    image = FileField(_l("Image"), validators=[
+        FileRequired(_l("Choose an image.")),
+        FileAllowed(["jpg", "jpeg", "png", "webp"], _l("Use a JPEG, PNG or WebP image."))],
+        description=_l("Up to 5 MB. It is resized and a thumbnail is made."))

@@ -1,0 +1,246 @@
+"""The merchandiser's console: items, plans, tier prices, substitutes, stock and history."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..catalog import csv_io, management, substitutes
+from ..catalog.management import ItemData, PlanData
+from ..catalog.models import Item
+from ..catalog.services import categories, merchandise
+from ..clock import now
+from ..errors import DomainError, NotFound
+from ..extensions import db
+from ..inventory import services as stock
+from ..points.tiers import all_tiers
+from ..presale import services as presale
+from ..web import int_arg, render, roles_required
+from .forms import AdjustForm, CategoryForm, ImageForm, ImportForm, PublishForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+MERCH = Role.MERCHANDISER
+
+
+@bp.route("")
+@roles_required(MERCH)
+def index():
+    search = (request.args.get("q") or "")[:80]
+    rows, page, pages = merchandise(search=search, page=int_arg("page"))
+    return render("console/index.html", "console/_rows.html", rows=rows, page=page, pages=pages,
+                  search=search)
+
+
+def _form(item=None):
+    form = item_form(all_tiers(), categories(), obj=item)
+    if item is not None and request.method == "GET":
+        form.min_tier_id.data = item.min_tier_id or 0
+        for tier, field in form.tier_fields:
+            field.data = next((tp.points for tp in item.tier_prices if tp.tier_id == tier.id), None)
+        for entry, plan in zip(form.plans.entries, item.plans):
+            entry.form.kind.data, entry.form.points.data = plan.kind, plan.points
+            entry.form.cash.data, entry.form.max_offset_pct.data = plan.cash_minor or None, plan.max_offset_pct
+    elif item is None and request.method == "GET":
+        form.plans.entries[0].form.kind.data = "points"
+    return form
+
+
+def _data(form) -> ItemData:
+    def utc(value):
+        from datetime import timezone
+        from flask_babel import get_timezone
+        return value.replace(tzinfo=get_timezone()).astimezone(timezone.utc) if value else None
+    plans = [PlanData(kind=e.form.kind.data, points=e.form.points.data or 0, cash_minor=e.form.cash.data or 0,
+                      max_offset_pct=e.form.max_offset_pct.data)
+             for e in form.plans.entries if e.form.kind.data]
+    return ItemData(sku=form.sku.data, name=form.name.data, name_zh=form.name_zh.data or None,
+                    description=form.description.data or "", description_zh=form.description_zh.data or None,
+                    category_id=form.category_id.data, min_tier_id=form.min_tier_id.data or None,
+                    points_price=form.points_price.data, per_member_limit=form.per_member_limit.data,
+                    available_from=utc(form.available_from.data), available_until=utc(form.available_until.data),
+                    tier_prices={t.id: f.data for t, f in form.tier_fields if f.data}, plans=plans)
+
+
+def _refuse(form, error: DomainError):
+    field = getattr(form, error.field or "", None)
+    target = field.errors if field is not None and hasattr(field.errors, "append") else form.form_errors
+    target.append(str(error.message))
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@roles_required(MERCH)
+def new_item():
+    form = _form()
+    if form.validate_on_submit():
+        try:
+            item = management.create_item(_data(form), actor_id=current_user.id, now=now())
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Created %(name)s. It stays hidden until you publish it.", name=item.name), "success")
+            return redirect(url_for("console.edit_item", item_id=item.id))
+    return render("console/item_form.html", form=form, item=None, status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@roles_required(MERCH)
+def edit_item(item_id: int):
+    item = db.session.get(Item, item_id) or abort(404)
+    form = _form(item)
+    if form.validate_on_submit():
+        try:
+            management.update_item(item_id, _data(form), actor_id=current_user.id, now=now())
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("console.edit_item", item_id=item_id))
+    return render("console/item_form.html", form=form, item=item, publish_form=PublishForm(), image_form=ImageForm(),
+                  status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/items/<int:item_id>/publish", methods=["POST"])
+@roles_required(MERCH)
+def publish(item_id: int):
+    form = PublishForm()
+    if form.validate_on_submit():
+        try:
+            item = management.set_published(item_id, form.publish.data, actor_id=current_user.id, now=now())
+        except NotFound:
+            abort(404)
+        flash(_("Published: members can see it.") if item.published else _("Unpublished: hidden from members."),
+              "success")
+    return redirect(url_for("console.edit_item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/substitutes", methods=["GET", "POST"])
+@roles_required(MERCH)
+def item_substitutes(item_id: int):
+    item = db.session.get(Item, item_id) or abort(404)
+    others = [i for i in db.session.scalars(db.select(Item).order_by(Item.sku)) if i.id != item_id]
+    form = SubstitutesForm(items=others)
+    if request.method == "GET":
+        links = management.substitutes(item_id)
+        for field, link in zip((form.first, form.second, form.third), links):
+            field.data = link.substitute_id
+    warnings = []
+    if form.validate_on_submit():
+        try:
+            warnings = substitutes.set_substitutes(
+                item_id, [form.first.data, form.second.data, form.third.data], actor_id=current_user.id, now=now())
+        except DomainError as error:
+            form.form_errors.append(str(error.message))
+        else:
+            flash(_("Substitutes saved."), "success")
+    return render("console/substitutes.html", item=item, form=form, warnings=warnings,
+                  status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/items/<int:item_id>/history")
+@roles_required(MERCH)
+def history(item_id: int):
+    item = db.session.get(Item, item_id) or abort(404)
+    return render("console/history.html", item=item, changes=management.history(item_id))
+
+
+@bp.route("/items/<int:item_id>/stock", methods=["GET", "POST"])
+@roles_required(MERCH)
+def item_stock(item_id: int):
+    item = db.session.get(Item, item_id) or abort(404)
+    receive, adjust, threshold = ReceiveForm(prefix="receive"), AdjustForm(prefix="adjust"), ThresholdForm(prefix="low")
+    status = 200
+    action = request.form.get("action")
+    try:
+        if action == "receive" and receive.validate_on_submit():
+            stock.receive_stock(item_id, receive.quantity.data, reference=receive.reference.data, reason="received",
+                                now=now(), actor_id=current_user.id)
+            served = presale.allocate_for_item(item_id, now())  # pre-orders come first
+            flash(_("Received %(n)s units.", n=receive.quantity.data), "success")
+            if served:
+                flash(_("Pre-orders: %(served)s served, %(offered)s offered a substitute or refund.", **served), "info")
+            return redirect(url_for("console.item_stock", item_id=item_id))
+        if action == "adjust" and adjust.validate_on_submit():
+            stock.adjust_stock(item_id, adjust.change.data, reason=adjust.reason.data, now=now(), actor_id=current_user.id)
+            flash(_("Stock adjusted."), "success")
+            return redirect(url_for("console.item_stock", item_id=item_id))
+        if action == "threshold" and threshold.validate_on_submit():
+            stock.set_low_stock_threshold(item_id, threshold.threshold.data)
+            flash(_("Low-stock warning saved."), "success")
+            return redirect(url_for("console.item_stock", item_id=item_id))
+    except DomainError as error:
+        form = {"receive": receive, "adjust": adjust, "threshold": threshold}[action]
+        _refuse(form, error)
+    if request.method == "POST":
+        status = 422
+    level = stock.level_for(item_id)
+    if request.method == "GET" and level is not None:
+        threshold.threshold.data = level.low_stock_threshold
+    rows, page, pages = stock.movements(item_id, page=int_arg("page"))
+    return render("console/stock.html", item=item, level=level, receive=receive, adjust=adjust,
+                  threshold=threshold, movements=rows, page=page, pages=pages, status=status)
+
+
+@bp.route("/export.csv")
+@roles_required(MERCH)
+def export_csv():
+    from flask import Response
+    return Response(csv_io.export_items(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="items.csv"'})
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(MERCH)
+def import_csv():
+    form, problems, result = ImportForm(), [], None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            text = upload.read(2_000_000).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.file.errors.append(_("The file is not UTF-8 text."))
+        else:
+            try:
+                result = csv_io.import_items(text, actor_id=current_user.id, now=now(),
+                                             reference=f"csv:{upload.filename}"[:80])
+            except csv_io.ImportRefused as refused:
+                problems = refused.problems
+                form.form_errors.append(str(refused.message))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("console/import.html", form=form, problems=problems, result=result, status=status)
+
+
+@bp.route("/items/<int:item_id>/image", methods=["POST"])
+@roles_required(MERCH)
+def item_image(item_id: int):
+    from flask import current_app
+    from pathlib import Path
+    from ..catalog.images import store_image
+    form = ImageForm()
+    if form.validate_on_submit():
+        try:
+            name = store_image(form.image.data.read(), Path(current_app.config["MALL_UPLOAD_DIR"]))
+            management.set_image(item_id, name, actor_id=current_user.id, now=now())
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(str(error.message), "error")
+        else:
+            flash(_("Image saved."), "success")
+    else:
+        flash(form.image.errors[0] if form.image.errors else _("Choose an image."), "error")
+    return redirect(url_for("console.edit_item", item_id=item_id))
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+@roles_required(MERCH)
+def category_list():
+    form = CategoryForm()
+    if form.validate_on_submit():
+        try:
+            management.create_category(form.slug.data, form.name.data, form.name_zh.data)
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Category added."), "success")
+            return redirect(url_for("console.category_list"))
+    return render("console/categories.html", form=form, categories=categories(),
+                  status=422 if form.errors or form.form_errors else 200)

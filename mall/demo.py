@@ -1,0 +1,197 @@
+"""Demo data, loaded through the app's own services so it obeys every invariant.
+
+Idempotent: rows are found by natural keys (tier code, SKU, login) and ledger history is
+written with fixed idempotency keys, so a second run adds nothing.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from .accounts import services as accounts
+from .accounts.models import Role, User
+from .catalog.models import Category, Item, ItemTierPrice, PricePlan
+from .extensions import db
+from .instore.models import Store
+from .inventory.models import StockLevel
+from .inventory.services import receive_stock
+from .points.earning import earn_for_purchase
+from .points.ledger import expire_member_points, spend_points
+from .points.models import LedgerEntry, Tier
+
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_ART = "demo/items/{sku}.svg"
+
+TIERS = [  # code, name, name_zh, rank, threshold (minor units), multiplier %, validity months
+    ("silver", "Silver", "银卡", 1, 0, 100, 12),
+    ("gold", "Gold", "金卡", 2, 500_000, 120, 12),
+    ("diamond", "Diamond", "钻石卡", 3, 2_000_000, 150, 24),
+]
+
+CATEGORIES = [  # slug, name, name_zh
+    ("home", "Home", "家居"), ("kitchen", "Kitchen", "厨房"), ("beauty", "Beauty", "美妆"),
+    ("digital", "Digital", "数码"), ("fresh", "Fresh food", "生鲜"), ("vouchers", "Vouchers", "优惠券"),
+    ("kids", "Kids", "母婴童趣"), ("travel", "Travel", "出行"),
+]
+
+# sku, category, name, name_zh, points, min tier, {tier: points}, stock
+ITEMS = [
+    ("HOME-01", "home", "Linen cushion cover", "亚麻抱枕套", 1800, None, {"gold": 1600, "diamond": 1500}, 40),
+    ("HOME-02", "home", "Scented candle, cedar", "雪松香薰蜡烛", 2600, None, {"gold": 2400}, 25),
+    ("HOME-03", "home", "Cotton bath towel set", "纯棉浴巾套装", 4200, None, {"diamond": 3800}, 3),
+    ("HOME-04", "home", "Down duvet, queen", "羽绒被（双人）", 26000, "gold", {"diamond": 23000}, 6),
+    ("KIT-01", "kitchen", "Stainless steel tumbler", "不锈钢保温杯", 2200, None, {"gold": 2000}, 60),
+    ("KIT-02", "kitchen", "Ceramic rice bowls (4)", "陶瓷饭碗四件套", 1500, None, {}, 0),
+    ("KIT-03", "kitchen", "Chef's knife", "主厨刀", 9800, "gold", {"diamond": 8800}, 12),
+    ("KIT-04", "kitchen", "Cast iron casserole", "铸铁炖锅", 32000, "diamond", {}, 4),
+    ("BEA-01", "beauty", "Hand cream trio", "护手霜三支装", 1200, None, {}, 80),
+    ("BEA-02", "beauty", "Sheet mask box (10)", "面膜十片装", 1900, None, {"gold": 1700, "diamond": 1500}, 35),
+    ("BEA-03", "beauty", "Perfume, 50 ml", "香水 50 毫升", 15800, "gold", {"diamond": 14000}, 8),
+    ("BEA-04", "beauty", "Skincare gift set", "护肤礼盒", 22000, "diamond", {}, 5),
+    ("DIG-01", "digital", "USB-C charging cable", "USB-C 充电线", 900, None, {}, 120),
+    ("DIG-02", "digital", "Wireless earbuds", "无线耳机", 18800, "gold", {"diamond": 16800}, 15),
+    ("DIG-03", "digital", "Power bank 10,000 mAh", "充电宝 10000 毫安", 6800, None, {"gold": 6200}, 2),
+    ("DIG-04", "digital", "Smart watch", "智能手表", 68000, "diamond", {}, 3),
+    ("FRE-01", "fresh", "Seasonal fruit box", "当季水果礼盒", 3200, None, {"gold": 2900}, 30),
+    ("FRE-02", "fresh", "Organic eggs (30)", "有机鸡蛋三十枚", 1600, None, {}, 50),
+    ("FRE-03", "fresh", "Premium beef, 1 kg", "精选牛肉一公斤", 12800, "gold", {"diamond": 11500}, 10),
+    ("FRE-04", "fresh", "Hairy crab gift box", "大闸蟹礼盒", 38000, "diamond", {}, 0),
+    ("VOU-01", "vouchers", "¥10 store voucher", "10 元店铺券", 1000, None, {}, 500),
+    ("VOU-02", "vouchers", "¥50 store voucher", "50 元店铺券", 5000, None, {"diamond": 4800}, 300),
+    ("VOU-03", "vouchers", "Free coffee coupon", "免费咖啡券", 600, None, {}, 200),
+    ("VOU-04", "vouchers", "¥200 store voucher", "200 元店铺券", 20000, "gold", {"diamond": 19000}, 50),
+    ("KID-01", "kids", "Wooden puzzle", "木质拼图", 1400, None, {}, 45),
+    ("KID-02", "kids", "Picture book set", "绘本套装", 3600, None, {"gold": 3300}, 20),
+    ("KID-03", "kids", "Plush panda", "熊猫毛绒玩具", 2800, None, {}, 4),
+    ("KID-04", "kids", "Building blocks, 500 pcs", "积木 500 块", 8800, "gold", {}, 9),
+    ("TRA-01", "travel", "Packing cubes (3)", "旅行收纳袋三件套", 2400, None, {}, 33),
+    ("TRA-02", "travel", "Neck pillow", "旅行颈枕", 1700, None, {}, 27),
+    ("TRA-03", "travel", "Carry-on suitcase", "登机箱", 42000, "gold", {"diamond": 38000}, 7),
+    ("TRA-04", "travel", "Airport lounge pass", "机场贵宾厅通行证", 30000, "diamond", {}, 20),
+]
+
+# sku -> extra price plans beyond points only, and a per-member limit
+EXTRA_PLANS = {
+    "KIT-01": [("points_cash", 1200, 990, None)],
+    "BEA-02": [("points_cash", 1000, 990, None)],
+    "TRA-01": [("points_cash", 1200, 1200, None)],
+    "FRE-01": [("cash_offset", 0, 3990, 30)],
+    "DIG-03": [("points_cash", 3800, 2990, None), ("cash_offset", 0, 9900, 30)],
+    "HOME-02": [("cash_offset", 0, 2990, 50)],
+}
+LIMITS = {"VOU-03": 2, "DIG-03": 1, "DIG-04": 1}
+
+# login, display name, role, note
+PEOPLE = [
+    ("silver@example.com", "Lin Xiao", Role.MEMBER, "Silver member, points expiring soon"),
+    ("13800000002", "Wang Fang", Role.MEMBER, "Gold member (log in with this mobile number)"),
+    ("diamond@example.com", "Chen Jing", Role.MEMBER, "Diamond member"),
+    ("new@example.com", "Zhao Lei", Role.MEMBER, "New member, no points yet"),
+    ("frozen@example.com", "Sun Hao", Role.MEMBER, "Frozen account (login is refused with the reason)"),
+    ("merch@example.com", "Merchandiser", Role.MERCHANDISER, "Catalogue console"),
+    ("staff@example.com", "Store Staff", Role.STORE_STAFF, "Store counter"),
+    ("hq@example.com", "HQ Operator", Role.HQ, "Programme dashboard"),
+]
+
+# login -> purchases as (days ago, spend in minor units), plus redemptions (days ago, sku, points)
+HISTORY = {
+    "silver@example.com": {"buy": [(400, 38_000), (340, 120_000), (120, 56_000), (30, 18_800), (3, 9_900)],
+                         "redeem": [(60, "VOU-03", 600)]},
+    "13800000002": {"buy": [(330, 160_000), (200, 210_000), (90, 150_000), (20, 88_000)],
+                    "redeem": [(70, "KIT-01", 2200), (10, "VOU-01", 1000)]},
+    "diamond@example.com": {"buy": [(700, 900_000), (300, 800_000), (150, 950_000), (40, 1_200_000), (5, 120_000)],
+                          "redeem": [(100, "DIG-02", 18800), (15, "VOU-02", 4800)]},
+    "frozen@example.com": {"buy": [(50, 30_000)], "redeem": []},
+}
+
+
+def load_demo(now: datetime) -> list[tuple[str, str, str]]:
+    tiers = _tiers()
+    store = _store()
+    categories = _categories()
+    items = {sku: _item(sku, *rest, categories=categories, tiers=tiers, now=now)
+             for sku, *rest in ITEMS}
+    logins = []
+    for login, name, role, note in PEOPLE:
+        user = accounts.find_by_identifier(login) or accounts.register(
+            login, DEMO_PASSWORD, name, now=now - timedelta(days=800), role=role.value)
+        _history(user, HISTORY.get(login), items, store, now)
+        logins.append((role.value, login, note))
+    frozen = accounts.find_by_identifier("frozen@example.com")
+    if not frozen.is_frozen:
+        accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
+    db.session.flush()
+    return logins
+
+
+def _tiers() -> dict[str, Tier]:
+    found = {t.code: t for t in db.session.scalars(select(Tier))}
+    for code, name, name_zh, rank, threshold, mult, months in TIERS:
+        if code not in found:
+            found[code] = Tier(code=code, name=name, name_zh=name_zh, rank=rank, threshold_minor=threshold,
+                               multiplier_pct=mult, validity_months=months)
+            db.session.add(found[code])
+    db.session.flush()
+    return found
+
+
+def _store() -> Store:
+    store = db.session.scalar(select(Store).where(Store.code == "SH-012"))
+    if store is None:
+        store = Store(code="SH-012", name="Store 12, Xuhui", name_zh="徐汇 12 号店", region="Shanghai")
+        db.session.add(store)
+        db.session.flush()
+    return store
+
+
+def _categories() -> dict[str, Category]:
+    found = {c.slug: c for c in db.session.scalars(select(Category))}
+    for position, (slug, name, name_zh) in enumerate(CATEGORIES):
+        if slug not in found:
+            found[slug] = Category(slug=slug, name=name, name_zh=name_zh, position=position)
+            db.session.add(found[slug])
+    db.session.flush()
+    return found
+
+
+def _item(sku, category, name, name_zh, points, min_tier, tier_prices, stock, *, categories, tiers, now):
+    item = db.session.scalar(select(Item).where(Item.sku == sku))
+    if item is not None:
+        return item
+    item = Item(sku=sku, name=name, name_zh=name_zh, category=categories[category],
+                description=f"{name}. A member favourite, redeemable with points at any store.",
+                description_zh=f"{name_zh}。会员热门好礼，可在任意门店用积分兑换。",
+                image=DEMO_ART.format(sku=sku.lower()), points_price=points,
+                min_tier=tiers[min_tier] if min_tier else None, published=True, created_at=now)
+    item.tier_prices = [ItemTierPrice(tier_id=tiers[t].id, points=p) for t, p in tier_prices.items()]
+    item.plans = [PricePlan(kind="points", position=0)] + [
+        PricePlan(kind=kind, points=pts, cash_minor=cash, max_offset_pct=pct, position=n + 1)
+        for n, (kind, pts, cash, pct) in enumerate(EXTRA_PLANS.get(sku, []))]
+    item.per_member_limit = LIMITS.get(sku)
+    db.session.add(item)
+    db.session.flush()
+    db.session.add(StockLevel(item_id=item.id, received=0, low_stock_threshold=5))
+    if stock:
+        receive_stock(item.id, stock, reference="DEMO-OPENING", reason="opening stock", now=now)
+    return item
+
+
+def _history(user: User, history: dict | None, items: dict[str, Item], store: Store, now: datetime) -> None:
+    already = db.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.member_id == user.id, LedgerEntry.source == "demo").limit(1))
+    if not history or already:
+        return
+    events = [(d, "buy", amount) for d, amount in history["buy"]]
+    events += [(d, "redeem", (sku, pts)) for d, sku, pts in history["redeem"]]
+    for days_ago, kind, what in sorted(events, key=lambda e: -e[0]):
+        at = now - timedelta(days=days_ago, hours=3)
+        # Sweep what had expired by then, as the nightly job would have.
+        expire_member_points(user.id, at)
+        if kind == "buy":
+            earn_for_purchase(user.id, what, minor_per_point=100, source="demo",
+                              key=f"{user.member_code}:buy:{days_ago}", now=at, store_id=store.id,
+                              reference=f"R{days_ago:04d}-{user.id:03d}")
+        else:
+            sku, pts = what
+            spend_points(user.id, pts, reason="redeem", source="demo", key=f"{user.member_code}:redeem:{days_ago}",
+                         now=at, reference=f"DEMO-{days_ago:04d}", detail={"item": items[sku].name})
+    expire_member_points(user.id, now)

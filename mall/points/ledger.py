@@ -1,0 +1,286 @@
+"""The points ledger: credit, spend, refund and expire.
+
+Every change to a balance is one LedgerEntry plus the lot movements behind it, written in
+the caller's transaction (services flush; the request, job or CLI command commits).
+
+Concurrency: all writers for one member first take the member's lock (Redis or in-process,
+to queue cheaply), then lock the member's PointsAccount row (SELECT ... FOR UPDATE on
+PostgreSQL) and change the balance with a conditional UPDATE. The CHECK constraints on
+balances and lots are the last guard, so even a lapsed Redis lease cannot overspend.
+
+Idempotency: (source, idempotency_key) is unique. Applying the same intent twice returns
+the first entry and changes nothing; the same key with different points is refused.
+"""
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
+from ..extensions import db
+from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
+
+
+class IdempotencyConflict(DomainError):
+    """The key was used before for a different amount: a client bug, never a retry."""
+
+
+def _locks():
+    return current_app.extensions["mall.locks"]
+
+
+def open_account(member_id: int, now: datetime) -> PointsAccount:
+    account = db.session.get(PointsAccount, member_id)
+    if account is None:
+        account = PointsAccount(member_id=member_id, balance=0, updated_at=now)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def _existing(source: str, key: str) -> LedgerEntry | None:
+    return db.session.scalar(
+        select(LedgerEntry).where(LedgerEntry.source == source, LedgerEntry.idempotency_key == key))
+
+
+def _replayed(source: str, key: str, points: int) -> LedgerEntry | None:
+    entry = _existing(source, key)
+    if entry is not None and entry.points != points:
+        raise IdempotencyConflict()
+    return entry
+
+
+def lock_account(member_id: int, now: datetime) -> PointsAccount:
+    """Lock the member's account row for this transaction: serialises their checkouts too."""
+    return _locked_account(member_id, now)
+
+
+def _locked_account(member_id: int, now: datetime) -> PointsAccount:
+    def lock():
+        return db.session.execute(
+            select(PointsAccount).where(PointsAccount.member_id == member_id)
+            .with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+    account = lock()
+    if account is None:  # first points for this member
+        open_account(member_id, now)
+        account = lock()
+    return account
+
+
+def _move_balance(account: PointsAccount, delta: int, now: datetime) -> int:
+    """Apply delta with one conditional UPDATE: never below zero, whatever else is running."""
+    result = db.session.execute(
+        update(PointsAccount)
+        .where(PointsAccount.member_id == account.member_id, PointsAccount.balance + delta >= 0)
+        .values(balance=PointsAccount.balance + delta, updated_at=now)
+        .returning(PointsAccount.balance)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if result is None:
+        raise InsufficientPoints(needed=-delta, available=account.balance)
+    set_committed_value(account, "balance", result[0])  # what the UPDATE returned; no re-read
+    return result[0]
+
+
+def _write_entry(account, *, kind, points, reason, source, key, now, **fields) -> LedgerEntry:
+    balance_after = _move_balance(account, points, now)
+    entry = LedgerEntry(member_id=account.member_id, kind=kind.value, points=points,
+                        balance_after=balance_after, reason=reason, source=source,
+                        idempotency_key=key, created_at=now, detail=fields.pop("detail", None) or {},
+                        **fields)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _guarded(source: str, key: str, points: int, write):
+    """Run `write` once per (source, key), also when two workers race on the same key."""
+    replay = _replayed(source, key, points)
+    if replay is not None:
+        return replay
+    try:
+        with db.session.begin_nested():
+            return write()
+    except IntegrityError:
+        replay = _replayed(source, key, points)
+        if replay is None:
+            raise
+        return replay
+
+
+def credit_points(member_id: int, points: int, *, reason: str, source: str, key: str,
+                  expires_at: datetime, now: datetime, reference: str | None = None,
+                  detail: dict | None = None, spend_minor: int = 0, store_id: int | None = None,
+                  actor_id: int | None = None) -> LedgerEntry:
+    """Credit points as a new lot expiring at `expires_at`. Idempotent per (source, key)."""
+    if not isinstance(points, int) or points <= 0:
+        raise InvalidAmount()
+    if expires_at <= now:
+        raise InvalidAmount(field="expires_at")
+
+    def write():
+        account = _locked_account(member_id, now)
+        entry = _write_entry(account, kind=EntryKind.EARN, points=points, reason=reason,
+                             source=source, key=key, now=now, reference=reference, detail=detail,
+                             spend_minor=spend_minor, store_id=store_id, actor_id=actor_id)
+        db.session.add(PointLot(member_id=member_id, entry_id=entry.id, amount=points,
+                                remaining=points, expires_at=expires_at, created_at=now))
+        db.session.flush()
+        return entry
+
+    with _locks().hold(f"points:{member_id}"):
+        return _guarded(source, key, points, write)
+
+
+def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
+                 now: datetime, reference: str | None = None, detail: dict | None = None,
+                 actor_id: int | None = None, queue: bool = True) -> LedgerEntry:
+    """Take points, soonest-expiring lots first. Raises InsufficientPoints, never goes negative.
+
+    Lots already past their expiry are expired first, so expired points are never spent
+    even when the expiry job has not run yet. `queue=False` skips the member's lock for a
+    caller that already holds the member's account row (lock_account), as checkout does.
+    """
+    if not isinstance(points, int) or points <= 0:
+        raise InvalidAmount()
+
+    def write():
+        account = _locked_account(member_id, now)
+        _expire_due_lots(account, now)
+        if account.balance < points:
+            raise InsufficientPoints(needed=points, available=account.balance)
+        entry = _write_entry(account, kind=EntryKind.SPEND, points=-points, reason=reason,
+                             source=source, key=key, now=now, reference=reference, detail=detail,
+                             actor_id=actor_id)
+        _take_from_lots(member_id, entry, points)
+        return entry
+
+    if not queue:
+        return _guarded(source, key, -points, write)
+    with _locks().hold(f"points:{member_id}"):
+        return _guarded(source, key, -points, write)
+
+
+def _take_from_lots(member_id: int, entry: LedgerEntry, points: int) -> None:
+    lots = db.session.scalars(
+        select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0)
+        .order_by(PointLot.expires_at, PointLot.id).with_for_update()
+    ).all()
+    left = points
+    for lot in lots:
+        take = min(lot.remaining, left)
+        lot.remaining -= take
+        db.session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=-take))
+        left -= take
+        if left == 0:
+            break
+    if left:  # balance and lots disagree: refuse rather than write a half-backed spend
+        raise RuntimeError(f"member {member_id}: lots short by {left} for entry {entry.id}")
+    db.session.flush()
+
+
+def refundable_points(spend: LedgerEntry) -> int:
+    refunded = db.session.scalar(
+        select(db.func.coalesce(db.func.sum(LedgerEntry.points), 0))
+        .where(LedgerEntry.reverses_id == spend.id, LedgerEntry.kind == EntryKind.REFUND.value))
+    return -spend.points - refunded
+
+
+def refund_points(spend_entry_id: int, points: int, *, reason: str, source: str, key: str,
+                  now: datetime, reference: str | None = None, actor_id: int | None = None
+                  ) -> LedgerEntry:
+    """Give back (part of) a spend to the lots it came from, each with its original expiry.
+
+    Partial refunds fill the latest-expiring lots first, the kinder order for the member.
+    Points returned to a lot that has already expired expire again at once, in the same
+    transaction, so a refund can never extend a validity. Refunds never exceed the spend.
+    """
+    if not isinstance(points, int) or points <= 0:
+        raise InvalidAmount()
+    spend = db.session.get(LedgerEntry, spend_entry_id)
+    if spend is None or spend.kind != EntryKind.SPEND.value:
+        raise RefundTooLarge()
+
+    def write():
+        account = _locked_account(spend.member_id, now)
+        if points > refundable_points(spend):
+            raise RefundTooLarge()
+        entry = _write_entry(account, kind=EntryKind.REFUND, points=points, reason=reason,
+                             source=source, key=key, now=now, reference=reference or spend.reference,
+                             reverses_id=spend.id, actor_id=actor_id)
+        _return_to_lots(spend, entry, points)
+        _expire_due_lots(account, now, cause=entry)
+        return entry
+
+    with _locks().hold(f"points:{spend.member_id}"):
+        return _guarded(source, key, points, write)
+
+
+def _return_to_lots(spend: LedgerEntry, entry: LedgerEntry, points: int) -> None:
+    taken = db.session.execute(
+        select(PointLot, db.func.sum(LotMovement.points))
+        .join(LotMovement, LotMovement.lot_id == PointLot.id)
+        .join(LedgerEntry, LedgerEntry.id == LotMovement.entry_id)
+        .where((LotMovement.entry_id == spend.id) | (LedgerEntry.reverses_id == spend.id))
+        .group_by(PointLot.id)
+        .order_by(PointLot.expires_at.desc(), PointLot.id.desc())
+    ).all()
+    left = points
+    for lot, net in taken:  # net is negative: what this spend still holds of the lot
+        give = min(-net, left)
+        if give <= 0:
+            continue
+        lot.remaining += give
+        db.session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=give))
+        left -= give
+        if left == 0:
+            break
+    if left:
+        raise RuntimeError(f"spend {spend.id}: could not place {left} refunded points")
+    db.session.flush()
+
+
+def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry | None = None) -> list:
+    """Turn every lot remainder at or past its expiry into one expiry entry per lot."""
+    lots = db.session.scalars(
+        select(PointLot).where(PointLot.member_id == account.member_id, PointLot.remaining > 0,
+                               PointLot.expires_at <= now)
+        .order_by(PointLot.expires_at, PointLot.id).with_for_update()
+    ).all()
+    entries = []
+    for lot in lots:
+        amount = lot.remaining
+        # A lot's first expiry is keyed by the lot alone, so two workers can't both expire
+        # it. A lot refilled by a refund after its expiry expires again at once, keyed by
+        # that refund, which touches each lot once.
+        key = f"lot:{lot.id}" if cause is None else f"lot:{lot.id}:refund:{cause.id}"
+        entry = _write_entry(account, kind=EntryKind.EXPIRE, points=-amount, reason="expired",
+                             source="expiry", key=key, now=now,
+                             detail={"lot_created": lot.created_at.isoformat(),
+                                     "expired_on": lot.expires_at.isoformat()})
+        lot.remaining = 0
+        db.session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=-amount))
+        db.session.flush()
+        entries.append(entry)
+    return entries
+
+
+def expire_member_points(member_id: int, now: datetime) -> list[LedgerEntry]:
+    with _locks().hold(f"points:{member_id}"):
+        try:
+            with db.session.begin_nested():
+                return _expire_due_lots(_locked_account(member_id, now), now)
+        except IntegrityError:  # another worker expired the same lot first
+            return []
+
+
+def expire_due_points(now: datetime, *, batch: int = 500) -> int:
+    """The expiry job: expire every due remainder. Safe to run twice or in two workers."""
+    members = db.session.scalars(
+        select(PointLot.member_id).where(PointLot.remaining > 0, PointLot.expires_at <= now)
+        .distinct().limit(batch)
+    ).all()
+    return sum(len(expire_member_points(m, now)) for m in members)

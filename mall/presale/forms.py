@@ -1,0 +1,26 @@
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, DateTimeLocalField, HiddenField, IntegerField
+from wtforms.validators import InputRequired, NumberRange, ValidationError
+
+from ..forms import Form
+
+
+class PresaleForm(Form):
+    opens_at = DateTimeLocalField(_l("Pre-orders open"), format="%Y-%m-%dT%H:%M",
+                                  validators=[InputRequired(_l("When do pre-orders open?"))])
+    closes_at = DateTimeLocalField(_l("Pre-orders close"), format="%Y-%m-%dT%H:%M",
+                                   validators=[InputRequired(_l("When do pre-orders close?"))])
+    cap = IntegerField(_l("Most units to pre-sell"), validators=[
+        InputRequired(_l("Enter the cap.")), NumberRange(min=1, message=_l("The cap must be a whole number above zero."))])
+    ships_on = DateField(_l("Expected ship date"), validators=[InputRequired(_l("Enter the expected ship date."))])
+    offer_hours = IntegerField(_l("Hours a shortfall offer stays open"), default=72, validators=[
+        InputRequired(), NumberRange(min=1, max=720, message=_l("Between 1 and 720 hours."))])
+
+    def validate_closes_at(self, field):
+        if field.data and self.opens_at.data and field.data <= self.opens_at.data:
+            raise ValidationError(_l("The window must end after it starts."))
+
+
+class OfferForm(Form):
+    substitute_id = HiddenField()
+    confirm_top_up = HiddenField()

@@ -1,0 +1,38 @@
+"""Presale: an item opens for pre-orders before its stock arrives (DESIGN.md #7)."""
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..types import UTCDateTime
+
+
+class Presale(db.Model):
+    """`taken` counts pre-ordered units; one conditional UPDATE moves it, and the CHECK
+    keeps it within the cap whatever runs concurrently."""
+
+    __tablename__ = "presales"
+    __table_args__ = (
+        CheckConstraint("cap > 0", name="cap_positive"),
+        CheckConstraint("taken >= 0 AND taken <= cap", name="never_over_cap"),
+        CheckConstraint("closes_at > opens_at", name="window_ends_after_it_starts"),
+        CheckConstraint("offer_hours > 0", name="offer_hours_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cap: Mapped[int]
+    taken: Mapped[int] = mapped_column(default=0)
+    ships_on: Mapped[date]
+    offer_hours: Mapped[int] = mapped_column(default=72)  # how long a shortfall offer stays open
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+    @property
+    def left(self) -> int:
+        return self.cap - self.taken

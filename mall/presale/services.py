@@ -1,0 +1,243 @@
+"""Presale: pre-orders within a cap, first-come-first-served allocation when stock arrives,
+and shortfall offers (a substitute, settled in points, or a full refund).
+
+- A pre-order takes its place with one conditional UPDATE on the presale
+  (`taken = taken + q WHERE taken + q <= cap`), so the cap holds under any concurrency; its
+  points are taken at once, in the same transaction.
+- Allocation locks the presale row, so two workers run it one after the other, and each
+  pre-order is sold through inventory.hold(sell=True), whose reservation is unique per
+  order and item: every unit is allocated once, however often allocation runs.
+- Once the ship date has come, pre-orders the stock could not serve get an offer with a
+  deadline; an expired offer refunds by itself (`mall jobs`). Nobody is left in silence.
+"""
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from ..catalog.management import InvalidItem
+from ..catalog.substitutes import offers_for
+from ..checkout.models import Order, OrderLine, OrderStatus
+from ..checkout.orders import _give_back_points, locked_order, new_number, record
+from ..checkout.quotes import LineRequest, price
+from ..errors import DomainError, InsufficientPoints, NotFound
+from ..extensions import db
+from ..inventory import reservations
+from ..inventory.reservations import OutOfStock, Want
+from ..points.ledger import lock_account, refund_points, spend_points
+from ..points.models import LedgerEntry
+from ..points.tiers import tier_status
+from ..points.statement import spendable
+from .models import Presale
+
+S = OrderStatus
+
+
+class PresaleClosed(DomainError):
+    message = _l("Pre-orders for this item are not open.")
+
+
+class PresaleFull(DomainError):
+    message = _l("All pre-order places are taken.")
+    field = "quantity"
+
+
+class TopUpNeeded(DomainError):
+    def __init__(self, points: int):
+        self.points = points
+        super().__init__(_l("This substitute costs %(n)s more points. Confirm to pay the difference.", n=points))
+
+
+def presale_for(item_id: int) -> Presale | None:
+    return db.session.scalar(select(Presale).where(Presale.item_id == item_id))
+
+
+def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: int, ships_on: date,
+                 offer_hours: int, now: datetime) -> Presale:
+    """Open or change an item's presale. A cap below the places already taken is refused."""
+    if closes_at <= opens_at:
+        raise InvalidItem(_l("The window must end after it starts."), field="closes_at")
+    if not isinstance(cap, int) or cap <= 0:
+        raise InvalidItem(_l("The cap must be a whole number above zero."), field="cap")
+    presale = db.session.execute(select(Presale).where(Presale.item_id == item_id).with_for_update()
+                                 .execution_options(populate_existing=True)).scalar_one_or_none()
+    if presale is None:
+        presale = Presale(item_id=item_id, taken=0, created_at=now)
+        db.session.add(presale)
+    elif cap < presale.taken:
+        raise InvalidItem(_l("%(n)s places are already taken; the cap can't go below that.", n=presale.taken),
+                          field="cap")
+    presale.opens_at, presale.closes_at, presale.cap = opens_at, closes_at, cap
+    presale.ships_on, presale.offer_hours = ships_on, offer_hours
+    db.session.flush()
+    return presale
+
+
+def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str, now: datetime,
+             points_per_unit: int) -> Order:
+    """Take a place in the queue and the points, once per key. Raises PresaleClosed,
+    PresaleFull, InsufficientPoints, ItemLocked, InvalidOffset."""
+    existing = db.session.scalar(select(Order).where(Order.member_id == member_id, Order.idempotency_key == key))
+    if existing is not None:
+        return existing
+    presale = db.session.get(Presale, presale_id)
+    if presale is None or presale.item_id != request.item_id:
+        raise NotFound()
+    if not presale.is_open(now):
+        raise PresaleClosed()
+    totals = price(member_id, [request], now, points_per_unit=points_per_unit)
+    if totals.points > totals.balance:
+        raise InsufficientPoints(needed=totals.points, available=totals.balance)
+    line = totals.lines[0]
+    with db.session.begin_nested():
+        lock_account(member_id, now)
+        position = db.session.execute(
+            update(Presale).where(Presale.id == presale_id, Presale.taken + line.quantity <= Presale.cap)
+            .values(taken=Presale.taken + line.quantity).returning(Presale.taken)
+            .execution_options(synchronize_session=False)).scalar()
+        if position is None:
+            raise PresaleFull()
+        order = Order(number=new_number(now), member_id=member_id, status=S.PREORDERED.value,
+                      points_total=totals.points, cash_total_minor=totals.cash_minor,
+                      payment_mode="none" if totals.cash_minor == 0 else "counter", idempotency_key=key,
+                      presale_id=presale_id, queue_position=position, created_at=now, updated_at=now)
+        order.lines = [OrderLine(item_id=line.item.id, plan_id=line.plan.id, plan_kind=line.plan.kind,
+                                 item_name=line.item.name, quantity=line.quantity, offset_points=line.offset_points,
+                                 points=line.quote.points, cash_minor=line.quote.cash_minor)]
+        db.session.add(order)
+        db.session.flush()
+        if order.points_total:
+            spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
+                         now=now, reference=order.number, queue=False,
+                         detail={"item": f"{line.item.name} ×{line.quantity} (pre-order)"})
+        record(order, "preordered", now, actor="member", actor_id=member_id,
+               note=f"place {position} of {presale.cap}, ships {presale.ships_on.isoformat()}")
+    return order
+
+
+def allocate(presale_id: int, now: datetime) -> dict:
+    """Serve pre-orders first come, first served from the stock on hand; once the ship date
+    has come, offer the rest a substitute or a refund. Idempotent and safe in two workers."""
+    presale = db.session.execute(select(Presale).where(Presale.id == presale_id).with_for_update()
+                                 .execution_options(populate_existing=True)).scalar_one()
+    waiting = db.session.scalars(
+        select(Order).where(Order.presale_id == presale_id, Order.status == S.PREORDERED.value)
+        .order_by(Order.queue_position).with_for_update().execution_options(populate_existing=True)).all()
+    served, offered = 0, 0
+    for order in waiting:
+        wants = [Want(l.item_id, l.quantity) for l in order.lines]
+        try:
+            with db.session.begin_nested():
+                reservations.hold(order.id, wants, until=now, now=now, sell=True)
+        except OutOfStock:
+            break  # first come, first served: nobody behind jumps the queue
+        order.status = S.READY.value
+        record(order, "ready_for_pickup", now, note="presale stock arrived")
+        served += 1
+    if now.date() >= presale.ships_on:
+        for order in waiting:
+            if order.status == S.PREORDERED.value:
+                order.status, order.offer_deadline = S.OFFERED.value, now + timedelta(hours=presale.offer_hours)
+                record(order, "shortfall_offer", now,
+                       note=f"choose a substitute or a full refund by {order.offer_deadline:%Y-%m-%d %H:%M} UTC")
+                offered += 1
+    db.session.flush()
+    return {"served": served, "offered": offered}
+
+
+def allocate_for_item(item_id: int, now: datetime) -> dict | None:
+    presale = presale_for(item_id)
+    return allocate(presale.id, now) if presale is not None else None
+
+
+def due_presales(now: datetime) -> list[int]:
+    """Presales with pre-orders still waiting: the jobs command allocates them."""
+    return list(db.session.scalars(select(Order.presale_id).where(
+        Order.presale_id.is_not(None), Order.status == S.PREORDERED.value).distinct()))
+
+
+def _offer_order(order_id: int, member_id: int, now: datetime) -> Order:
+    order = locked_order(order_id)
+    if order.member_id != member_id:
+        raise NotFound()
+    if order.status != S.OFFERED.value:
+        raise DomainError(_l("This offer is no longer open."))
+    if order.offer_deadline <= now:
+        expire_offer(order.id, now)
+        raise DomainError(_l("This offer has expired; your points were refunded."))
+    return order
+
+
+def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now: datetime,
+                      confirm_top_up: bool = False) -> Order:
+    """Switch a shortfall pre-order to a substitute. The difference is settled in points:
+    a cheaper substitute refunds the surplus; a dearer one needs the member's confirmation
+    (TopUpNeeded) and then takes the top-up."""
+    order = _offer_order(order_id, member_id, now)
+    line = order.lines[0]
+    status = tier_status(member_id, now)
+    offers = {c.item.id: c for c in offers_for(line.item_id, status, 0, now)}
+    card = offers.get(substitute_id)
+    if card is None:
+        raise DomainError(_l("That substitute is not available any more; choose another or take the refund."))
+    new_total = card.price * line.quantity
+    difference = new_total - line.points
+    if difference > 0 and not confirm_top_up:
+        raise TopUpNeeded(difference)
+    with db.session.begin_nested():
+        lock_account(member_id, now)
+        if difference > 0:
+            if spendable(member_id, now) < difference:
+                raise InsufficientPoints(needed=difference, available=spendable(member_id, now))
+            spend_points(member_id, difference, reason="redeem", source="order", key=f"order:{order.id}:topup",
+                         now=now, reference=order.number, queue=False,
+                         detail={"item": f"{card.item.name} (substitute top-up)"})
+        elif difference < 0:
+            spend = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == "order",
+                                                                LedgerEntry.idempotency_key == f"order:{order.id}"))
+            refund_points(spend.id, -difference, reason="refund", source="order-refund",
+                          key=f"order:{order.id}:substitute-surplus", now=now, reference=order.number)
+        reservations.hold(order.id, [Want(card.item.id, line.quantity)], until=now, now=now, sell=True)
+        note = f"{line.item_name} → {card.item.name}; points {line.points} → {new_total}"
+        line.item_id, line.item_name, line.plan_id, line.plan_kind = card.item.id, card.item.name, None, "points"
+        line.points = new_total
+        order.points_total = order.points_total + difference
+        order.status, order.offer_deadline = S.READY.value, None
+        record(order, "substituted", now, actor="member", actor_id=member_id, note=note)
+    return order
+
+
+def decline_offer(order_id: int, member_id: int, now: datetime) -> Order:
+    order = _offer_order(order_id, member_id, now)
+    return _refund(order, now, kind="offer_declined", actor="member", actor_id=member_id)
+
+
+def expire_offer(order_id: int, now: datetime) -> Order:
+    order = locked_order(order_id)
+    if order.status != S.OFFERED.value or order.offer_deadline > now:
+        return order
+    return _refund(order, now, kind="offer_expired", actor="system")
+
+
+def _refund(order: Order, now: datetime, *, kind: str, actor: str, actor_id=None) -> Order:
+    _give_back_points(order, now, kind)
+    order.status, order.offer_deadline = S.REFUNDED.value, None
+    record(order, kind, now, actor=actor, actor_id=actor_id, note="full refund")
+    return order
+
+
+def expire_offers(now: datetime) -> int:
+    ids = db.session.scalars(select(Order.id).where(Order.status == S.OFFERED.value, Order.offer_deadline <= now)).all()
+    return sum(expire_offer(i, now).status == S.REFUNDED.value for i in ids)
+
+
+def queue(presale_id: int) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.presale_id == presale_id)
+                                   .order_by(Order.queue_position)))
+
+
+def offer_choices(order: Order, now: datetime) -> list[tuple]:
+    """(card, points difference) for each substitute the member could switch to now."""
+    line = order.lines[0]
+    status = tier_status(order.member_id, now)
+    return [(card, card.price * line.quantity - line.points) for card in offers_for(line.item_id, status, 0, now)]

@@ -1,0 +1,50 @@
+"""Jinja filters and globals: money, points and dates in the reader's locale, and
+localised names for content that merchandisers enter in two languages."""
+from decimal import Decimal
+
+from flask import Flask, current_app
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+
+
+def money(minor: int | None) -> str:
+    """Integer minor units to a currency string; whole amounts drop the decimals."""
+    minor = minor or 0
+    amount = Decimal(abs(minor)) / 100
+    digits = format_decimal(amount, format="#,##0" if minor % 100 == 0 else "#,##0.00")
+    return ("-" if minor < 0 else "") + current_app.config["MALL_CURRENCY_SYMBOL"] + digits
+
+
+def points(value: int | None) -> str:
+    return format_decimal(value or 0)
+
+
+def localized(obj, field: str) -> str:
+    """obj.<field>_zh when reading Chinese and it is filled in, else obj.<field>."""
+    if obj is None:
+        return ""
+    if str(get_locale()).startswith("zh"):
+        value = getattr(obj, f"{field}_zh", None)
+        if value:
+            return value
+    return getattr(obj, field)
+
+
+def image_url(item, thumb: bool = False) -> str:
+    """Demo art lives in static/; merchandisers' uploads are served from the uploads folder."""
+    from flask import url_for
+    if not item or not item.image:
+        return url_for("static", filename="img/placeholder.svg")
+    if item.image.startswith("items/"):
+        name = item.image.replace(".webp", "-thumb.webp") if thumb else item.image
+        return url_for("catalog.media", name=name)
+    return url_for("static", filename=item.image)
+
+
+def register_templating(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        money=money, points=points, date=lambda d, fmt="medium": format_date(d, fmt) if d else "",
+        datetime=lambda d, fmt="medium": format_datetime(d, fmt) if d else "")
+    from .points.explain import explain, kind_label
+    app.jinja_env.globals.update(localized=localized, get_locale=get_locale, explain=explain,
+                                 kind_label=kind_label, image_url=image_url)
+    app.jinja_env.add_extension("jinja2.ext.do")

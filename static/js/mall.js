@@ -1,0 +1,44 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+  // Language switch: submit on change; the button stays for keyboard and no-JS users.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]")) {
+      el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
+    }
+  });
+  // After an HTMX swap that replaced the main list, move focus for screen readers.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var focusTarget = event.detail.target && event.detail.target.querySelector("[data-focus-after-swap]");
+    if (focusTarget) { focusTarget.focus(); }
+  });
+})();
+document.documentElement.classList.add("js-ready");
+
+// Ask before destructive actions (cancel an order, remove a line...).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+
+// Reservation countdowns: "9:41 left". The server's time stays the source of truth.
+(function () {
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.max(0, Math.floor((Date.parse(el.getAttribute("data-deadline")) - Date.now()) / 1000));
+      var out = el.querySelector("[data-countdown]");
+      if (!out) { return; }
+      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      out.textContent = "(" + text + ")";
+      el.classList.toggle("urgent", left < 60);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+})();

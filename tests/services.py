@@ -1,0 +1,57 @@
+"""Real services for the integration tests: PostgreSQL and Redis on their standard ports.
+
+A test that needs one skips when it is down, except under MALL_REQUIRE_SERVICES=1 (set by
+.ci/run), where a missing service is a failure: CI never skips them silently.
+"""
+import os
+import socket
+import uuid
+
+import pytest
+
+PG_HOST = os.environ.get("MALL_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("MALL_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("MALL_TEST_PG_USER", "postgres")
+REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("MALL_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " and MALL_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
+def create_pg_database() -> tuple[str, str]:
+    """Create an empty database; return (its URL, its name)."""
+    import psycopg
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"mall_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}", name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+    with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_url() -> str:
+    from urllib.parse import urlsplit
+    parts = urlsplit(REDIS_URL)
+    require("Redis", parts.hostname, parts.port or 6379)
+    return REDIS_URL

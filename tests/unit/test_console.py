@@ -1,0 +1,204 @@
+"""The merchandiser's console: items, plans, tier prices, stock, substitutes, history."""
+import pytest
+from sqlalchemy import func, select
+
+from mall.catalog.models import Item, ItemChange
+from mall.extensions import db
+from mall.inventory.models import StockLevel, StockMovement
+from tests.factories import PASSWORD, give_points, make_category, make_item, make_user
+
+
+@pytest.fixture
+def merch(tiers, clock, client):
+    user = make_user(clock.now(), role="merchandiser", login="merch@example.com")
+    make_category("home", "Home")
+    db.session.commit()
+    client.post("/login", data={"identifier": "merch@example.com", "password": PASSWORD})
+    return user
+
+
+def _form(tiers, **changes):
+    category = db.session.scalar(select(func.min(Item.category_id))) or 1
+    form = {"sku": "MUG-1", "name": "Mug", "name_zh": "杯子", "description": "A mug.", "category_id": str(category),
+            "min_tier_id": "0", "points_price": "1500", f"tier_price_{tiers['gold'].id}": "1200",
+            "per_member_limit": "2", "plans-0-kind": "points", "plans-1-kind": "points_cash",
+            "plans-1-points": "800", "plans-1-cash": "9.90", "plans-2-kind": ""}
+    form.update(changes)
+    return form
+
+
+def test_a_new_item_is_hidden_until_published_and_every_change_is_recorded(client, merch, tiers):
+    from mall.catalog.models import Category
+    category = db.session.scalar(select(Category.id))
+    response = client.post("/console/items/new", data=_form(tiers, category_id=str(category)))
+    assert response.status_code == 302
+    item = db.session.scalar(select(Item).where(Item.sku == "MUG-1"))
+    assert not item.published
+    assert [(p.kind, p.points, p.cash_minor) for p in item.plans] == [("points", 0, 0), ("points_cash", 800, 990)]
+    assert {tp.tier_id: tp.points for tp in item.tier_prices} == {tiers["gold"].id: 1200}
+    assert client.get(f"/catalog/{item.id}").status_code == 404
+    client.post(f"/console/items/{item.id}/publish", data={"publish": "y"})
+    assert client.get(f"/catalog/{item.id}").status_code == 200
+    client.post(f"/console/items/{item.id}", data=_form(tiers, category_id=str(category), points_price="1800"))
+    changes = db.session.scalars(select(ItemChange).where(ItemChange.item_id == item.id).order_by(ItemChange.id)).all()
+    assert [c.action for c in changes] == ["created", "published", "edited"]
+    assert changes[-1].before == {"points_price": 1500} and changes[-1].after == {"points_price": 1800}
+    assert changes[-1].actor_id == merch.id
+    page = client.get(f"/console/items/{item.id}/history").get_data(as_text=True)
+    assert "points_price" in page and "1500 → 1800" in page
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"points_price": "-5"}, "The points price must be a whole number above zero."),
+    ({"plans-1-cash": ""}, "Points + cash needs both points and cash above zero."),
+    ({"plans-1-cash": "abc"}, "Enter an amount like 9.90."),
+    ({"available_from": "2026-07-01T10:00", "available_until": "2026-06-01T10:00"}, "The window must end after it starts."),
+    ({"per_member_limit": "0"}, "The limit per member must be 1 or more"),
+    ({"plans-0-kind": "", "plans-1-kind": ""}, "An item needs at least one way to pay."),
+])
+def test_bad_item_input_is_refused_next_to_the_field_and_writes_nothing(client, merch, tiers, change, message):
+    from mall.catalog.models import Category
+    category = db.session.scalar(select(Category.id))
+    response = client.post("/console/items/new", data=_form(tiers, category_id=str(category), **change))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+def test_a_duplicate_sku_is_refused(client, merch, tiers, clock):
+    existing = make_item(clock.now())
+    db.session.commit()
+    response = client.post("/console/items/new", data=_form(tiers, sku=existing.sku, category_id=str(existing.category_id)))
+    assert response.status_code == 422 and "Another item already has that SKU." in response.get_data(as_text=True)
+
+
+def test_receiving_and_adjusting_stock_leave_a_movement_history(client, merch, clock):
+    item = make_item(clock.now(), stock=0)
+    db.session.commit()
+    client.post(f"/console/items/{item.id}/stock", data={"action": "receive", "receive-quantity": "12",
+                                                          "receive-reference": "PO-77"})
+    client.post(f"/console/items/{item.id}/stock", data={"action": "adjust", "adjust-change": "-2",
+                                                          "adjust-reason": "damaged in transit"})
+    db.session.expire_all()
+    assert db.session.get(StockLevel, item.id).received == 10
+    kinds = [(m.kind, m.quantity, m.reference or m.reason) for m in
+             db.session.scalars(select(StockMovement).where(StockMovement.item_id == item.id).order_by(StockMovement.id))]
+    assert kinds == [("receive", 12, "PO-77"), ("adjust", -2, "damaged in transit")]
+    page = client.get(f"/console/items/{item.id}/stock").get_data(as_text=True)
+    assert "PO-77" in page and "damaged in transit" in page
+
+
+@pytest.mark.parametrize("form,message", [
+    ({"action": "receive", "receive-quantity": "-3", "receive-reference": "X"}, "Receive at least 1 unit."),
+    ({"action": "adjust", "adjust-change": "-50", "adjust-reason": "count"}, "already held or sold"),
+    ({"action": "adjust", "adjust-change": "-1", "adjust-reason": ""}, "Say why the stock changes."),
+])
+def test_bad_stock_input_is_refused_and_changes_nothing(client, merch, clock, form, message):
+    item = make_item(clock.now(), stock=10)
+    member = make_user(clock.now())
+    give_points(member.id, 5000, clock.now())
+    from mall.checkout.orders import place_order
+    from mall.checkout.quotes import LineRequest
+    place_order(member.id, [LineRequest(item.id, item.plans[0].id, 2)], key="k", now=clock.now(),
+                hold_minutes=10, card_payments=False, points_per_unit=100)
+    db.session.commit()
+    response = client.post(f"/console/items/{item.id}/stock", data=form)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(StockLevel, item.id).received == 10
+
+
+def test_substitutes_warn_about_cycles_and_tiers_and_refuse_the_item_itself(client, merch, tiers, clock):
+    a = make_item(clock.now(), name="Kettle")
+    b = make_item(clock.now(), name="Teapot", min_tier=tiers["gold"])
+    db.session.commit()
+    page = client.post(f"/console/items/{a.id}/substitutes", data={"first": b.id, "second": 0, "third": 0})
+    assert "Teapot is for higher tiers than Kettle" in page.get_data(as_text=True)
+    page = client.post(f"/console/items/{b.id}/substitutes", data={"first": a.id, "second": 0, "third": 0})
+    assert "the substitutes form a cycle" in page.get_data(as_text=True)
+    refused = client.post(f"/console/items/{a.id}/substitutes", data={"first": a.id, "second": 0, "third": 0})
+    assert refused.status_code == 422  # not even offered as a choice
+    from mall.catalog.management import InvalidItem
+    from mall.catalog.substitutes import set_substitutes
+    with pytest.raises(InvalidItem, match="own substitute"):
+        set_substitutes(a.id, [a.id], actor_id=None, now=clock.now())
+    with pytest.raises(InvalidItem, match="listed once"):
+        set_substitutes(a.id, [b.id, b.id], actor_id=None, now=clock.now())
+
+
+def test_a_sold_out_item_offers_its_substitutes_the_member_may_take(client, tiers, clock):
+    from mall.catalog.substitutes import set_substitutes
+    sold_out = make_item(clock.now(), name="Blender", stock=0)
+    fine = make_item(clock.now(), name="Juicer", points=700)
+    locked = make_item(clock.now(), name="Mixer", min_tier=tiers["diamond"])
+    empty = make_item(clock.now(), name="Grinder", stock=0)
+    set_substitutes(sold_out.id, [locked.id, empty.id, fine.id], actor_id=None, now=clock.now())
+    member = make_user(clock.now(), login="sub@example.com")
+    give_points(member.id, 5000, clock.now())
+    db.session.commit()
+    client.post("/login", data={"identifier": "sub@example.com", "password": PASSWORD})
+    page = client.get(f"/catalog/{sold_out.id}").get_data(as_text=True)
+    assert "You might like instead" in page and "Juicer" in page and "700 pts" in page
+    assert "Mixer" not in page and "Grinder" not in page
+    # a checkout that fails for stock offers them in the same HTMX response
+    from mall.inventory.models import StockLevel
+    db.session.get(StockLevel, sold_out.id).received = 1
+    db.session.commit()
+    other = make_user(clock.now())
+    give_points(other.id, 5000, clock.now())
+    from mall.checkout.orders import place_order
+    from mall.checkout.quotes import LineRequest
+    place_order(other.id, [LineRequest(sold_out.id, sold_out.plans[0].id, 1)], key="o", now=clock.now(),
+                hold_minutes=10, card_payments=False, points_per_unit=100)
+    db.session.commit()
+    response = client.post(f"/catalog/{sold_out.id}/buy", data={"plan_id": sold_out.plans[0].id, "quantity": 1, "key": "z"},
+                           headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "<html" not in body and "Juicer" in body
+
+
+def _png(size=(40, 30)):
+    import io as _io
+    from PIL import Image
+    buffer = _io.BytesIO()
+    Image.new("RGB", size, (200, 30, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_image_is_stored_under_a_safe_name_with_a_thumbnail(client, merch, clock, app):
+    import io as _io
+    from pathlib import Path
+    item = make_item(clock.now())
+    db.session.commit()
+    client.post(f"/console/items/{item.id}/image", content_type="multipart/form-data",
+                data={"image": (_io.BytesIO(_png()), "../../etc/My Photo.png")})
+    db.session.expire_all()
+    stored = db.session.get(Item, item.id).image
+    assert stored.startswith("items/") and stored.endswith(".webp") and "Photo" not in stored
+    folder = Path(app.config["MALL_UPLOAD_DIR"])
+    assert (folder / stored).exists() and (folder / stored.replace(".webp", "-thumb.webp")).exists()
+    served = client.get(f"/catalog/media/{stored}")
+    assert served.status_code == 200 and served.mimetype == "image/webp"
+    assert ItemChange.query.filter_by(item_id=item.id, action="image").count() == 1
+
+
+@pytest.mark.parametrize("payload,name,message", [
+    (b"GIF89a not really", "cat.png", "not an image we can read"),
+    (b"%PDF-1.4", "doc.pdf", "Use a JPEG, PNG or WebP image."),
+])
+def test_a_file_that_is_not_an_allowed_image_is_refused(client, merch, clock, payload, name, message):
+    import io as _io
+    item = make_item(clock.now())
+    db.session.commit()
+    response = client.post(f"/console/items/{item.id}/image", content_type="multipart/form-data",
+                           data={"image": (_io.BytesIO(payload), name)}, follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Item, item.id).image is None
+
+
+def test_categories_can_be_added_and_a_taken_short_name_is_refused(client, merch):
+    assert client.post("/console/categories", data={"slug": "garden", "name": "Garden", "name_zh": "园艺"}).status_code == 302
+    refused = client.post("/console/categories", data={"slug": "garden", "name": "Again"})
+    assert refused.status_code == 422 and "That short name is taken." in refused.get_data(as_text=True)
+    assert "Garden" in client.get("/console/categories").get_data(as_text=True)
