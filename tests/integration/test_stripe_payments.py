@@ -203,3 +203,20 @@ def test_stripe_unreachable_when_paying_keeps_the_hold_and_says_so(shop, standin
     assert "Card payment is unavailable right now" in response.get_data(as_text=True)
     assert _state(order.id, item.id, member.id) == ("awaiting_payment", 1, 0, 4000)
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+def test_hq_full_refund_of_a_card_paid_order_returns_the_cash_and_the_points(shop, standin, card_app, clock):
+    client, member, item = shop
+    order = _order_with_intent(client, item, standin)
+    intent = standin.set_status(order.payment.intent_id, "succeeded")
+    assert _event(client, intent, "payment_intent.succeeded").get_json()["outcome"] == "confirmed"
+    make_user(clock.now(), login="hq-refund@example.com", role="hq")
+    db.session.commit()
+    hq_client = card_app.test_client()
+    hq_client.post("/login", data={"identifier": "hq-refund@example.com", "password": PASSWORD})
+    hq_client.post(f"/hq/orders/{order.id}/refund", data={"reason": "damaged in transit"})
+    hq_client.post(f"/hq/orders/{order.id}/refund", data={"reason": "double tap"})
+    assert [(r["payment_intent"], r["amount"]) for r in standin.refunds] == [(intent["id"], 1990)]
+    assert _state(order.id, item.id, member.id) == ("refunded", 0, 0, 5000)
+    assert db.session.scalar(select(Payment.status).where(Payment.order_id == order.id)) == "refunded"
+    assert _audit_clean()
