@@ -19,11 +19,12 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"                    # the hold ran out before payment
     PAYMENT_FAILED = "payment_failed"
     REFUNDED = "refunded"
+    IN_REVIEW = "in_review"                # a risky redemption held for HQ (mall/hq/risk.py)
 
 
 STATUS_VALUES = tuple(s.value for s in OrderStatus)
 LIVE_STATUSES = (OrderStatus.AWAITING_PAYMENT.value, OrderStatus.READY.value, OrderStatus.PICKED_UP.value,
-                 OrderStatus.PREORDERED.value, OrderStatus.OFFERED.value)
+                 OrderStatus.PREORDERED.value, OrderStatus.OFFERED.value, OrderStatus.IN_REVIEW.value)
 
 
 class Order(db.Model):

@@ -1,0 +1,31 @@
+"""The audit log: every HQ and risk action (budgets, grants, reviews, freezes) writes one line."""
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from .models import AuditEntry
+
+
+def audit(actor_id: int | None, action: str, subject_type: str, subject_id: int | None, reason: str,
+          now: datetime, **detail) -> AuditEntry:
+    entry = AuditEntry(actor_id=actor_id, action=action, subject_type=subject_type, subject_id=subject_id,
+                       reason=(reason or "").strip()[:255], detail=detail, created_at=now)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def audit_page(page: int = 1, per_page: int = 50, *, subject_type: str | None = None,
+               subject_id: int | None = None):
+    query = select(AuditEntry)
+    if subject_type:
+        query = query.where(AuditEntry.subject_type == subject_type)
+    if subject_id is not None:
+        query = query.where(AuditEntry.subject_id == subject_id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page)
+                              .limit(per_page)).all()
+    return list(rows), page, pages

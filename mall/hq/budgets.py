@@ -1,0 +1,244 @@
+"""Store budgets for discretionary points: tasks, campaigns, manual grants and bonus rules.
+
+The hook for other code is `issue_discretionary(...)`: it credits the member and charges the
+store's monthly budget in ONE transaction, or holds the grant for HQ's approval, or refuses
+it, per the store's setting. Code that writes its own ledger credit can call
+`charge_discretionary(store_id, points, reason, now)` in the same transaction instead
+(it raises BudgetHeld / BudgetRefused when the budget can't cover the points; on BudgetHeld
+the caller should not credit, and should record the grant with `hold_grant`).
+
+Purchase-based base points never come here: `points.earning.earn_for_purchase` is not
+budgeted, so a store over budget still gives every customer their purchase points.
+
+Why 50 concurrent grants can't overshoot: the charge is ONE conditional UPDATE
+(`SET used = used + p WHERE used + p <= limit`) on the store's month row. PostgreSQL
+re-checks the WHERE on the newest row version after waiting for the row lock, so two
+grants can't both take the last points, and CHECK (used_points <= limit_points) refuses
+any write that would overshoot even if this code were wrong. The row is updated last in the
+transaction (after the ledger credit), so its lock is held only until commit.
+
+Warnings: the first charge that takes a month to 80% or more writes a `budget_80` alert
+(once per store and month, UNIQUE), reaching 100% writes `budget_100`; alerts show on the
+HQ dashboard and are emailed after commit (`send_due_alerts`, also run by `mall jobs`).
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError, InvalidAmount, NotFound
+from ..extensions import db
+from ..points.ledger import credit_points
+from .audit import audit
+from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, HqAlert, StoreBudget,
+                     WhenExhausted)
+
+WARN_PCT = 80
+KIND_VALUES = tuple(k.value for k in GrantKind)
+
+
+class BudgetRefused(DomainError):
+    message = _l("This store's budget for discretionary points is used up this month; "
+                 "the points were not issued.")
+
+
+class BudgetHeld(DomainError):
+    message = _l("This store's budget for discretionary points is used up this month; "
+                 "the points are waiting for HQ's approval.")
+
+
+class GrantAlreadyDecided(DomainError):
+    message = _l("That grant was already decided.")
+
+
+@dataclass(frozen=True)
+class Charge:
+    budgeted: bool
+    used: int = 0
+    limit: int = 0
+
+
+def month_of(now: datetime) -> str:
+    return f"{now:%Y-%m}"
+
+
+def _month_row(store_id: int, month: str, limit: int) -> None:
+    """Create the store's row for the month if it is missing (two workers may race)."""
+    exists = db.session.scalar(select(BudgetMonth.id).where(BudgetMonth.store_id == store_id,
+                                                            BudgetMonth.month == month))
+    if exists is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit, used_points=0,
+                                       over_points=0))
+            db.session.flush()
+    except IntegrityError:
+        pass  # another grant created it first
+
+
+def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
+    """One alert per kind, store and month; a second writer finds it there."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts, created_at=now))
+            db.session.flush()
+    except IntegrityError:
+        pass
+
+
+def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
+    """Charge `points` to the store's budget for the month of `now`, atomically.
+
+    Returns Charge(budgeted=False) for a store without a budget (or no store: online).
+    Raises BudgetRefused or BudgetHeld (per the store's setting) when the month's remaining
+    budget is smaller than `points`; nothing is charged then.
+    """
+    if not isinstance(points, int) or points <= 0:
+        raise InvalidAmount()
+    budget = db.session.get(StoreBudget, store_id) if store_id is not None else None
+    if budget is None:
+        return Charge(budgeted=False)
+    month = month_of(now)
+    _month_row(store_id, month, budget.monthly_points)
+    row = db.session.execute(
+        update(BudgetMonth)
+        .where(BudgetMonth.store_id == store_id, BudgetMonth.month == month,
+               BudgetMonth.used_points + points <= BudgetMonth.limit_points)
+        .values(used_points=BudgetMonth.used_points + points)
+        .returning(BudgetMonth.id, BudgetMonth.used_points, BudgetMonth.limit_points)
+        .execution_options(synchronize_session=False)).first()
+    if row is None:
+        if budget.when_exhausted == WhenExhausted.REFUSE.value:
+            raise BudgetRefused()
+        raise BudgetHeld()
+    month_id, used, limit = row
+    facts = {"used": used, "limit": limit, "reason": reason}
+    if used * 100 >= limit * WARN_PCT:
+        warned = db.session.execute(
+            update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.warned_at.is_(None))
+            .values(warned_at=now).execution_options(synchronize_session=False)).rowcount
+        if warned:
+            _alert("budget_80", store_id, month, facts, now)
+    if used >= limit:
+        exhausted = db.session.execute(
+            update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.exhausted_at.is_(None))
+            .values(exhausted_at=now).execution_options(synchronize_session=False)).rowcount
+        if exhausted:
+            _alert("budget_100", store_id, month, facts, now)
+    return Charge(budgeted=True, used=used, limit=limit)
+
+
+def _existing_grant(source: str, key: str) -> DiscretionaryGrant | None:
+    return db.session.scalar(select(DiscretionaryGrant).where(
+        DiscretionaryGrant.source == source, DiscretionaryGrant.idempotency_key == key))
+
+
+def issue_discretionary(member_id: int, points: int, *, store_id: int | None, kind: str, reason: str,
+                        source: str, key: str, expires_at: datetime, now: datetime,
+                        actor_id: int | None = None, note: str = "", detail: dict | None = None,
+                        reference: str | None = None) -> DiscretionaryGrant | None:
+    """Credit discretionary points through the store's budget. Idempotent per (source, key).
+
+    Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
+    BudgetRefused when the store refuses over budget. Without a store budget (or without a
+    store) the points are credited and None is returned: nothing to charge.
+    """
+    if kind not in KIND_VALUES:
+        raise ValueError(f"unknown grant kind {kind!r}")
+    replay = _existing_grant(source, key)
+    if replay is not None:
+        return replay
+    detail = {**(detail or {}), "grant_kind": kind, **({"note": note} if note else {})}
+    try:
+        with db.session.begin_nested():
+            entry = credit_points(member_id, points, reason=reason, source=source, key=key,
+                                  expires_at=expires_at, now=now, store_id=store_id, actor_id=actor_id,
+                                  detail=detail, reference=reference)
+            # The budget row last: its lock is then held only until commit.
+            charge = charge_discretionary(store_id, points, reason, now)
+    except BudgetHeld:
+        return hold_grant(member_id, points, store_id=store_id, kind=kind, reason=reason, source=source,
+                          key=key, expires_at=expires_at, now=now, actor_id=actor_id, note=note)
+    if not charge.budgeted:
+        return None
+    grant = DiscretionaryGrant(store_id=store_id, member_id=member_id, points=points, kind=kind,
+                               reason=reason, note=note[:255], source=source, idempotency_key=key,
+                               expires_at=expires_at, month=month_of(now), status=GrantStatus.ISSUED.value,
+                               entry_id=entry.id, actor_id=actor_id, created_at=now)
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
+def hold_grant(member_id: int, points: int, *, store_id: int, kind: str, reason: str, source: str,
+               key: str, expires_at: datetime, now: datetime, actor_id: int | None = None,
+               note: str = "") -> DiscretionaryGrant:
+    """Record a grant that waits for HQ's approval; nothing is credited yet."""
+    grant = DiscretionaryGrant(store_id=store_id, member_id=member_id, points=points, kind=kind,
+                               reason=reason, note=note[:255], source=source, idempotency_key=key,
+                               expires_at=expires_at, month=month_of(now), status=GrantStatus.HELD.value,
+                               actor_id=actor_id, created_at=now)
+    db.session.add(grant)
+    db.session.flush()
+    _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
+    return grant
+
+
+def decide_grant(grant_id: int, *, approve: bool, actor_id: int, note: str, now: datetime) -> DiscretionaryGrant:
+    """HQ approves (credits the points, counted as over budget) or rejects a held grant."""
+    if not (note or "").strip():
+        raise DomainError(_l("Give a reason; it is kept in the audit log."), field="note")
+    grant = db.session.execute(select(DiscretionaryGrant).where(DiscretionaryGrant.id == grant_id)
+                               .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    if grant is None:
+        raise NotFound()
+    if grant.status != GrantStatus.HELD.value:
+        raise GrantAlreadyDecided()
+    if approve:
+        expires_at = grant.expires_at if grant.expires_at > now else None
+        if expires_at is None:
+            raise DomainError(_l("These points would already have expired; reject the grant instead."))
+        entry = credit_points(grant.member_id, grant.points, reason=grant.reason, source=grant.source,
+                              key=grant.idempotency_key, expires_at=expires_at, now=now,
+                              store_id=grant.store_id, actor_id=actor_id,
+                              detail={"grant_kind": grant.kind, "approved_over_budget": True})
+        db.session.execute(update(BudgetMonth).where(BudgetMonth.store_id == grant.store_id,
+                                                     BudgetMonth.month == grant.month)
+                           .values(over_points=BudgetMonth.over_points + grant.points)
+                           .execution_options(synchronize_session=False))
+        grant.status, grant.entry_id = GrantStatus.APPROVED.value, entry.id
+    else:
+        grant.status = GrantStatus.REJECTED.value
+    grant.decided_by, grant.decided_at, grant.decision_note = actor_id, now, note.strip()[:255]
+    audit(actor_id, "grant_approved" if approve else "grant_rejected", "grant", grant.id, note, now,
+          member_id=grant.member_id, store_id=grant.store_id, points=grant.points)
+    return grant
+
+
+def set_budget(store_id: int, monthly_points: int, when_exhausted: str, *, alert_email: str | None,
+               actor_id: int, now: datetime) -> StoreBudget:
+    """Set a store's monthly budget. This month's limit follows at once; if the store has
+    already used more, the month is simply full (the limit can't go below what was used)."""
+    if not isinstance(monthly_points, int) or monthly_points <= 0:
+        raise InvalidAmount(field="monthly_points")
+    if when_exhausted not in (WhenExhausted.HOLD.value, WhenExhausted.REFUSE.value):
+        raise DomainError(field="when_exhausted")
+    budget = db.session.get(StoreBudget, store_id)
+    before = {"monthly_points": budget.monthly_points, "when_exhausted": budget.when_exhausted} if budget else {}
+    if budget is None:
+        budget = StoreBudget(store_id=store_id)
+        db.session.add(budget)
+    budget.monthly_points, budget.when_exhausted = monthly_points, when_exhausted
+    budget.alert_email, budget.updated_by, budget.updated_at = alert_email or None, actor_id, now
+    db.session.flush()
+    month = db.session.execute(select(BudgetMonth).where(BudgetMonth.store_id == store_id,
+                                                         BudgetMonth.month == month_of(now))
+                               .with_for_update()).scalar_one_or_none()
+    if month is not None:
+        month.limit_points = max(monthly_points, month.used_points)
+    audit(actor_id, "budget_set", "store", store_id, "", now, before=before,
+          after={"monthly_points": monthly_points, "when_exhausted": when_exhausted})
+    return budget
