@@ -9,3 +9,4 @@ from .checkout.models import CartLine, Order, OrderEvent, OrderLine, Payment, We
 from .inventory.models import Reservation  # noqa: F401,E402
 from .catalog.models import ItemChange, ItemSubstitute  # noqa: F401,E402
 from .presale.models import Presale  # noqa: F401,E402
+from .hq.models import AuditEntry, BudgetMonth, DiscretionaryGrant, HqAlert, LedgerDaily, MemberSegment, MemberSighting, OrderOrigin, RiskReview, RollupState, RuleRoi, StoreBudget  # noqa: F401,E402
