@@ -51,13 +51,24 @@ def jobs_command():
     for presale_id in presale.due_presales(at):
         outcome = presale.allocate(presale_id, at)
         db.session.commit()
-        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute")
+        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute, "
+                   f"{outcome['refunded']} refunded (no substitute)")
     click.echo(f"presale offers: {presale.expire_offers(at)} expired and refunded")
     db.session.commit()
     click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
     expired = expire_due_points(at)
     db.session.commit()
     click.echo(f"points expiry: {expired} lot remainders expired")
+    from .notifications.delivery import deliver_pending
+    from .notifications.mail import mailer_for
+    from .notifications.reminders import send_expiry_reminders
+    from .points.tiers import review_tiers
+    tiers = review_tiers(at)
+    db.session.commit()
+    click.echo(f"tiers: {tiers['upgrade']} upgraded, {tiers['renewal']} renewed, {tiers['downgrade']} downgraded")
+    click.echo(f"expiry reminders: {send_expiry_reminders(at)} new")
+    db.session.commit()
+    click.echo(f"emails: {deliver_pending(at, mailer_for(current_app.config))} sent")
     click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
 
 

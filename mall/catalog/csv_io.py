@@ -44,6 +44,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     received: int = 0
+    preorders_served: int = 0
     skus: list[str] = field(default_factory=list)
 
 
@@ -166,4 +167,9 @@ def _apply_row(row, *, actor_id, now, reference, result):
     if row["receive"]:
         receive_stock(item.id, row["receive"], reference=reference, reason="CSV import", now=now, actor_id=actor_id)
         result.received += row["receive"]
+        # Goods received for a presale item go to its pre-orders first, as in the console.
+        from ..presale.services import allocate_for_item
+        outcome = allocate_for_item(item.id, now)
+        if outcome:
+            result.preorders_served += outcome["served"]
     result.skus.append(item.sku)

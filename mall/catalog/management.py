@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError, NotFound
 from ..extensions import db
@@ -107,6 +108,17 @@ def _log(item: Item, action: str, before: dict, actor_id: int | None, now: datet
                               after={k: after.get(k) for k in changed} if before else after))
 
 
+def record_change(item_id: int, action: str, before: dict, after: dict, *, actor_id: int | None,
+                  now: datetime) -> None:
+    """Log a change made outside the item's own fields (presale, stock warning...), keeping
+    only the keys that changed; nothing is logged when nothing changed."""
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if changed:
+        db.session.add(ItemChange(item_id=item_id, actor_id=actor_id, action=action, created_at=now,
+                                  before={k: before.get(k) for k in changed},
+                                  after={k: after.get(k) for k in changed}))
+
+
 def _apply(item: Item, data: ItemData) -> None:
     for name in ("sku", "name", "name_zh", "description", "description_zh", "category_id", "min_tier_id",
                  "points_price", "per_member_limit", "available_from", "available_until"):
@@ -187,9 +199,16 @@ def get_item(item_id: int) -> Item:
     return item
 
 
-def history(item_id: int) -> list[ItemChange]:
-    return list(db.session.scalars(select(ItemChange).where(ItemChange.item_id == item_id)
-                                   .order_by(ItemChange.created_at.desc(), ItemChange.id.desc())))
+def history(item_id: int, *, page: int = 1, per_page: int = 30) -> tuple[list[ItemChange], int, int]:
+    """The item's change log, newest first, with who made each change. Returns rows, page, pages."""
+    total = db.session.scalar(select(db.func.count()).select_from(ItemChange).where(ItemChange.item_id == item_id))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(select(ItemChange).where(ItemChange.item_id == item_id)
+                              .options(joinedload(ItemChange.actor))
+                              .order_by(ItemChange.created_at.desc(), ItemChange.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), page, pages
 
 
 def substitutes(item_id: int) -> list[ItemSubstitute]:

@@ -121,3 +121,5 @@ class ItemChange(db.Model):
     before: Mapped[dict] = mapped_column(JSON, default=dict)
     after: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    actor = relationship("User")

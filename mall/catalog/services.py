@@ -138,19 +138,37 @@ class MerchandiseRow:
     low: bool
 
 
-def merchandise(*, search: str = "", page: int = 1, per_page: int = 25) -> tuple[list[MerchandiseRow], int, int]:
-    """The merchandiser's item list with stock, searchable by name or SKU. Returns rows, page, pages."""
+MERCH_SORTS = ("sku", "name", "points", "available", "newest")
+
+
+def merchandise(*, search: str = "", sort: str = "sku", descending: bool = False, state: str = "",
+                page: int = 1, per_page: int = 25) -> tuple[list[MerchandiseRow], int, int]:
+    """The merchandiser's item list with stock: searchable by name or SKU, sortable, and
+    filterable to published, hidden or low-stock items. Returns rows, page, pages."""
+    available = func.coalesce(StockLevel.received - StockLevel.reserved - StockLevel.sold, 0)
+    low = available <= func.coalesce(StockLevel.low_stock_threshold, 0)
     query = select(Item, StockLevel).outerjoin(StockLevel, StockLevel.item_id == Item.id)
     if search:
         like = f"%{search.strip()}%"
         query = query.where(or_(Item.name.ilike(like), Item.sku.ilike(like), Item.name_zh.ilike(like)))
+    if state == "published":
+        query = query.where(Item.published.is_(True))
+    elif state == "hidden":
+        query = query.where(Item.published.is_(False))
+    elif state == "low":
+        query = query.where(low)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = db.session.execute(query.order_by(Item.id).offset((page - 1) * per_page).limit(per_page)).all()
+    column = {"sku": Item.sku, "name": Item.name, "points": Item.points_price, "available": available,
+              "newest": Item.created_at}.get(sort, Item.sku)
+    if sort == "newest":
+        descending = not descending  # newest first unless reversed
+    order = [column.desc() if descending else column.asc(), Item.id]
+    rows = db.session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
     result = []
     for item, stock in rows:
-        available = stock.available if stock else 0
-        result.append(MerchandiseRow(item=item, available=available, received=stock.received if stock else 0,
-                                     low=available <= (stock.low_stock_threshold if stock else 0)))
+        level = stock.available if stock else 0
+        result.append(MerchandiseRow(item=item, available=level, received=stock.received if stock else 0,
+                                     low=level <= (stock.low_stock_threshold if stock else 0)))
     return result, page, pages

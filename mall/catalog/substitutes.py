@@ -1,4 +1,6 @@
 """Ranked substitutes: what a merchandiser links, and what a disappointed member is offered."""
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -9,10 +11,10 @@ from ..points.models import Tier
 from ..points.tiers import TierStatus
 from ..errors import NotFound
 from .management import InvalidItem, get_item, snapshot
-from .models import Item, ItemSubstitute
+from .models import Item, ItemSubstitute, PricePlan
 from .services import ItemCard, item_card
 
-MAX_SUBSTITUTES = 3
+MIN_SUBSTITUTES, MAX_SUBSTITUTES = 2, 3
 
 
 def _reaches(item_id: int, target: int, seen: set[int]) -> bool:
@@ -27,13 +29,14 @@ def _reaches(item_id: int, target: int, seen: set[int]) -> bool:
 
 
 def set_substitutes(item_id: int, substitute_ids: list[int], *, actor_id: int | None, now: datetime) -> list[str]:
-    """Link up to three ranked substitutes (first is offered first). Refuses the item itself,
-    repeats and unknown items; returns warnings a merchandiser should read: a cycle (A
-    offers B, B offers A), or a substitute that some of the item's tiers can't redeem."""
+    """Link two or three ranked substitutes (first is offered first), or none to clear them.
+    Refuses one alone, the item itself, repeats and unknown items; returns warnings a
+    merchandiser should read: a cycle (A offers B, B offers A), a substitute that some of
+    the item's tiers can't redeem, or one members can't see."""
     item = get_item(item_id)
     ids = [i for i in substitute_ids if i]
-    if len(ids) > MAX_SUBSTITUTES:
-        raise InvalidItem(_l("Link at most %(n)s substitutes.", n=MAX_SUBSTITUTES), field="substitutes")
+    if ids and not MIN_SUBSTITUTES <= len(ids) <= MAX_SUBSTITUTES:
+        raise InvalidItem(_l("Link two or three substitutes, or none."), field="substitutes")
     if item_id in ids:
         raise InvalidItem(_l("An item can't be its own substitute."), field="substitutes")
     if len(set(ids)) != len(ids):
@@ -77,10 +80,25 @@ def warnings_for(item: Item, subs: list[Item]) -> list[str]:
         if _rank(sub.min_tier_id) > _rank(item.min_tier_id):
             warnings.append(str(_l("%(sub)s is for higher tiers than %(item)s: some members won't be offered it.",
                                    sub=sub.name, item=item.name)))
+        if not sub.published:
+            warnings.append(str(_l("%(sub)s is not published: nobody will be offered it until it is.", sub=sub.name)))
     return warnings
 
 
-def offers_for(item_id: int, status: TierStatus, balance: int, now: datetime) -> list[ItemCard]:
+@dataclass(frozen=True)
+class SubstituteOffer(ItemCard):
+    """A substitute's card plus what a one-tap switch submits: the plan to buy it with (its
+    points plan when it has one) and a fresh idempotency key for that submit."""
+    plan: PricePlan | None = None
+    key: str = ""
+
+
+def _switch_plan(item: Item) -> PricePlan | None:
+    plans = [p for p in item.plans if p.active]
+    return next((p for p in plans if p.kind == "points"), plans[0] if plans else None)
+
+
+def offers_for(item_id: int, status: TierStatus, balance: int, now: datetime) -> list[SubstituteOffer]:
     """The item's substitutes this member could take right now: in stock, unlocked, on sale,
     in rank order, each priced for the member's tier."""
     offers = []
@@ -90,5 +108,5 @@ def offers_for(item_id: int, status: TierStatus, balance: int, now: datetime) ->
         except NotFound:  # unpublished or out of its window: not offered
             continue
         if card.available > 0 and not card.locked:
-            offers.append(card)
+            offers.append(SubstituteOffer(**vars(card), plan=_switch_plan(card.item), key=uuid.uuid4().hex))
     return offers

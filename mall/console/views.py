@@ -7,7 +7,7 @@ from ..accounts.models import Role
 from ..catalog import csv_io, management, substitutes
 from ..catalog.management import ItemData, PlanData
 from ..catalog.models import Item
-from ..catalog.services import categories, merchandise
+from ..catalog.services import MERCH_SORTS, categories, merchandise
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
@@ -25,9 +25,13 @@ MERCH = Role.MERCHANDISER
 @roles_required(MERCH)
 def index():
     search = (request.args.get("q") or "")[:80]
-    rows, page, pages = merchandise(search=search, page=int_arg("page"))
+    sort = request.args.get("sort") if request.args.get("sort") in MERCH_SORTS else "sku"
+    state = request.args.get("state") if request.args.get("state") in ("published", "hidden", "low") else ""
+    descending = request.args.get("dir") == "desc"
+    rows, page, pages = merchandise(search=search, sort=sort, descending=descending, state=state,
+                                    page=int_arg("page"))
     return render("console/index.html", "console/_rows.html", rows=rows, page=page, pages=pages,
-                  search=search)
+                  search=search, sort=sort, descending=descending, state=state)
 
 
 def _form(item=None):
@@ -118,11 +122,12 @@ def item_substitutes(item_id: int):
     item = db.session.get(Item, item_id) or abort(404)
     others = [i for i in db.session.scalars(db.select(Item).order_by(Item.sku)) if i.id != item_id]
     form = SubstitutesForm(items=others)
+    warnings = []
     if request.method == "GET":
         links = management.substitutes(item_id)
         for field, link in zip((form.first, form.second, form.third), links):
             field.data = link.substitute_id
-    warnings = []
+        warnings = substitutes.warnings_for(item, [db.session.get(Item, link.substitute_id) for link in links])
     if form.validate_on_submit():
         try:
             warnings = substitutes.set_substitutes(
@@ -139,7 +144,8 @@ def item_substitutes(item_id: int):
 @roles_required(MERCH)
 def history(item_id: int):
     item = db.session.get(Item, item_id) or abort(404)
-    return render("console/history.html", item=item, changes=management.history(item_id))
+    changes, page, pages = management.history(item_id, page=int_arg("page"))
+    return render("console/history.html", item=item, changes=changes, page=page, pages=pages)
 
 
 @bp.route("/items/<int:item_id>/stock", methods=["GET", "POST"])
@@ -156,14 +162,15 @@ def item_stock(item_id: int):
             served = presale.allocate_for_item(item_id, now())  # pre-orders come first
             flash(_("Received %(n)s units.", n=receive.quantity.data), "success")
             if served:
-                flash(_("Pre-orders: %(served)s served, %(offered)s offered a substitute or refund.", **served), "info")
+                flash(_("Pre-orders: %(served)s served, %(offered)s offered a substitute, %(refunded)s refunded.",
+                        **served), "info")
             return redirect(url_for("console.item_stock", item_id=item_id))
         if action == "adjust" and adjust.validate_on_submit():
             stock.adjust_stock(item_id, adjust.change.data, reason=adjust.reason.data, now=now(), actor_id=current_user.id)
             flash(_("Stock adjusted."), "success")
             return redirect(url_for("console.item_stock", item_id=item_id))
         if action == "threshold" and threshold.validate_on_submit():
-            stock.set_low_stock_threshold(item_id, threshold.threshold.data)
+            stock.set_low_stock_threshold(item_id, threshold.threshold.data, now=now(), actor_id=current_user.id)
             flash(_("Low-stock warning saved."), "success")
             return redirect(url_for("console.item_stock", item_id=item_id))
     except DomainError as error:

@@ -7,7 +7,7 @@ against oversell (DESIGN.md #2).
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..types import UTCDateTime
@@ -45,6 +45,8 @@ class StockMovement(db.Model):
     reference: Mapped[str | None] = mapped_column(String(80))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    actor = relationship("User")
 
 
 class Reservation(db.Model):

@@ -8,17 +8,21 @@ and shortfall offers (a substitute, settled in points, or a full refund).
   pre-order is sold through inventory.hold(sell=True), whose reservation is unique per
   order and item: every unit is allocated once, however often allocation runs.
 - Once the ship date has come, pre-orders the stock could not serve get an offer with a
-  deadline; an expired offer refunds by itself (`mall jobs`). Nobody is left in silence.
+  deadline when a substitute is there for them, and an automatic full refund when none is;
+  an expired offer refunds by itself (`mall jobs`). Nobody is left in silence.
+- Stock taken here bypasses Redis admission (it is not a member's tap), so the item's
+  admission counter is reset from the database afterwards; the counter is advisory anyway.
 """
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from ..catalog.management import InvalidItem
+from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
 from ..checkout.models import Order, OrderLine, OrderStatus
-from ..checkout.orders import _give_back_points, locked_order, new_number, record
+from ..checkout.orders import LimitReached, _give_back_points, _holding, locked_order, new_number, record
 from ..checkout.quotes import LineRequest, price
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
@@ -52,13 +56,28 @@ def presale_for(item_id: int) -> Presale | None:
     return db.session.scalar(select(Presale).where(Presale.item_id == item_id))
 
 
+def _presale_snapshot(presale: Presale | None) -> dict:
+    if presale is None:
+        return {}
+    return {"presale_opens_at": presale.opens_at.isoformat(), "presale_closes_at": presale.closes_at.isoformat(),
+            "presale_cap": presale.cap, "presale_ships_on": presale.ships_on.isoformat(),
+            "presale_offer_hours": presale.offer_hours}
+
+
 def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: int, ships_on: date,
-                 offer_hours: int, now: datetime) -> Presale:
-    """Open or change an item's presale. A cap below the places already taken is refused."""
+                 offer_hours: int, now: datetime, actor_id: int | None = None) -> Presale:
+    """Open or change an item's presale, recorded in the item's history. Refuses a window
+    that ends before it starts, a ship date before pre-orders open, and a cap below the
+    places already taken (checked with the presale row locked, so no pre-order slips in)."""
+    get_item(item_id)
     if closes_at <= opens_at:
         raise InvalidItem(_l("The window must end after it starts."), field="closes_at")
     if not isinstance(cap, int) or cap <= 0:
         raise InvalidItem(_l("The cap must be a whole number above zero."), field="cap")
+    if not isinstance(offer_hours, int) or not 1 <= offer_hours <= 720:
+        raise InvalidItem(_l("Between 1 and 720 hours."), field="offer_hours")
+    if ships_on < opens_at.date():
+        raise InvalidItem(_l("The ship date can't be before pre-orders open."), field="ships_on")
     presale = db.session.execute(select(Presale).where(Presale.item_id == item_id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one_or_none()
     if presale is None:
@@ -67,9 +86,11 @@ def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: 
     elif cap < presale.taken:
         raise InvalidItem(_l("%(n)s places are already taken; the cap can't go below that.", n=presale.taken),
                           field="cap")
+    before = _presale_snapshot(presale if presale.id else None)
     presale.opens_at, presale.closes_at, presale.cap = opens_at, closes_at, cap
     presale.ships_on, presale.offer_hours = ships_on, offer_hours
     db.session.flush()
+    record_change(item_id, "presale", before, _presale_snapshot(presale), actor_id=actor_id, now=now)
     return presale
 
 
@@ -90,7 +111,12 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
         raise InsufficientPoints(needed=totals.points, available=totals.balance)
     line = totals.lines[0]
     with db.session.begin_nested():
-        lock_account(member_id, now)
+        lock_account(member_id, now)  # serialises this member's orders: the limit check is race-free
+        limit = line.item.per_member_limit
+        if limit is not None:
+            holding = _holding(member_id, line.item.id)
+            if holding + line.quantity > limit:
+                raise LimitReached(line.item.name, limit, holding)
         position = db.session.execute(
             update(Presale).where(Presale.id == presale_id, Presale.taken + line.quantity <= Presale.cap)
             .values(taken=Presale.taken + line.quantity).returning(Presale.taken)
@@ -117,13 +143,15 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
 
 def allocate(presale_id: int, now: datetime) -> dict:
     """Serve pre-orders first come, first served from the stock on hand; once the ship date
-    has come, offer the rest a substitute or a refund. Idempotent and safe in two workers."""
+    has come, offer the rest a substitute (or refund them in full when there is none for
+    them). Idempotent and safe in two workers: the presale row is locked first, so a second
+    run waits, then finds nothing left to serve."""
     presale = db.session.execute(select(Presale).where(Presale.id == presale_id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one()
     waiting = db.session.scalars(
         select(Order).where(Order.presale_id == presale_id, Order.status == S.PREORDERED.value)
         .order_by(Order.queue_position).with_for_update().execution_options(populate_existing=True)).all()
-    served, offered = 0, 0
+    served, offered, refunded = 0, 0, 0
     for order in waiting:
         wants = [Want(l.item_id, l.quantity) for l in order.lines]
         try:
@@ -136,13 +164,24 @@ def allocate(presale_id: int, now: datetime) -> dict:
         served += 1
     if now.date() >= presale.ships_on:
         for order in waiting:
-            if order.status == S.PREORDERED.value:
+            if order.status != S.PREORDERED.value:
+                continue
+            if offer_choices(order, now):
                 order.status, order.offer_deadline = S.OFFERED.value, now + timedelta(hours=presale.offer_hours)
                 record(order, "shortfall_offer", now,
                        note=f"choose a substitute or a full refund by {order.offer_deadline:%Y-%m-%d %H:%M} UTC")
                 offered += 1
+            else:
+                _refund(order, now, kind="shortfall_refunded", actor="system")
+                refunded += 1
     db.session.flush()
-    return {"served": served, "offered": offered}
+    if served:
+        _resync_admission(presale.item_id)
+    return {"served": served, "offered": offered, "refunded": refunded}
+
+
+def _resync_admission(item_id: int) -> None:
+    current_app.extensions["mall.admission"].resync(item_id, reservations.available(item_id))
 
 
 def allocate_for_item(item_id: int, now: datetime) -> dict | None:
@@ -173,6 +212,10 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
     """Switch a shortfall pre-order to a substitute. The difference is settled in points:
     a cheaper substitute refunds the surplus; a dearer one needs the member's confirmation
     (TopUpNeeded) and then takes the top-up."""
+    order = locked_order(order_id)
+    if (order.member_id == member_id and order.status == S.READY.value
+            and order.lines[0].item_id == substitute_id):
+        return order  # a second tap on the same choice
     order = _offer_order(order_id, member_id, now)
     line = order.lines[0]
     status = tier_status(member_id, now)
@@ -199,11 +242,15 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
                           key=f"order:{order.id}:substitute-surplus", now=now, reference=order.number)
         reservations.hold(order.id, [Want(card.item.id, line.quantity)], until=now, now=now, sell=True)
         note = f"{line.item_name} → {card.item.name}; points {line.points} → {new_total}"
+        # The substitute is settled in points alone: a cash part of the pre-order was never
+        # collected (it is paid at the counter on pickup), so it is dropped with the plan.
         line.item_id, line.item_name, line.plan_id, line.plan_kind = card.item.id, card.item.name, None, "points"
-        line.points = new_total
+        line.points, line.cash_minor, line.offset_points = new_total, 0, 0
         order.points_total = order.points_total + difference
+        order.cash_total_minor, order.payment_mode = 0, "none"
         order.status, order.offer_deadline = S.READY.value, None
         record(order, "substituted", now, actor="member", actor_id=member_id, note=note)
+    _resync_admission(card.item.id)
     return order
 
 

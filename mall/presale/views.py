@@ -86,7 +86,7 @@ def console_presale(item_id: int):
         try:
             services.save_presale(item_id, opens_at=_local(form.opens_at.data), closes_at=_local(form.closes_at.data),
                                   cap=form.cap.data, ships_on=form.ships_on.data, offer_hours=form.offer_hours.data,
-                                  now=now())
+                                  now=now(), actor_id=current_user.id)
         except DomainError as error:
             field = getattr(form, error.field or "", None)
             (field.errors if field is not None else form.form_errors).append(str(error.message))

@@ -111,19 +111,31 @@ def test_bad_stock_input_is_refused_and_changes_nothing(client, merch, clock, fo
 def test_substitutes_warn_about_cycles_and_tiers_and_refuse_the_item_itself(client, merch, tiers, clock):
     a = make_item(clock.now(), name="Kettle")
     b = make_item(clock.now(), name="Teapot", min_tier=tiers["gold"])
+    c = make_item(clock.now(), name="Toaster", published=False)
     db.session.commit()
-    page = client.post(f"/console/items/{a.id}/substitutes", data={"first": b.id, "second": 0, "third": 0})
-    assert "Teapot is for higher tiers than Kettle" in page.get_data(as_text=True)
-    page = client.post(f"/console/items/{b.id}/substitutes", data={"first": a.id, "second": 0, "third": 0})
+    page = client.post(f"/console/items/{a.id}/substitutes", data={"first": b.id, "second": c.id, "third": 0})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Substitutes saved." in text
+    assert "Teapot is for higher tiers than Kettle" in text and "Toaster is not published" in text
+    page = client.post(f"/console/items/{b.id}/substitutes", data={"first": a.id, "second": c.id, "third": 0})
     assert "the substitutes form a cycle" in page.get_data(as_text=True)
-    refused = client.post(f"/console/items/{a.id}/substitutes", data={"first": a.id, "second": 0, "third": 0})
+    # the warnings stay on the page when the merchandiser comes back to it
+    assert "the substitutes form a cycle" in client.get(f"/console/items/{b.id}/substitutes").get_data(as_text=True)
+    one = client.post(f"/console/items/{c.id}/substitutes", data={"first": a.id, "second": 0, "third": 0})
+    assert one.status_code == 422 and "Link two or three substitutes, or none." in one.get_data(as_text=True)
+    refused = client.post(f"/console/items/{a.id}/substitutes", data={"first": a.id, "second": b.id, "third": 0})
     assert refused.status_code == 422  # not even offered as a choice
-    from mall.catalog.management import InvalidItem
+    from mall.catalog.management import InvalidItem, substitutes
     from mall.catalog.substitutes import set_substitutes
     with pytest.raises(InvalidItem, match="own substitute"):
-        set_substitutes(a.id, [a.id], actor_id=None, now=clock.now())
+        set_substitutes(a.id, [a.id, b.id], actor_id=None, now=clock.now())
     with pytest.raises(InvalidItem, match="listed once"):
         set_substitutes(a.id, [b.id, b.id], actor_id=None, now=clock.now())
+    assert [s.substitute_id for s in substitutes(a.id)] == [b.id, c.id]  # refusals changed nothing
+    assert client.post(f"/console/items/{a.id}/substitutes", data={"first": 0, "second": 0, "third": 0}).status_code == 200
+    assert substitutes(a.id) == []
+    history = client.get(f"/console/items/{a.id}/history").get_data(as_text=True)
+    assert "Substitutes changed" in history
 
 
 def test_a_sold_out_item_offers_its_substitutes_the_member_may_take(client, tiers, clock):
