@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from .clock import SystemClock
 from .config import INSTANCE_DIR, config_from_env
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .inventory.admission import NoAdmission, RedisAdmission
 from .locks import locks_for, redis_client
 from .web import htmx
@@ -45,6 +45,12 @@ def create_app(config=None, *, clock=None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
+    # Rate limits share Redis with the locks; a Redis hiccup lets requests through rather
+    # than refusing the counter (the database still makes every effect happen once).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "mall:rl")
+    limiter.init_app(app)
     app.extensions["mall.clock"] = clock or SystemClock()
     client = redis_client(app.config.get("REDIS_URL"))
     app.extensions["mall.redis"] = client
@@ -53,6 +59,7 @@ def create_app(config=None, *, clock=None) -> Flask:
 
     from . import models  # noqa: F401  (every table registered before create_all/migrate)
     from .accounts.views import bp as accounts_bp
+    from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp
     from .checkout.views import bp as checkout_bp
     from .console.views import bp as console_bp
@@ -61,7 +68,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .points.views import bp as points_bp
     from .presale.views import bp as presale_bp
     from .storefront.views import bp as storefront_bp
-    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, hq_bp):
+    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp):
         app.register_blueprint(bp)
 
     from .cli import mall_cli

@@ -50,6 +50,12 @@ class Config:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
     MALL_PAGE_SIZE = 12
     MALL_EXPIRY_WARNING_DAYS = 30
+    # In store (issue 5): pickup window, receipt QR lifetime, and rate limits (Flask-Limiter
+    # syntax) on code entry (pickup codes at the counter and the API) and on earning.
+    MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
+    MALL_RECEIPT_CODE_HOURS = int(os.environ.get("MALL_RECEIPT_CODE_HOURS", "24"))
+    MALL_CODE_ENTRY_RATE_LIMIT = os.environ.get("MALL_CODE_ENTRY_RATE_LIMIT", "30 per minute")
+    MALL_EARN_RATE_LIMIT = os.environ.get("MALL_EARN_RATE_LIMIT", "120 per minute")
 
 
 class DevelopmentConfig(Config):

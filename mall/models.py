@@ -1,7 +1,7 @@
 """Imports every model so that metadata (create_all, Alembic autogenerate) sees all tables."""
 from .accounts.models import User  # noqa: F401
 from .catalog.models import Category, Item, ItemTierPrice  # noqa: F401
-from .instore.models import Store  # noqa: F401
+from .instore.models import ApiKey, Clawback, ItemPickupStore, Pickup, Purchase, Store, StoreStaff  # noqa: F401
 from .inventory.models import StockLevel, StockMovement  # noqa: F401
 from .points.models import LedgerEntry, LotMovement, PointLot, PointsAccount, Tier  # noqa: F401
 from .catalog.models import PricePlan  # noqa: F401,E402

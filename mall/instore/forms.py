@@ -1,7 +1,11 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
+from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
 from ..forms import Form
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from .models import CASH_METHODS
 
 
 class MemberLookupForm(Form):
@@ -10,3 +14,52 @@ class MemberLookupForm(Form):
 
     q = StringField(_l("Mobile number or member code"), validators=[
         DataRequired(_l("Enter a mobile number or a member code.")), Length(max=20)])
+
+
+class PickupCodeForm(Form):
+    """Look an order up by its pickup code (typed, or filled in by the camera)."""
+    class Meta:
+        csrf = False  # a read-only GET look-up
+
+    code = StringField(_l("Pickup code"), validators=[
+        DataRequired(_l("Type the code under the member's QR code, e.g. 7K-3QX9PM.")), Length(max=64)])
+    store = IntegerField(validators=[Optional()])
+
+
+def cash_method_choices():
+    labels = {"cash": _l("Cash"), "card": _l("Bank card"), "wechat": _l("WeChat Pay"), "alipay": _l("Alipay")}
+    return [("", _l("Choose how it was paid"))] + [(m, labels[m]) for m in CASH_METHODS]
+
+
+class HandOverForm(Form):
+    code = HiddenField(validators=[DataRequired(), Length(max=64)])
+    store = HiddenField(validators=[DataRequired()])
+    cash_method = SelectField(_l("Paid by"), choices=cash_method_choices, validate_choice=False,
+                              validators=[Optional()])
+
+
+class PurchaseForm(Form):
+    """A till purchase that earns points when the member scans its receipt QR."""
+    store = HiddenField(validators=[DataRequired()])
+    receipt_no = StringField(_l("Receipt number"), validators=[
+        DataRequired(_l("Enter the receipt number printed on the receipt.")), Length(max=40)])
+    amount = DecimalField(_l("Amount paid"), places=2, validators=[
+        InputRequired(_l("Enter the amount paid, e.g. 128.50.")),
+        NumberRange(min=Decimal("0.01"), max=Decimal("1000000"), message=_l("Enter an amount between 0.01 and 1,000,000."))])
+
+    def validate_amount(self, field):
+        if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
+            raise ValueError(_l("Use at most two decimal places."))
+
+    def amount_minor(self) -> int:
+        return int((self.amount.data * 100).to_integral_value())
+
+
+class ApiKeyForm(Form):
+    store_id = SelectField(_l("Store"), coerce=int, validate_choice=True)
+    name = StringField(_l("Name"), description=_l("Which till or system uses it, e.g. “Till 3”."),
+                       validators=[DataRequired(_l("Give the key a name, e.g. the till it is for.")), Length(max=80)])
+
+
+class ConfirmForm(Form):
+    """A POST with only the CSRF token: revoke."""

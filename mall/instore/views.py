@@ -1,16 +1,67 @@
-from flask import Blueprint, request
+"""The store counter (store_staff), the member's receipt-QR landing and pickup status, and
+the POS API keys page (HQ, merchandisers)."""
+from flask import Blueprint, abort, current_app, request, url_for
+from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
+from flask_login import current_user
 
 from ..accounts.models import Role
+from ..checkout.forms import ConfirmForm as OrderForm
+from ..checkout.models import Order
+from ..checkout.orders import member_order
 from ..clock import now
-from ..errors import NotFound
-from ..web import render, roles_required
-from .forms import MemberLookupForm
+from ..errors import DomainError, NotFound
+from ..extensions import db, limiter
+from ..points.models import LedgerEntry
+from ..points.statement import balance
+from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
+from . import api_keys, pickups, purchases
+from .codes import qr_svg, receipt_token
+from .errors import CashMethodNeeded, InvalidCode
+from .forms import (ApiKeyForm, ConfirmForm, HandOverForm, MemberLookupForm, PickupCodeForm, PurchaseForm,
+                    cash_method_choices)
 from .services import lookup_member
 
-bp = Blueprint("instore", __name__, url_prefix="/counter")
+bp = Blueprint("instore", __name__)
 
 
-@bp.route("")
+def _cfg(name):
+    return current_app.config[name]
+
+
+def _staff_key() -> str:
+    return f"staff:{current_user.id}" if current_user.is_authenticated else f"ip:{request.remote_addr}"
+
+
+def _member_key() -> str:
+    return f"member:{current_user.id}" if current_user.is_authenticated else f"ip:{request.remote_addr}"
+
+
+code_entry_limit = limiter.limit(lambda: _cfg("MALL_CODE_ENTRY_RATE_LIMIT"), key_func=_staff_key,
+                                 scope="code-entry")
+earn_limit = limiter.limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_staff_key, scope="earn")
+claim_limit = limiter.limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_member_key, scope="claim")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many(error):
+    message = _("Too many tries in a short time. Wait a minute, then try again.")
+    if wants_fragment():
+        return render("instore/counter.html", "instore/_notice.html", status=429, message=message)
+    return render("errors/error.html", status=429, code=429, message=message)
+
+
+def _counter_context(store_id: int | None = None, **context):
+    stores = pickups.staff_stores(current_user.id)
+    store = next((s for s in stores if s.id == store_id), stores[0] if stores else None)
+    context.setdefault("form", MemberLookupForm(formdata=None))
+    context.setdefault("code_form", PickupCodeForm(formdata=None))
+    context.setdefault("purchase_form", PurchaseForm(formdata=None))
+    context.setdefault("hand_form", HandOverForm(formdata=None))
+    return dict(stores=stores, store=store, method_labels=dict(cash_method_choices()), **context)
+
+
+@bp.route("/counter")
 @roles_required(Role.STORE_STAFF)
 def counter():
     form = MemberLookupForm(request.args)
@@ -23,5 +74,179 @@ def counter():
             status = 404
     elif "q" in request.args:
         status = 422
-    return render("instore/counter.html", "instore/_member.html", form=form, member=member,
-                  status=status)
+    return render("instore/counter.html", "instore/_member.html", member=member, status=status,
+                  **_counter_context(request.args.get("store", type=int), form=form))
+
+
+@bp.route("/counter/pickup")
+@roles_required(Role.STORE_STAFF)
+@code_entry_limit
+def pickup_lookup():
+    """Look an order up by its code: what to hand over and any cash still due."""
+    form = PickupCodeForm(request.args)
+    found, status = None, 200
+    if form.validate():
+        try:
+            store = pickups.check_staff_store(current_user.id, form.store.data)
+            found = pickups.find_for_counter(form.code.data, store_id=store.id, now=now(),
+                                             pickup_days=_cfg("MALL_PICKUP_DAYS"))
+        except DomainError as exc:
+            form.code.errors, status = [*form.code.errors, str(exc.message)], _status_for(exc)
+    else:
+        status = 422
+    return render("instore/counter.html", "instore/_counter_pickup.html", status=status, found=found,
+                  **_counter_context(form.store.data, code_form=form))
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_for(exc: DomainError) -> int:
+    return 409 if getattr(exc, "code", None) == "already_picked_up" else 422
+
+
+@bp.route("/counter/pickup", methods=["POST"])
+@roles_required(Role.STORE_STAFF)
+@code_entry_limit
+def hand_over():
+    """One tap redeems: the order is picked up, the cash taken is recorded."""
+    form = HandOverForm()
+    store_id = _int(form.store.data)
+    code_form = PickupCodeForm(formdata=None, code=form.code.data, store=store_id)
+    handed, found, status = None, None, 200
+    try:
+        if not form.validate():
+            raise InvalidCode()
+        store = pickups.check_staff_store(current_user.id, store_id)
+        handed = pickups.hand_over(form.code.data, store_id=store.id, now=now(), pickup_days=_cfg("MALL_PICKUP_DAYS"),
+                                   staff_id=current_user.id, cash_method=form.cash_method.data or None)
+    except CashMethodNeeded as exc:
+        form.cash_method.errors, status = [str(exc.message)], 422
+        found = pickups.find_for_counter(form.code.data, store_id=store_id, now=now(),
+                                         pickup_days=_cfg("MALL_PICKUP_DAYS"))
+    except DomainError as exc:
+        code_form.code.errors, status = [str(exc.message)], _status_for(exc)
+    return render("instore/counter.html", "instore/_counter_pickup.html", status=status, found=found,
+                  handed=handed, **_counter_context(store_id, code_form=code_form, hand_form=form))
+
+
+@bp.route("/counter/purchases", methods=["POST"])
+@roles_required(Role.STORE_STAFF)
+@earn_limit
+def create_purchase():
+    """Record a till purchase and show its receipt QR for the member to scan."""
+    form = PurchaseForm()
+    purchase, status = None, 200
+    store_id = request.form.get("store", type=int)
+    if form.validate():
+        try:
+            store = pickups.check_staff_store(current_user.id, store_id)
+            purchase, _created = purchases.create_purchase(
+                store.id, form.receipt_no.data, form.amount_minor(), now=now(),
+                code_hours=_cfg("MALL_RECEIPT_CODE_HOURS"), created_by_id=current_user.id)
+        except DomainError as exc:
+            field = getattr(form, exc.field or "", None) or form.receipt_no
+            field.errors = [*field.errors, str(exc.message)]
+            status = 422
+    else:
+        status = 422
+    receipt = _receipt_view(purchase) if purchase else None
+    return render("instore/counter.html", "instore/_receipt.html", status=status, receipt=receipt,
+                  **_counter_context(store_id, purchase_form=form))
+
+
+def _receipt_view(purchase):
+    url = url_for("instore.claim", token=receipt_token(purchase.id), _external=True)
+    return {"purchase": purchase, "url": url, "svg": qr_svg(url)}
+
+
+@bp.route("/r/<token>")
+@roles_required(Role.MEMBER)
+@claim_limit
+def claim(token: str):
+    """The member scanned a receipt QR: credit its points once, and say how many and why."""
+    result, error, status = None, None, 200
+    try:
+        result = purchases.claim_receipt(token, current_user.id, now=now(),
+                                         minor_per_point=_cfg("MALL_EARN_BASE_MINOR_PER_POINT"))
+    except DomainError as exc:
+        error, status = str(exc.message), (409 if exc.code in ("claimed_by_another_member", "purchase_refunded")
+                                          else 410 if exc.code == "code_expired" else 404)
+    entry = None
+    if result is not None and result.purchase.earn_entry_id:
+        entry = db.session.get(LedgerEntry, result.purchase.earn_entry_id)
+    return render("instore/claim.html", status=status, result=result, entry=entry, error=error,
+                  balance=balance(current_user.id, now()).points)
+
+
+@bp.route("/orders/<int:order_id>/pickup-status")
+@roles_required(Role.MEMBER)
+def pickup_status(order_id: int):
+    """Polled by the member's order page while the order waits at the store."""
+    try:
+        order = member_order(order_id, current_user.id)
+    except NotFound:
+        abort(404)
+    return render("instore/_pickup_poll.html", order=order, now=now(), form=OrderForm())
+
+
+def pickup_panel_for(order: Order):
+    """Template helper for the order page's pickup panel (read only)."""
+    return pickups.pickup_panel(order, now(), pickup_days=_cfg("MALL_PICKUP_DAYS"))
+
+
+@bp.app_context_processor
+def pickup_helpers():
+    return {"pickup_panel_for": pickup_panel_for}
+
+
+# --- POS API keys (HQ and merchandisers) --------------------------------------------------
+
+def _keys_page(form, status=200, new_key=None):
+    keys, page, pages = api_keys.list_keys(int_arg("page"))
+    return render("instore/api_keys.html", status=status, form=form, keys=keys, page=page, pages=pages,
+                  new_key=new_key, revoke_form=ConfirmForm())
+
+
+def _key_form(formdata=None):
+    form = ApiKeyForm(formdata) if formdata is not None else ApiKeyForm()
+    form.store_id.choices = [(s.id, s.name) for s in api_keys.all_stores()]
+    return form
+
+
+@bp.route("/store-admin/api-keys")
+@roles_required(Role.HQ, Role.MERCHANDISER)
+def api_key_list():
+    return _keys_page(_key_form(formdata={}))
+
+
+@bp.route("/store-admin/api-keys", methods=["POST"])
+@roles_required(Role.HQ, Role.MERCHANDISER)
+def api_key_create():
+    form = _key_form()
+    if not form.validate():
+        return _keys_page(form, status=422)
+    try:
+        new_key = api_keys.create_key(form.store_id.data, form.name.data, actor_id=current_user.id, now=now())
+    except DomainError as exc:
+        getattr(form, exc.field or "name").errors.append(str(exc.message))
+        return _keys_page(form, status=422)
+    # Rendered, not redirected: the secret is shown this once and never stored anywhere.
+    return _keys_page(_key_form(formdata={}), new_key=new_key)
+
+
+@bp.route("/store-admin/api-keys/<int:key_id>/revoke", methods=["POST"])
+@roles_required(Role.HQ, Role.MERCHANDISER)
+def api_key_revoke(key_id: int):
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        api_keys.revoke_key(key_id, actor_id=current_user.id, now=now())
+    except NotFound:
+        abort(404)
+    return redirect_to(url_for("instore.api_key_list"))
+

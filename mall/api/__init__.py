@@ -1,0 +1,1 @@
+"""The POS / ERP JSON API (/api/v1), described by the OpenAPI document it serves."""
