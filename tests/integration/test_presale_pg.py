@@ -122,10 +122,20 @@ def _balance(member):
     return db.session.get(PointsAccount, member.id).balance
 
 
+def _stock(item):
+    db.session.expire_all()
+    level = db.session.get(StockLevel, item.id)
+    return level.received, level.reserved, level.sold
+
+
 def test_a_partial_receipt_serves_the_first_and_offers_the_rest(shortfall):
-    assert shortfall["outcome"] == {"served": 1, "offered": 2}
+    assert shortfall["outcome"] == {"served": 1, "offered": 2, "refunded": 0}
     statuses = [db.session.get(Order, o.id).status for o in shortfall["orders"]]
     assert statuses == ["ready", "offered", "offered"]
+    assert _stock(shortfall["item"]) == (1, 0, 1)
+    offered = db.session.get(Order, shortfall["orders"][1].id)
+    assert offered.offer_deadline is not None
+    assert [b.balance for b in map(lambda m: db.session.get(PointsAccount, m.id), shortfall["members"])] == [4000] * 3
     assert _audit_clean()
 
 
@@ -136,7 +146,12 @@ def test_accepting_a_cheaper_substitute_refunds_the_surplus_points(shortfall, cl
     assert _balance(member) == 5000 - 600
     order = db.session.get(Order, order.id)
     assert order.status == "ready" and order.points_total == 600 and order.lines[0].item_name == "Handheld"
-    assert db.session.get(StockLevel, shortfall["cheaper"].id).sold == 1
+    assert _stock(shortfall["cheaper"]) == (3, 0, 1)
+    assert _stock(shortfall["item"]) == (1, 0, 1)  # the pre-ordered item's unit stays with the first member
+    # a second tap on the same choice changes nothing
+    presale.accept_substitute(order.id, member.id, shortfall["cheaper"].id, now=clock.now())
+    db.session.commit()
+    assert _balance(member) == 5000 - 600 and _stock(shortfall["cheaper"]) == (3, 0, 1)
     assert _audit_clean()
 
 
@@ -151,6 +166,7 @@ def test_a_dearer_substitute_asks_for_a_top_up_then_takes_it(shortfall, clock):
     db.session.commit()
     assert _balance(member) == 5000 - 1400
     assert db.session.get(Order, order.id).points_total == 1400
+    assert _stock(shortfall["dearer"]) == (3, 0, 1)
     assert _audit_clean()
 
 
@@ -164,7 +180,61 @@ def test_declining_refunds_in_full_and_an_expired_offer_refunds_by_itself(shortf
     assert "1 expired and refunded" in result.output
     assert _balance(second) == 5000
     assert [db.session.get(Order, o.id).status for o in shortfall["orders"]] == ["ready", "refunded", "refunded"]
+    # refunds take no stock: only the first member's unit is sold, the substitutes are untouched
+    assert _stock(shortfall["item"]) == (1, 0, 1)
+    assert _stock(shortfall["cheaper"]) == (3, 0, 0) and _stock(shortfall["dearer"]) == (3, 0, 0)
     assert _audit_clean()
+
+
+def test_a_shortfall_with_no_substitute_in_stock_is_refunded_at_once(pg_app, clock):
+    item, sale = _presale(clock, cap=5)
+    members = _members(clock, 2)
+    for n, m in enumerate(members):
+        presale.preorder(m.id, sale.id, LineRequest(item.id, item.plans[0].id, 1), key=f"n{n}",
+                         now=clock.now(), points_per_unit=100)
+    receive_stock(item.id, 1, reference="PO-1", reason="received", now=clock.now())
+    assert presale.allocate(sale.id, clock.now()) == {"served": 1, "offered": 0, "refunded": 1}
+    db.session.commit()
+    assert _balance(members[0]) == 4000 and _balance(members[1]) == 5000
+    assert db.session.get(Order, 2).status == "refunded"
+    assert presale.allocate(sale.id, clock.now()) == {"served": 0, "offered": 0, "refunded": 0}  # idempotent
+    assert _audit_clean()
+
+
+def test_allocation_waits_for_the_ship_date_before_offering_and_mall_jobs_runs_it(pg_app, clock):
+    item, sale = _presale(clock, cap=5, ships_in_days=3)
+    cheaper = make_item(clock.now(), name="Handheld", points=600, stock=3)
+    other = make_item(clock.now(), name="Lamp", points=700, stock=3)
+    set_substitutes(item.id, [cheaper.id, other.id], actor_id=None, now=clock.now())
+    members = _members(clock, 2)
+    for n, m in enumerate(members):
+        presale.preorder(m.id, sale.id, LineRequest(item.id, item.plans[0].id, 1), key=f"w{n}",
+                         now=clock.now(), points_per_unit=100)
+    receive_stock(item.id, 1, reference="PO-1", reason="received", now=clock.now())
+    db.session.commit()
+    runner = pg_app.test_cli_runner()
+    assert "1 served, 0 offered" in runner.invoke(args=["mall", "jobs"]).output
+    assert [o.status for o in presale.queue(sale.id)] == ["ready", "preordered"]  # still waiting
+    clock.advance(days=3)
+    assert "0 served, 1 offered" in runner.invoke(args=["mall", "jobs"]).output
+    db.session.expire_all()
+    assert [o.status for o in presale.queue(sale.id)] == ["ready", "offered"]
+    assert _audit_clean()
+
+
+def test_a_preorder_respects_the_per_member_limit(pg_app, clock):
+    from mall.checkout.orders import LimitReached
+    item, sale = _presale(clock, cap=10)
+    item.per_member_limit = 2
+    member = _members(clock, 1)[0]
+    presale.preorder(member.id, sale.id, LineRequest(item.id, item.plans[0].id, 2), key="a", now=clock.now(),
+                     points_per_unit=100)
+    db.session.commit()
+    with pytest.raises(LimitReached):
+        presale.preorder(member.id, sale.id, LineRequest(item.id, item.plans[0].id, 1), key="b", now=clock.now(),
+                         points_per_unit=100)
+    db.session.rollback()
+    assert db.session.get(type(sale), sale.id).taken == 2
 
 
 def test_a_cap_below_the_places_taken_is_refused(pg_app, clock):
