@@ -59,6 +59,10 @@ def jobs_command():
     expired = expire_due_points(at)
     db.session.commit()
     click.echo(f"points expiry: {expired} lot remainders expired")
+    from .instore.clawbacks import settle_due_clawbacks
+    settled = settle_due_clawbacks(at)
+    db.session.commit()
+    click.echo(f"clawbacks: {settled} points settled from refunded purchases")
     from .notifications.delivery import deliver_pending
     from .notifications.mail import mailer_for
     from .notifications.reminders import send_expiry_reminders

@@ -119,6 +119,7 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     frozen = accounts.find_by_identifier("frozen@example.com")
     if not frozen.is_frozen:
         accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
+    _instore(store, items, now)
     db.session.flush()
     return logins
 
@@ -195,3 +196,32 @@ def _history(user: User, history: dict | None, items: dict[str, Item], store: St
             spend_points(user.id, pts, reason="redeem", source="demo", key=f"{user.member_code}:redeem:{days_ago}",
                          now=at, reference=f"DEMO-{days_ago:04d}", detail={"item": items[sku].name})
     expire_member_points(user.id, now)
+
+
+# In store (issue 5): the staff account works at the demo store, the Gold member has two
+# orders waiting there (one paid in points, one with ¥9.90 to pay at the counter), and the
+# store has a POS API key whose secret is published here, for the README's curl examples.
+DEMO_API_KEY = "pm_live_demo0001_try-the-pos-api-with-this-demo-key"
+
+
+def _instore(store: Store, items: dict[str, Item], now: datetime) -> None:
+    from .checkout.orders import confirm_at_counter, place_order
+    from .checkout.quotes import LineRequest
+    from .instore.codes import api_key_hash
+    from .instore.models import ApiKey, StoreStaff
+    staff = accounts.find_by_identifier("staff@example.com")
+    if db.session.scalar(select(StoreStaff.id).where(StoreStaff.user_id == staff.id)) is None:
+        db.session.add(StoreStaff(user_id=staff.id, store_id=store.id))
+    if db.session.scalar(select(ApiKey.id).where(ApiKey.prefix == "demo0001")) is None:
+        db.session.add(ApiKey(store_id=store.id, name="Demo till", prefix="demo0001",
+                              key_hash=api_key_hash(DEMO_API_KEY), created_at=now))
+    gold = accounts.find_by_identifier("13800000002")
+    voucher, tumbler = items["VOU-01"], items["KIT-01"]
+    # Fixed idempotency keys: a second run finds these orders instead of placing new ones.
+    place_order(gold.id, [LineRequest(voucher.id, voucher.plans[0].id, 1)], key="demo-pickup-points",
+                now=now, hold_minutes=10, card_payments=False, points_per_unit=100)
+    plan = next(p for p in tumbler.plans if p.kind == "points_cash")
+    cash_order = place_order(gold.id, [LineRequest(tumbler.id, plan.id, 1)], key="demo-pickup-cash",
+                             now=now, hold_minutes=10, card_payments=False, points_per_unit=100)
+    if cash_order.status == "awaiting_payment":
+        confirm_at_counter(cash_order.id, gold.id, now)

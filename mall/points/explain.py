@@ -29,6 +29,16 @@ def explain(entry) -> str:
     if reason == "refund":
         return _("Returned to you for order %(ref)s, with the points' original expiry dates",
                  ref=entry.reference or "-")
+    if reason == "purchase_refund":  # in store: a refunded purchase takes its points back
+        full, taken = int(d.get("points") or 0), -entry.points
+        if taken < full:
+            return _("Purchase refunded (receipt %(ref)s): %(taken)s of its %(points)s points taken back; "
+                     "the rest is taken from your next points", ref=entry.reference or "-",
+                     taken=points(taken), points=points(full))
+        return _("Purchase refunded (receipt %(ref)s): its %(points)s points taken back",
+                 ref=entry.reference or "-", points=points(full))
+    if reason == "clawback":
+        return _("Points still owed for the refunded purchase (receipt %(ref)s)", ref=entry.reference or "-")
     if reason == "welcome":
         return _("Welcome bonus for joining")
     if reason == "adjustment":
