@@ -7,6 +7,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..clock import now
 from ..errors import DomainError
 from ..extensions import db, login_manager
+from ..hq.origin import request_origin
+from ..hq.risk import record_sighting
+from ..security import login_limit, login_per_account_limit, register_limit
 from ..web import render
 from . import services
 from .forms import LocaleForm, LoginForm, RegisterForm
@@ -44,6 +47,8 @@ def _refuse(form, error: DomainError):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limit
+@login_per_account_limit
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
@@ -55,11 +60,14 @@ def login():
             _refuse(form, error)
         else:
             login_user(user, remember=form.remember.data)
+            ip, device = request_origin()  # for risk control's shared-device clusters
+            record_sighting(user.id, device=device, ip=ip, now=now())
             return redirect(_safe_next(form.next.data) or home_url(user))
     return render("accounts/login.html", form=form, status=422 if form.errors or form.form_errors else 200)
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@register_limit
 def register():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
@@ -72,6 +80,8 @@ def register():
             _refuse(form, error)
         else:
             login_user(user)
+            ip, device = request_origin()
+            record_sighting(user.id, device=device, ip=ip, now=now())
             flash(_("Welcome to Point Mall, %(name)s!", name=user.display_name), "success")
             return redirect(url_for("storefront.home"))
     return render("accounts/register.html", form=form, status=422 if form.errors or form.form_errors else 200)

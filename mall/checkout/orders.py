@@ -127,12 +127,20 @@ def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payme
                      now=now, reference=order.number, queue=False,
                      detail={"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines)})
     record(order, "placed", now, actor="member", actor_id=member_id)
-    if cash == 0:  # nothing left to pay: sold at once
+    # Risk screening (mall/hq/risk.py, installed by create_app): a risky redemption waits
+    # for HQ in `in_review`, its stock held (not sold) and its points taken, until decided.
+    screen = current_app.extensions.get("mall.order_screen")
+    in_review = bool(screen and screen(order, now))
+    if in_review:
+        order.status, order.reserved_until = S.IN_REVIEW.value, None
+        record(order, "held_for_review", now)
+    elif cash == 0:  # nothing left to pay: sold at once
         order.status, order.reserved_until = S.READY.value, None
         record(order, "ready_for_pickup", now, note="paid in points")
     # Stock last: its row is the one every buyer of a hot item needs, and the UPDATE holds
     # that row lock until commit, so nothing may come after it.
-    reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now, sell=cash == 0)
+    reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now,
+                      sell=cash == 0 and not in_review)
     return order
 
 

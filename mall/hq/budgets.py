@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..accounts.models import Role, User
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
 from ..points.ledger import credit_points
@@ -242,3 +243,40 @@ def set_budget(store_id: int, monthly_points: int, when_exhausted: str, *, alert
     audit(actor_id, "budget_set", "store", store_id, "", now, before=before,
           after={"monthly_points": monthly_points, "when_exhausted": when_exhausted})
     return budget
+
+
+def find_member(query: str) -> User:
+    """A member by email, mobile number or member code; NotFound otherwise."""
+    from ..accounts.services import find_by_identifier
+    text = (query or "").strip()
+    user = find_by_identifier(text) or db.session.scalar(select(User).where(User.member_code == text.upper()))
+    if user is None or user.role != Role.MEMBER.value:
+        raise NotFound(_l("No member has that email, mobile number or member code."), field="member")
+    return user
+
+
+def manual_grant(store_id: int, member_query: str, points: int, note: str, *, key: str, actor_id: int,
+                 now: datetime) -> DiscretionaryGrant | None:
+    """An HQ or store grant of discretionary points, through the store's budget.
+    The member's points expire as their tier's purchase points do."""
+    from ..points.tiers import expiry_for, tier_status
+    member = find_member(member_query)
+    if not (note or "").strip():
+        raise DomainError(_l("Give a reason for the grant."), field="note")
+    expires_at = expiry_for(tier_status(member.id, now).tier, now)
+    grant = issue_discretionary(member.id, points, store_id=store_id, kind=GrantKind.MANUAL.value,
+                                reason="adjustment", source="manual-grant", key=f"{actor_id}:{key}",
+                                expires_at=expires_at, now=now, actor_id=actor_id, note=note.strip())
+    audit(actor_id, "manual_grant", "user", member.id, note, now, store_id=store_id, points=points,
+          status=grant.status if grant else "issued")
+    return grant
+
+
+def held_grants(page: int = 1, per_page: int = 20):
+    query = select(DiscretionaryGrant).where(DiscretionaryGrant.status == GrantStatus.HELD.value)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id)
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), page, pages

@@ -1,6 +1,8 @@
-from datetime import timedelta
+import csv
+import io
+import secrets
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,24 +13,295 @@ from ..checkout.payments import send_due_refunds
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..web import render, roles_required
-from .forms import OrderLookupForm, RefundForm
-from .services import issued_by_store, programme_totals
+from ..notifications.mail import mailer_for
+from ..web import int_arg, redirect_to, render, roles_required
+from . import analytics, budgets, risk, segments
+from .alerts import send_due_alerts
+from .audit import audit_page
+from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
+                    OrderLookupForm, RefundForm, UnfreezeForm)
 
 bp = Blueprint("hq", __name__, url_prefix="/hq")
 
-PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
+
+def _refuse(form, error: DomainError):
+    field = getattr(form, error.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
+
+
+def _send_alerts() -> None:
+    """Budget warnings raised by the request just committed go out now (and `mall jobs`
+    retries any that could not be sent)."""
+    send_due_alerts(now(), mailer_for(current_app.config))
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+def dashboard_labels() -> dict:
+    return {"trend": _("Points over time"), "period": _("Period"), "issued": _("Issued"),
+            "redeemed": _("Redeemed"), "expired": _("Expired"), "by_store": _("Cost by store"),
+            "by_region": _("Cost by region"), "by_category": _("Cost by category"),
+            "by_rule": _("Cost by rule or campaign"), "store": _("Store"), "region": _("Region"),
+            "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"),
+            "cost": _("Cost"), "online": _("Online and other"), "no_region": _("No region"),
+            "no_category": _("No category")}
+
+
+def _filters():
+    form = DashboardFilterForm(request.args)
+    choices = analytics.filter_choices()
+    form.store.choices = [("", _("All stores"))] + [(s.id, s.name) for s in choices["stores"]]
+    form.region.choices = [("", _("All regions"))] + [(r, r) for r in choices["regions"]]
+    form.category.choices = [("", _("All categories"))] + [(c, c) for c in choices["categories"]] + \
+        [("-", _("No category"))]
+    form.validate()
+    filters = analytics.make_filters(
+        now(), period=form.period.data, start=None if form.start.errors else form.start.data,
+        end=None if form.end.errors else form.end.data, store_id=form.store.data,
+        region=form.region.data, category=form.category.data or None, grain=form.grain.data)
+    return form, filters
 
 
 @bp.route("")
 @roles_required(Role.HQ)
 def index():
-    period = request.args.get("period") if request.args.get("period") in PERIODS else "30d"
-    until = now()
-    since = until - timedelta(days=PERIODS[period]) if PERIODS[period] else None
-    return render("hq/index.html", "hq/_figures.html", totals=programme_totals(since, until),
-                  by_store=issued_by_store(since, until), period=period, periods=list(PERIODS))
+    form, filters = _filters()
+    board = analytics.dashboard(filters, now(), dashboard_labels())
+    return render("hq/index.html", "hq/_dashboard.html", form=form, board=board)
 
+
+@bp.route("/export/<chart>.csv")
+@roles_required(Role.HQ)
+def export(chart: str):
+    _form, filters = _filters()
+    board = analytics.dashboard(filters, now(), dashboard_labels())
+    if chart not in board.charts:
+        abort(404)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in analytics.csv_rows(board.charts[chart]):
+        # A cell that starts like a formula is quoted, so a spreadsheet never runs it.
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in "=+-@\t\r" else c for c in row])
+    name = f"point-mall-{chart}-{filters.start or 'start'}-{filters.end}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- budgets and grants -------------------------------------------------------------------
+
+def _store_choices(user) -> list:
+    if user.role == Role.HQ.value:
+        from ..instore.api_keys import all_stores
+        stores = all_stores()
+    else:
+        from ..instore.pickups import staff_stores
+        stores = staff_stores(user.id)
+    return [(s.id, s.name) for s in stores]
+
+
+@bp.route("/budgets", methods=["GET", "POST"])
+@roles_required(Role.HQ)
+def budgets_page():
+    form = BudgetForm()
+    form.store_id.choices = _store_choices(current_user)
+    if form.validate_on_submit():
+        try:
+            budgets.set_budget(form.store_id.data, form.monthly_points.data, form.when_exhausted.data,
+                               alert_email=form.alert_email.data, actor_id=current_user.id, now=now())
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Budget saved."), "success")
+            return redirect_to(url_for("hq.budgets_page"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("hq/budgets.html", form=form, lines=analytics.budget_status(now()), status=status)
+
+
+@bp.route("/grants", methods=["GET", "POST"])
+@roles_required(Role.HQ, Role.STORE_STAFF)
+def grants():
+    """Manual grants of discretionary points (HQ, and staff for their own stores), and HQ's
+    queue of grants held over budget."""
+    form = GrantForm()
+    form.store_id.choices = _store_choices(current_user)
+    if request.method == "GET":
+        form.key.data = secrets.token_urlsafe(12)
+    if form.validate_on_submit():
+        try:
+            grant = budgets.manual_grant(form.store_id.data, form.member.data, form.points.data, form.note.data,
+                                         key=form.key.data, actor_id=current_user.id, now=now())
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            db.session.commit()
+            _send_alerts()
+            if grant is not None and grant.status == "held":
+                flash(_("The store's budget is used up: the grant waits for HQ's approval."), "info")
+            else:
+                flash(_("%(points)s points granted.", points=form.points.data), "success")
+            return redirect_to(url_for("hq.grants"))
+    held, page, pages = budgets.held_grants(int_arg("page")) if current_user.role == Role.HQ.value else ([], 1, 1)
+    lines = [line for line in analytics.budget_status(now())
+             if line.store.id in {sid for sid, _name in form.store_id.choices}]
+    status = 422 if form.errors or form.form_errors else 200
+    return render("hq/grants.html", form=form, held=held, page=page, pages=pages, lines=lines,
+                  decision_form=DecisionForm(), status=status)
+
+
+@bp.route("/grants/<int:grant_id>/decide", methods=["POST"])
+@roles_required(Role.HQ)
+def decide_grant(grant_id: int):
+    form = DecisionForm()
+    if form.validate():
+        try:
+            budgets.decide_grant(grant_id, approve=form.decision.data == "approve", actor_id=current_user.id,
+                                 note=form.reason.data, now=now())
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(str(error.message), "error")
+            return redirect_to(url_for("hq.grants"))
+        flash(_("Grant approved: the points are credited.") if form.decision.data == "approve"
+              else _("Grant rejected."), "success")
+    else:
+        flash(next(iter(form.errors.values()))[0], "error")
+    return redirect_to(url_for("hq.grants"))
+
+
+# --- risk ---------------------------------------------------------------------------------
+
+@bp.route("/risk")
+@roles_required(Role.HQ)
+def risk_queue():
+    status = request.args.get("status") if request.args.get("status") in ("pending", "approved", "rejected") \
+        else "pending"
+    reviews, page, pages, total = risk.review_queue(status, int_arg("page"))
+    return render("hq/risk.html", reviews=reviews, page=page, pages=pages, total=total, status=status,
+                  decision_form=DecisionForm())
+
+
+@bp.route("/risk/reviews/<int:review_id>/decide", methods=["POST"])
+@roles_required(Role.HQ)
+def decide_review(review_id: int):
+    form = DecisionForm()
+    if form.validate():
+        approve = form.decision.data == "approve"
+        try:
+            review = risk.decide_review(review_id, approve=approve, actor_id=current_user.id,
+                                        reason=form.reason.data, now=now(),
+                                        hold_minutes=current_app.config["MALL_HOLD_MINUTES"])
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(str(error.message), "error")
+        else:
+            number = review.order.number
+            flash(_("Order %(number)s approved: it proceeds.", number=number) if approve else
+                  _("Order %(number)s rejected: stock and points are back.", number=number), "success")
+    else:
+        flash(next(iter(form.errors.values()))[0], "error")
+    return redirect_to(url_for("hq.risk_queue"))
+
+
+@bp.route("/risk/clusters")
+@roles_required(Role.HQ)
+def clusters():
+    return render("hq/clusters.html", clusters=risk.clusters(), size=risk.setting("MALL_RISK_CLUSTER_SIZE"))
+
+
+@bp.route("/members")
+@roles_required(Role.HQ)
+def members():
+    form = MemberSearchForm(request.args)
+    if "q" in request.args and form.validate():
+        try:
+            member = budgets.find_member(form.q.data)
+        except NotFound:
+            form.q.errors.append(_("No member has that email, mobile number or member code."))
+        else:
+            return redirect(url_for("hq.member", member_id=member.id))
+    return render("hq/members.html", form=form, status=404 if form.q.errors else 200)
+
+
+@bp.route("/members/<int:member_id>")
+@roles_required(Role.HQ)
+def member(member_id: int):
+    try:
+        facts = risk.member_risk(member_id)
+    except NotFound:
+        abort(404)
+    history, _page, _pages = audit_page(1, 20, subject_type="user", subject_id=member_id)
+    return render("hq/member.html", **facts, history=history, freeze_form=FreezeForm(), unfreeze_form=UnfreezeForm())
+
+
+@bp.route("/members/<int:member_id>/freeze", methods=["POST"])
+@roles_required(Role.HQ)
+def freeze(member_id: int):
+    form = FreezeForm()
+    if form.validate():
+        try:
+            risk.freeze_member(member_id, form.reason.data, actor_id=current_user.id, now=now())
+        except NotFound:
+            abort(404)
+        flash(_("Account frozen. The member sees the reason when logging in."), "success")
+    else:
+        flash(form.reason.errors[0], "error")
+    return redirect_to(url_for("hq.member", member_id=member_id))
+
+
+@bp.route("/members/<int:member_id>/unfreeze", methods=["POST"])
+@roles_required(Role.HQ)
+def unfreeze(member_id: int):
+    form = UnfreezeForm()
+    if form.validate():
+        try:
+            risk.unfreeze_member(member_id, form.reason.data, actor_id=current_user.id, now=now())
+        except NotFound:
+            abort(404)
+        flash(_("Account unfrozen."), "success")
+    else:
+        flash(form.reason.errors[0], "error")
+    return redirect_to(url_for("hq.member", member_id=member_id))
+
+
+@bp.route("/audit")
+@roles_required(Role.HQ)
+def audit_log():
+    rows, page, pages = audit_page(int_arg("page"))
+    return render("hq/audit.html", rows=rows, page=page, pages=pages)
+
+
+# --- segments and ROI ---------------------------------------------------------------------
+
+@bp.route("/segments")
+@roles_required(Role.HQ)
+def segments_page():
+    return render("hq/segments.html", counts=segments.segment_counts(), computed_at=segments.segments_computed_at(),
+                  roi=segments.roi_table())
+
+
+@bp.route("/segments/<segment>")
+@roles_required(Role.HQ)
+def segment(segment: str):
+    if segment not in segments.SEGMENTS:
+        abort(404)
+    rows, page, pages, total = segments.segment_members(segment, int_arg("page"))
+    return render("hq/segment.html", "hq/_segment_rows.html", segment=segment, rows=rows, page=page, pages=pages,
+                  total=total)
+
+
+@bp.route("/segments/refresh", methods=["POST"])
+@roles_required(Role.HQ)
+def refresh_segments():
+    segments.refresh_all(now())
+    flash(_("Segments and ROI recomputed."), "success")
+    return redirect_to(url_for("hq.segments_page"))
+
+
+# --- orders -------------------------------------------------------------------------------
 
 @bp.route("/orders")
 @roles_required(Role.HQ)

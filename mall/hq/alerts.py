@@ -1,0 +1,73 @@
+"""Budget alerts by email: sent after the transaction that raised them has committed.
+
+An alert row is written with the charge that crossed 80% (or 100%) of a store's budget; the
+email goes out afterwards, from the view that committed it or from `mall jobs`, so a rolled-
+back grant never sends a warning. Each alert is claimed (emailed_at set and committed)
+before sending, so two workers never send it twice; a failed send un-claims it for the next
+run. HQ users are told in their own language; the store at its alert address, in Chinese.
+"""
+import logging
+from datetime import datetime
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from ..accounts.models import Role, User
+from ..extensions import db
+from ..instore.models import Store
+from ..notifications.mail import build_message
+from .models import HqAlert, StoreBudget
+
+log = logging.getLogger(__name__)
+
+
+def _text(alert: HqAlert, store: Store) -> tuple[str, str]:
+    facts = alert.facts or {}
+    if alert.kind == "budget_80":
+        subject = _("Budget warning: %(store)s has used %(pct)s%% of its points budget",
+                    store=store.name, pct=facts.get("used", 0) * 100 // max(facts.get("limit", 1), 1))
+    else:
+        subject = _("Budget used up: %(store)s has no discretionary points left this month", store=store.name)
+    body = _("Store: %(store)s\nMonth: %(month)s\nUsed: %(used)s of %(limit)s points\n\n"
+             "Open the HQ dashboard to review the store's budget and any grants waiting for approval.",
+             store=store.name, month=alert.month, used=facts.get("used", "-"), limit=facts.get("limit", "-"))
+    return subject, body
+
+
+def _recipients(alert: HqAlert) -> list[tuple[str, str]]:
+    hq = db.session.execute(select(User.email, User.locale).where(User.role == Role.HQ.value,
+                                                                  User.email.is_not(None),
+                                                                  User.frozen_at.is_(None))).all()
+    out = [(email, locale or "en") for email, locale in hq]
+    budget = db.session.get(StoreBudget, alert.store_id)
+    if budget is not None and budget.alert_email:
+        out.append((budget.alert_email, "zh_Hans"))
+    return out
+
+
+def send_due_alerts(now: datetime, mailer, *, batch: int = 50) -> int:
+    ids = db.session.scalars(select(HqAlert.id).where(HqAlert.emailed_at.is_(None)).order_by(HqAlert.id)
+                             .limit(batch)).all()
+    db.session.commit()
+    sent = 0
+    for alert_id in ids:
+        claimed = db.session.execute(update(HqAlert).where(HqAlert.id == alert_id, HqAlert.emailed_at.is_(None))
+                                     .values(emailed_at=now).execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+        if not claimed:
+            continue
+        alert = db.session.get(HqAlert, alert_id)
+        store = db.session.get(Store, alert.store_id)
+        try:
+            for address, locale in _recipients(alert):
+                with force_locale(locale):
+                    subject, body = _text(alert, store)
+                mailer.send(build_message(address, subject, body, message_id_key=f"hq-alert-{alert.id}-{address}"))
+        except Exception:  # SMTP down: leave it for the next run
+            log.exception("budget alert %s not sent", alert_id)
+            db.session.execute(update(HqAlert).where(HqAlert.id == alert_id).values(emailed_at=None))
+            db.session.commit()
+            continue
+        sent += 1
+    return sent

@@ -1,0 +1,336 @@
+"""The cost dashboard's figures: points issued, redeemed, expired and outstanding, liability,
+cost by store, region, category and rule, redemption rate, breakage and trends.
+
+Why it stays fast with millions of ledger lines: closed days are summed once into
+`ledger_daily` (day x store x kind x rule x category), and only the open day is read live from
+the ledger (by its created_at index). `roll_up` is idempotent and locks its state row, so
+two workers never add a day twice; the dashboard calls it first, so figures are always
+current. Days are business days in BABEL_DEFAULT_TIMEZONE (Asia/Shanghai by default).
+
+Definitions (the dashboard's "how these are computed" note says the same):
+- issued: points credited (earn entries); redeemed: spent minus refunded; expired: expiry
+  entries; outstanding: every member's balance now (not filtered);
+- liability: outstanding x the configured point value (MALL_POINT_VALUE_MINOR_PER_100);
+- cost: points issued x that value;
+- redemption rate: redeemed / issued; breakage: expired / issued (points that were issued
+  and will never be redeemed), both over the chosen period.
+- rule: the campaign code an entry names (detail.campaign), else its reason code;
+  category: the category an earn names (detail.category), else none.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, insert, select, union_all
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..instore.models import Store
+from ..points.models import LedgerEntry, PointsAccount
+from .models import BudgetMonth, HqAlert, LedgerDaily, RollupState, StoreBudget
+
+PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
+GRAINS = ("day", "week", "month")
+NO_STORE = 0
+
+
+def business_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+
+
+def local_day(at: datetime) -> date:
+    return at.astimezone(business_tz()).date()
+
+
+def day_start_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=business_tz()).astimezone(timezone.utc)
+
+
+def point_value_minor(points: int) -> int:
+    """Money value of `points`, in minor units, floored."""
+    return points * int(current_app.config.get("MALL_POINT_VALUE_MINOR_PER_100", 100)) // 100
+
+
+def _day_expr():
+    """The business day of a ledger entry, in SQL."""
+    col = LedgerEntry.created_at
+    if db.engine.dialect.name == "postgresql":
+        return func.date(func.timezone(str(business_tz()), col))
+    # SQLite keeps naive UTC text: shift by the zone's offset (fixed for Asia/Shanghai).
+    offset = datetime.now(business_tz()).utcoffset() or timedelta(0)
+    return func.date(col, f"{int(offset.total_seconds())} seconds")
+
+
+def _rule_expr():
+    return func.coalesce(LedgerEntry.detail["campaign"].as_string(), LedgerEntry.reason)
+
+
+def _category_expr():
+    return func.coalesce(LedgerEntry.detail["category"].as_string(), "")
+
+
+def _entry_columns():
+    return [_day_expr().label("day"), func.coalesce(LedgerEntry.store_id, NO_STORE).label("store_id"),
+            LedgerEntry.kind.label("kind"), _rule_expr().label("rule"), _category_expr().label("category")]
+
+
+def roll_up(now: datetime, *, rebuild: bool = False) -> date | None:
+    """Sum every closed day not yet rolled up into ledger_daily. Returns the last day rolled."""
+    state = db.session.execute(select(RollupState).where(RollupState.name == "ledger")
+                               .with_for_update()).scalar_one_or_none()
+    if state is None:
+        db.session.add(RollupState(name="ledger"))
+        db.session.flush()
+        state = db.session.execute(select(RollupState).where(RollupState.name == "ledger")
+                                   .with_for_update()).scalar_one()
+    if rebuild:
+        db.session.execute(LedgerDaily.__table__.delete())
+        state.through_day = None
+    last_closed = local_day(now) - timedelta(days=1)
+    if state.through_day is not None and state.through_day >= last_closed:
+        return state.through_day
+    where = [LedgerEntry.created_at < day_start_utc(last_closed + timedelta(days=1))]
+    if state.through_day is not None:
+        where.append(LedgerEntry.created_at >= day_start_utc(state.through_day + timedelta(days=1)))
+    cols = _entry_columns()
+    summed = select(*cols, func.sum(LedgerEntry.points), func.sum(LedgerEntry.spend_minor), func.count()) \
+        .where(*where).group_by(*cols[:5])
+    db.session.execute(insert(LedgerDaily).from_select(
+        ["day", "store_id", "kind", "rule", "category", "points", "spend_minor", "entries"], summed))
+    state.through_day, state.refreshed_at = last_closed, now
+    db.session.flush()
+    return last_closed
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: str = "30d"
+    start: date | None = None       # first day included (None: since the beginning)
+    end: date | None = None         # last day included
+    store_id: int | None = None
+    region: str | None = None
+    category: str | None = None
+    grain: str = "day"
+
+    def args(self, **override) -> dict:
+        """Query-string arguments that reproduce these filters (for links and CSV exports)."""
+        values = {"period": self.period, "store": self.store_id, "region": self.region,
+                  "category": self.category, "grain": self.grain}
+        if self.period == "custom":
+            values.update({"start": self.start.isoformat() if self.start else None,
+                           "end": self.end.isoformat() if self.end else None})
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def make_filters(now: datetime, *, period: str | None, start: date | None = None, end: date | None = None,
+                 store_id: int | None = None, region: str | None = None, category: str | None = None,
+                 grain: str | None = None) -> Filters:
+    today = local_day(now)
+    if start or end:
+        period = "custom"
+        end = min(end or today, today)
+        start = start if start and start <= end else None
+    else:
+        period = period if period in PERIODS else "30d"
+        days = PERIODS[period]
+        end, start = today, (today - timedelta(days=days - 1) if days else None)
+    span = (end - start).days + 1 if start else 9999
+    if grain not in GRAINS:
+        grain = "day" if span <= 45 else ("week" if span <= 200 else "month")
+    return Filters(period=period, start=start, end=end, store_id=store_id, region=region or None,
+                   category=category if category is not None and category != "" else None, grain=grain)
+
+
+def _facts(f: Filters):
+    """Ledger facts for the filters: rolled-up closed days plus the live open days."""
+    through = db.session.scalar(select(RollupState.through_day).where(RollupState.name == "ledger"))
+    parts = []
+    if through is not None and (f.start is None or f.start <= through):
+        rolled = select(LedgerDaily.day, LedgerDaily.store_id, LedgerDaily.kind, LedgerDaily.rule,
+                        LedgerDaily.category, LedgerDaily.points, LedgerDaily.spend_minor)
+        if f.start is not None:
+            rolled = rolled.where(LedgerDaily.day >= f.start)
+        rolled = rolled.where(LedgerDaily.day <= min(f.end, through))
+        parts.append(_filtered(rolled, LedgerDaily.store_id, LedgerDaily.category, f))
+    live_from = max(filter(None, [f.start, through + timedelta(days=1) if through else None]), default=None)
+    if live_from is None or live_from <= f.end:
+        cols = _entry_columns()
+        live = select(*cols, LedgerEntry.points.label("points"), LedgerEntry.spend_minor.label("spend_minor")) \
+            .where(LedgerEntry.created_at < day_start_utc(f.end + timedelta(days=1)))
+        if live_from is not None:
+            live = live.where(LedgerEntry.created_at >= day_start_utc(live_from))
+        parts.append(_filtered(live, func.coalesce(LedgerEntry.store_id, NO_STORE), _category_expr(), f))
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("facts")
+
+
+def _filtered(query, store_col, category_col, f: Filters):
+    if f.store_id is not None:
+        query = query.where(store_col == f.store_id)
+    if f.region:
+        query = query.where(store_col.in_(select(Store.id).where(Store.region == f.region)))
+    if f.category is not None:
+        query = query.where(category_col == ("" if f.category == "-" else f.category))
+    return query
+
+
+@dataclass
+class Chart:
+    key: str
+    title: str
+    columns: list            # column headings, the first is the label
+    rows: list               # [label, value, value, ...]
+    kind: str = "bar"        # Chart.js type
+    money_columns: tuple = ()
+
+    def chart_data(self) -> dict:
+        """What static/js/hq-charts.js hands to Chart.js (read from a data- attribute)."""
+        return {"type": self.kind, "labels": [str(r[0]) for r in self.rows],
+                "series": [{"label": str(c), "data": [r[i + 1] for r in self.rows]}
+                           for i, c in enumerate(self.columns[1:]) if i + 1 not in self.money_columns]}
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    issued: int
+    redeemed: int
+    expired: int
+    outstanding: int
+    liability_minor: int
+    cost_minor: int
+    charts: dict = field(default_factory=dict)
+    budgets: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+
+    @property
+    def redemption_rate_pct(self) -> float:
+        return round(self.redeemed * 100 / self.issued, 1) if self.issued else 0.0
+
+    @property
+    def breakage_pct(self) -> float:
+        return round(self.expired * 100 / self.issued, 1) if self.issued else 0.0
+
+
+def _bucket(day: date, grain: str) -> date:
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def trend_chart(f: Filters, facts, labels) -> tuple[Chart, dict]:
+    rows = db.session.execute(select(facts.c.day, facts.c.kind, func.sum(facts.c.points))
+                              .group_by(facts.c.day, facts.c.kind)).all()
+    buckets: dict[date, dict] = {}
+    totals = {"earn": 0, "spend": 0, "refund": 0, "expire": 0, "adjust": 0}
+    for day, kind, points in rows:
+        b = buckets.setdefault(_bucket(_as_date(day), f.grain), {"earn": 0, "spend": 0, "refund": 0, "expire": 0})
+        if kind in b:
+            b[kind] += int(points)
+        totals[kind] = totals.get(kind, 0) + int(points)
+    chart_rows = [[day.isoformat(), b["earn"], -b["spend"] - b["refund"], -b["expire"]]
+                  for day, b in sorted(buckets.items())]
+    chart = Chart("trend", labels["trend"], [labels["period"], labels["issued"], labels["redeemed"], labels["expired"]],
+                  chart_rows, kind="line")
+    return chart, totals
+
+
+def _issued_by(facts, column):
+    return db.session.execute(
+        select(column, func.sum(facts.c.points), func.count())
+        .where(facts.c.kind == "earn").group_by(column).order_by(func.sum(facts.c.points).desc())).all()
+
+
+def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
+    """Every figure and chart of the dashboard for the filters, in a handful of queries."""
+    roll_up(now)
+    facts = _facts(f)
+    trend, totals = trend_chart(f, facts, labels)
+    issued = totals["earn"]
+    stores = {s.id: s for s in db.session.scalars(select(Store))}
+    store_rows, region_totals = [], {}
+    for store_id, points, _n in _issued_by(facts, facts.c.store_id):
+        store = stores.get(store_id)
+        name = store.name if store else labels["online"]
+        store_rows.append([name, int(points), point_value_minor(int(points))])
+        region = (store.region or labels["no_region"]) if store else labels["online"]
+        region_totals[region] = region_totals.get(region, 0) + int(points)
+    region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
+    category_rows = [[c or labels["no_category"], int(p), point_value_minor(int(p))]
+                     for c, p, _n in _issued_by(facts, facts.c.category)]
+    rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p, _n in _issued_by(facts, facts.c.rule)]
+    cols = [labels["points"], labels["cost"]]
+    charts = {
+        "trend": trend,
+        "store": Chart("store", labels["by_store"], [labels["store"], *cols], store_rows, money_columns=(2,)),
+        "region": Chart("region", labels["by_region"], [labels["region"], *cols], region_rows, money_columns=(2,)),
+        "category": Chart("category", labels["by_category"], [labels["category"], *cols], category_rows,
+                          money_columns=(2,)),
+        "rule": Chart("rule", labels["by_rule"], [labels["rule"], *cols], rule_rows, money_columns=(2,)),
+    }
+    outstanding = int(db.session.scalar(select(func.coalesce(func.sum(PointsAccount.balance), 0))))
+    return Dashboard(filters=f, issued=issued, redeemed=-totals["spend"] - totals["refund"],
+                     expired=-totals["expire"], outstanding=outstanding,
+                     liability_minor=point_value_minor(outstanding), cost_minor=point_value_minor(issued),
+                     charts=charts, budgets=budget_status(now), alerts=recent_alerts())
+
+
+def filter_choices() -> dict:
+    stores = db.session.scalars(select(Store).order_by(Store.name)).all()
+    regions = sorted({s.region for s in stores if s.region})
+    categories = [c for c in db.session.scalars(select(LedgerDaily.category).distinct()
+                                                .order_by(LedgerDaily.category)) if c]
+    return {"stores": stores, "regions": regions, "categories": categories}
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    store: Store
+    budget: StoreBudget
+    used: int
+    limit: int
+    over: int
+
+    @property
+    def pct(self) -> int:
+        return min(self.used * 100 // self.limit, 100) if self.limit else 0
+
+    @property
+    def level(self) -> str:
+        return "exhausted" if self.used >= self.limit else ("warning" if self.pct >= 80 else "ok")
+
+
+def budget_status(now: datetime) -> list[BudgetLine]:
+    """Every store budget with this month's usage, fullest first."""
+    from .budgets import month_of
+    month = month_of(now)
+    usage = aliased(BudgetMonth)
+    rows = db.session.execute(
+        select(Store, StoreBudget, usage)
+        .join(StoreBudget, StoreBudget.store_id == Store.id)
+        .outerjoin(usage, (usage.store_id == Store.id) & (usage.month == month))).all()
+    lines = [BudgetLine(store, budget, usage_row.used_points if usage_row else 0,
+                        usage_row.limit_points if usage_row else budget.monthly_points,
+                        usage_row.over_points if usage_row else 0) for store, budget, usage_row in rows]
+    return sorted(lines, key=lambda line: (-line.pct, line.store.name))
+
+
+def recent_alerts(limit: int = 10) -> list:
+    return list(db.session.execute(select(HqAlert, Store).join(Store, Store.id == HqAlert.store_id)
+                                   .order_by(HqAlert.id.desc()).limit(limit)).all())
+
+
+def csv_rows(chart: Chart) -> list[list]:
+    """The chart's table as CSV rows: heading first; money columns in major units."""
+    out = [[str(c) for c in chart.columns]]
+    for row in chart.rows:
+        out.append([f"{v / 100:.2f}" if i in chart.money_columns else v for i, v in enumerate(row)])
+    return out
+

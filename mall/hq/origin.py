@@ -1,0 +1,45 @@
+"""Where a request comes from: its network address and a long-lived device cookie.
+
+Web-side glue for risk control: services never read the request, so this module reads it
+and hands plain values (ip, device) to the risk services. `init_app` installs the order
+screen that checkout calls after writing an order (app.extensions["mall.order_screen"]).
+"""
+import secrets
+
+from flask import Flask, current_app, g, has_request_context, request
+
+DEVICE_COOKIE = "mall_device"
+DEVICE_MAX_AGE = 2 * 365 * 24 * 3600
+
+
+def request_origin() -> tuple[str | None, str | None]:
+    """(ip, device) of the current request, or (None, None) outside one (CLI, jobs, tests)."""
+    if not has_request_context():
+        return None, None
+    device = request.cookies.get(DEVICE_COOKIE) or g.get("new_device_id")
+    if device is not None and not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
+        device = None  # a forged or mangled cookie is no device at all
+    return request.remote_addr, device
+
+
+def screen_order_in_request(order, now) -> list[str]:
+    from .risk import screen_order
+    ip, device = request_origin()
+    return screen_order(order, now, ip=ip, device=device)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["mall.order_screen"] = screen_order_in_request
+
+    @app.before_request
+    def _device_id():
+        if DEVICE_COOKIE not in request.cookies:
+            g.new_device_id = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def _set_device_cookie(response):
+        new = g.get("new_device_id")
+        if new is not None:
+            response.set_cookie(DEVICE_COOKIE, new, max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
+                                secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+        return response

@@ -1,0 +1,288 @@
+"""Risk control: earning velocity, shared devices and addresses, the review queue for risky
+redemptions, and account freezes. Every decision writes an audit line.
+
+Rules (thresholds in config, defaults below):
+- velocity: at most N earns per member, per device and per network address in a window
+  (`check_earn_velocity`, a fixed-window counter in Redis, in-process without Redis);
+- cluster: accounts seen on one device or one network address, MALL_RISK_CLUSTER_SIZE or
+  more of them, are flagged as a cluster (read live from member_sightings);
+- review: an order is held in status `in_review` when it is a new account (younger than
+  MALL_RISK_NEW_ACCOUNT_DAYS) redeeming a high-value item (MALL_RISK_HIGH_VALUE_POINTS or
+  MALL_RISK_HIGH_VALUE_MINOR), when MALL_RISK_ADDRESS_ORDERS or more orders came from one
+  network address within 24 hours (the mall has no delivery addresses: items are picked up
+  in store), or when the member is in a flagged cluster.
+
+HQ approves (the order proceeds: sold at once when nothing is left to pay, otherwise held
+for payment again) or rejects (stock back on the shelf, points back to their lots, status
+refunded; no cash was taken, since review happens before payment).
+"""
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts import services as accounts
+from ..accounts.models import User
+from ..checkout.models import Order, OrderStatus
+from ..errors import DomainError, NotFound
+from ..extensions import db
+from ..inventory import reservations
+from .audit import audit
+from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
+
+DEFAULTS = {
+    "MALL_RISK_VELOCITY": {"member": (20, 3600), "device": (40, 3600), "ip": (60, 3600)},
+    "MALL_RISK_CLUSTER_SIZE": 3,
+    "MALL_RISK_NEW_ACCOUNT_DAYS": 7,
+    "MALL_RISK_HIGH_VALUE_POINTS": 10_000,
+    "MALL_RISK_HIGH_VALUE_MINOR": 50_000,
+    "MALL_RISK_ADDRESS_ORDERS": 5,
+}
+REASON_CODES = ("new_account_high_value", "many_orders_one_address", "flagged_cluster")
+
+
+def setting(name: str):
+    return current_app.config.get(name, DEFAULTS[name])
+
+
+class EarningTooFast(DomainError):
+    def __init__(self, dimension: str):
+        self.dimension = dimension
+        super().__init__(_l("Too many points were earned here in a short time. Please try again later."))
+
+
+class ReviewAlreadyDecided(DomainError):
+    message = _l("That order was already decided.")
+
+
+# --- velocity -------------------------------------------------------------------------
+
+class _LocalCounter:
+    """Fixed-window counters for one process (no REDIS_URL)."""
+
+    def __init__(self):
+        self._lock, self._counts = threading.Lock(), {}
+
+    def incr(self, key: str, ttl: int) -> int:
+        with self._lock:
+            now = time.monotonic()
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            count, expires = self._counts.get(key, (0, now + ttl))
+            self._counts[key] = (count + 1, expires)
+            return count + 1
+
+
+_local = _LocalCounter()
+
+
+def _incr(key: str, ttl: int) -> int:
+    client = current_app.extensions.get("mall.redis")
+    if client is None:
+        return _local.incr(key, ttl)
+    try:
+        pipe = client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, ttl, nx=True)
+        return pipe.execute()[0]
+    except redis.RedisError:
+        return 0  # losing Redis must not stop earning; the other rules and HQ review remain
+
+
+def check_earn_velocity(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
+    """Count one earn for the member, device and address; raise EarningTooFast past a limit.
+
+    Call it before writing an earn. Counting attempts (not only successes) is deliberate:
+    a farm that keeps retrying stays blocked for the window.
+    """
+    limits = setting("MALL_RISK_VELOCITY")
+    for dimension, value in (("member", member_id), ("device", device), ("ip", ip)):
+        if value in (None, ""):
+            continue
+        limit, window = limits[dimension]
+        bucket = int(now.timestamp()) // window
+        if _incr(f"mall:risk:earn:{dimension}:{value}:{bucket}", window * 2) > limit:
+            raise EarningTooFast(dimension)
+
+
+# --- sightings and clusters -------------------------------------------------------------
+
+def record_sighting(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
+    """Remember that the member used this device and network address."""
+    for kind, value in (("device", device), ("ip", ip)):
+        if not value:
+            continue
+        value = value[:64]
+        updated = db.session.execute(
+            update(MemberSighting).where(MemberSighting.member_id == member_id, MemberSighting.kind == kind,
+                                         MemberSighting.value == value)
+            .values(last_seen=now).execution_options(synchronize_session=False)).rowcount
+        if updated:
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(MemberSighting(member_id=member_id, kind=kind, value=value, first_seen=now,
+                                              last_seen=now))
+                db.session.flush()
+        except IntegrityError:
+            pass  # a concurrent request recorded it
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kind: str
+    value: str
+    members: list
+
+
+def clusters(limit: int = 100) -> list[Cluster]:
+    """Devices and addresses shared by MALL_RISK_CLUSTER_SIZE or more accounts, biggest first."""
+    size = setting("MALL_RISK_CLUSTER_SIZE")
+    shared = db.session.execute(
+        select(MemberSighting.kind, MemberSighting.value, func.count(MemberSighting.member_id.distinct()))
+        .group_by(MemberSighting.kind, MemberSighting.value)
+        .having(func.count(MemberSighting.member_id.distinct()) >= size)
+        .order_by(func.count(MemberSighting.member_id.distinct()).desc(), MemberSighting.kind,
+                  MemberSighting.value).limit(limit)).all()
+    result = []
+    for kind, value, _count in shared:
+        members = db.session.scalars(
+            select(User).join(MemberSighting, MemberSighting.member_id == User.id)
+            .where(MemberSighting.kind == kind, MemberSighting.value == value).order_by(User.id)).all()
+        result.append(Cluster(kind, value, list(members)))
+    return result
+
+
+def in_flagged_cluster(member_id: int) -> bool:
+    size = setting("MALL_RISK_CLUSTER_SIZE")
+    mine = select(MemberSighting.kind, MemberSighting.value).where(MemberSighting.member_id == member_id).subquery()
+    shared = db.session.scalar(
+        select(func.count(MemberSighting.member_id.distinct()))
+        .join(mine, (mine.c.kind == MemberSighting.kind) & (mine.c.value == MemberSighting.value))
+        .group_by(MemberSighting.kind, MemberSighting.value)
+        .order_by(func.count(MemberSighting.member_id.distinct()).desc()).limit(1))
+    return bool(shared and shared >= size)
+
+
+# --- screening orders ---------------------------------------------------------------------
+
+def risk_reasons(order: Order, now: datetime, *, ip: str | None) -> list[str]:
+    """The review rules that this order triggers; empty for a clean order."""
+    reasons = []
+    member = db.session.get(User, order.member_id)
+    new = member.created_at > now - timedelta(days=setting("MALL_RISK_NEW_ACCOUNT_DAYS"))
+    high = order.points_total >= setting("MALL_RISK_HIGH_VALUE_POINTS") or \
+        order.cash_total_minor >= setting("MALL_RISK_HIGH_VALUE_MINOR")
+    if new and high:
+        reasons.append("new_account_high_value")
+    if ip:
+        recent = db.session.scalar(select(func.count()).select_from(OrderOrigin).where(
+            OrderOrigin.ip == ip, OrderOrigin.created_at > now - timedelta(hours=24)))
+        if recent >= setting("MALL_RISK_ADDRESS_ORDERS"):
+            reasons.append("many_orders_one_address")
+    if in_flagged_cluster(order.member_id):
+        reasons.append("flagged_cluster")
+    return reasons
+
+
+def screen_order(order: Order, now: datetime, *, ip: str | None = None, device: str | None = None) -> list[str]:
+    """Called by checkout right after an order is written (before its stock is held).
+    Records where it came from and, if any rule triggers, opens a review. Returns the
+    reasons; a non-empty list tells checkout to hold the order in `in_review`."""
+    db.session.add(OrderOrigin(order_id=order.id, member_id=order.member_id, ip=(ip or None) and ip[:64],
+                               device=(device or None) and device[:64], created_at=now))
+    record_sighting(order.member_id, device=device, ip=ip, now=now)
+    db.session.flush()
+    reasons = risk_reasons(order, now, ip=ip)
+    if reasons:
+        db.session.add(RiskReview(order_id=order.id, member_id=order.member_id, reasons=reasons,
+                                  status=ReviewStatus.PENDING.value, created_at=now))
+        audit(None, "order_held_for_review", "order", order.id, ", ".join(reasons), now, reasons=reasons)
+    return reasons
+
+
+# --- the review queue -----------------------------------------------------------------
+
+def review_queue(status: str = ReviewStatus.PENDING.value, page: int = 1, per_page: int = 20):
+    query = select(RiskReview).where(RiskReview.status == status)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(query.order_by(RiskReview.created_at, RiskReview.id)
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), page, pages, total
+
+
+def _locked_review(review_id: int) -> RiskReview:
+    review = db.session.execute(select(RiskReview).where(RiskReview.id == review_id).with_for_update()
+                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    if review is None:
+        raise NotFound()
+    return review
+
+
+def decide_review(review_id: int, *, approve: bool, actor_id: int, reason: str, now: datetime,
+                  hold_minutes: int) -> RiskReview:
+    """Approve (the order proceeds) or reject (everything given back) a held order, once."""
+    from ..checkout import orders  # checkout's own moves, so ledger, stock and timeline agree
+
+    if not (reason or "").strip():
+        raise DomainError(_l("Give a reason; it is kept in the audit log."), field="reason")
+    review = _locked_review(review_id)
+    if review.status != ReviewStatus.PENDING.value:
+        raise ReviewAlreadyDecided()
+    order = orders.locked_order(review.order_id)
+    if order.status != OrderStatus.IN_REVIEW.value:
+        raise ReviewAlreadyDecided()
+    note = reason.strip()[:255]
+    if approve:
+        orders.record(order, "review_approved", now, actor="staff", actor_id=actor_id, note=note)
+        if order.cash_total_minor == 0:
+            orders._confirm(order, now, actor="staff", note="approved after review")
+        else:  # the cash part is still to pay: a fresh hold, as if just placed
+            order.status = OrderStatus.AWAITING_PAYMENT.value
+            order.reserved_until = now + timedelta(minutes=hold_minutes)
+            reservations.extend(order.id, order.reserved_until, now)
+    else:
+        orders._release(order, OrderStatus.REFUNDED, now, kind="review_rejected", actor="staff",
+                        actor_id=actor_id, note=note)
+    review.status = (ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED).value
+    review.decided_by, review.decided_at, review.decision_reason = actor_id, now, note
+    audit(actor_id, "review_approved" if approve else "review_rejected", "order", order.id, note, now,
+          review_id=review.id, member_id=order.member_id)
+    return review
+
+
+# --- freezing -----------------------------------------------------------------------------
+
+def freeze_member(member_id: int, reason: str, *, actor_id: int | None, now: datetime) -> User:
+    """Freeze an account; the member sees the reason when they try to log in."""
+    user = accounts.freeze(member_id, reason, now=now)
+    audit(actor_id, "account_frozen", "user", member_id, reason, now)
+    return user
+
+
+def unfreeze_member(member_id: int, reason: str, *, actor_id: int | None, now: datetime) -> User:
+    if not (reason or "").strip():
+        raise DomainError(_l("Give a reason; it is kept in the audit log."), field="reason")
+    user = accounts.unfreeze(member_id)
+    audit(actor_id, "account_unfrozen", "user", member_id, reason, now)
+    return user
+
+
+def member_risk(member_id: int) -> dict:
+    """What HQ sees on a member's risk page: sightings, clusters, reviews."""
+    user = db.session.get(User, member_id)
+    if user is None:
+        raise NotFound()
+    sightings = db.session.scalars(select(MemberSighting).where(MemberSighting.member_id == member_id)
+                                   .order_by(MemberSighting.kind, MemberSighting.last_seen.desc())).all()
+    reviews = db.session.scalars(select(RiskReview).where(RiskReview.member_id == member_id)
+                                 .order_by(RiskReview.id.desc()).limit(20)).all()
+    return {"member": user, "sightings": list(sightings), "reviews": list(reviews),
+            "in_cluster": in_flagged_cluster(member_id)}

@@ -1,0 +1,128 @@
+"""RFM segments and ROI per earning rule or campaign: snapshots refreshed by `mall jobs`
+(or HQ's "Recompute now"), because they scan a year of ledger and need not be per-second.
+
+RFM (recency, frequency, monetary) over the last 365 days of purchase earns (earn entries
+with qualifying spend):
+- loyal:     bought within 60 days, 6 or more purchases, and ¥2,000 or more spent;
+- potential: bought within 30 days but not (yet) loyal;
+- dormant:   no purchase for more than 90 days, or never;
+- ordinary:  everyone else (last bought 31 to 90 days ago, not loyal).
+Thresholds are settings (MALL_RFM_*).
+
+ROI per rule (the campaign code an earn names, else its reason), over the last 365 days:
+- cost: the points issued under the rule x the point value;
+- direct sales: the qualifying spend of the earns made under the rule (a purchase bonus
+  counts its purchase; a check-in has none);
+- repeat sales: purchases made by the rule's members after their first redemption in the
+  window (the programme's promise: redeeming brings them back);
+- ROI = (direct + repeat - cost) / cost. A member in several rules counts for each, so the
+  rules' sales overlap: compare rules with each other, don't add them up.
+"""
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy.orm import aliased
+
+from ..accounts.models import Role, User
+from ..extensions import db
+from ..points.models import LedgerEntry
+from .analytics import _rule_expr, point_value_minor
+from .models import MemberSegment, RuleRoi
+
+SEGMENTS = ("loyal", "potential", "dormant", "ordinary")
+DEFAULTS = {"MALL_RFM_LOYAL_DAYS": 60, "MALL_RFM_LOYAL_PURCHASES": 6, "MALL_RFM_LOYAL_SPEND_MINOR": 200_000,
+            "MALL_RFM_POTENTIAL_DAYS": 30, "MALL_RFM_DORMANT_DAYS": 90}
+
+
+def _cfg(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULTS[name]))
+
+
+def refresh_segments(now: datetime) -> dict:
+    """Recompute every member's segment. Returns the counts per segment."""
+    since = now - timedelta(days=365)
+    agg = (select(LedgerEntry.member_id.label("member_id"), func.max(LedgerEntry.created_at).label("last"),
+                  func.count().label("n"), func.sum(LedgerEntry.spend_minor).label("m"))
+           .where(LedgerEntry.kind == "earn", LedgerEntry.spend_minor > 0, LedgerEntry.created_at >= since)
+           .group_by(LedgerEntry.member_id).subquery())
+    n, m, last = func.coalesce(agg.c.n, 0), func.coalesce(agg.c.m, 0), agg.c.last
+    segment = case(
+        (last.is_(None), "dormant"),
+        (last < now - timedelta(days=_cfg("MALL_RFM_DORMANT_DAYS")), "dormant"),
+        ((last >= now - timedelta(days=_cfg("MALL_RFM_LOYAL_DAYS"))) & (n >= _cfg("MALL_RFM_LOYAL_PURCHASES"))
+         & (m >= _cfg("MALL_RFM_LOYAL_SPEND_MINOR")), "loyal"),
+        (last >= now - timedelta(days=_cfg("MALL_RFM_POTENTIAL_DAYS")), "potential"),
+        else_="ordinary")
+    rows = (select(User.id, segment, last, n, m, literal(now, MemberSegment.computed_at.type))
+            .outerjoin(agg, agg.c.member_id == User.id).where(User.role == Role.MEMBER.value))
+    db.session.execute(delete(MemberSegment))
+    db.session.execute(insert(MemberSegment).from_select(
+        ["member_id", "segment", "last_purchase_at", "purchases", "spend_minor", "computed_at"], rows))
+    db.session.flush()
+    return segment_counts()
+
+
+def segment_counts() -> dict:
+    counts = dict(db.session.execute(select(MemberSegment.segment, func.count()).group_by(MemberSegment.segment)).all())
+    return {s: counts.get(s, 0) for s in SEGMENTS}
+
+
+def segments_computed_at() -> datetime | None:
+    return db.session.scalar(select(func.max(MemberSegment.computed_at)))
+
+
+def segment_members(segment: str, page: int = 1, per_page: int = 50):
+    query = select(MemberSegment, User).join(User, User.id == MemberSegment.member_id) \
+        .where(MemberSegment.segment == segment)
+    total = db.session.scalar(select(func.count()).select_from(MemberSegment).where(MemberSegment.segment == segment))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.execute(query.order_by(MemberSegment.spend_minor.desc(), User.id)
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return rows, page, pages, total
+
+
+def refresh_roi(now: datetime, days: int = 365) -> int:
+    since = now - timedelta(days=days)
+    rule = _rule_expr()
+    base = db.session.execute(
+        select(rule, func.sum(LedgerEntry.points), func.count(LedgerEntry.member_id.distinct()),
+               func.sum(LedgerEntry.spend_minor))
+        .where(LedgerEntry.kind == "earn", LedgerEntry.created_at >= since).group_by(rule)).all()
+    rule_members = (select(rule.label("rule"), LedgerEntry.member_id.label("member_id"))
+                    .where(LedgerEntry.kind == "earn", LedgerEntry.created_at >= since).distinct().subquery())
+    first_redeem = (select(LedgerEntry.member_id.label("member_id"), func.min(LedgerEntry.created_at).label("t"))
+                    .where(LedgerEntry.kind == "spend", LedgerEntry.created_at >= since)
+                    .group_by(LedgerEntry.member_id).subquery())
+    later = aliased(LedgerEntry)
+    repeat = (select(first_redeem.c.member_id, func.sum(later.spend_minor).label("sales"))
+              .join(later, later.member_id == first_redeem.c.member_id)
+              .where(later.kind == "earn", later.spend_minor > 0, later.created_at > first_redeem.c.t)
+              .group_by(first_redeem.c.member_id).subquery())
+    repeats = dict(db.session.execute(
+        select(rule_members.c.rule, func.sum(repeat.c.sales))
+        .join(repeat, repeat.c.member_id == rule_members.c.member_id).group_by(rule_members.c.rule)).all())
+    db.session.execute(delete(RuleRoi))
+    for code, points, members, direct in base:
+        db.session.add(RuleRoi(rule=code, points=int(points), members=int(members), direct_sales_minor=int(direct or 0),
+                               repeat_sales_minor=int(repeats.get(code) or 0), computed_at=now))
+    db.session.flush()
+    return len(base)
+
+
+def roi_table() -> list[dict]:
+    rows = []
+    for r in db.session.scalars(select(RuleRoi).order_by(RuleRoi.points.desc())):
+        cost = point_value_minor(r.points)
+        attributed = r.direct_sales_minor + r.repeat_sales_minor
+        rows.append({"rule": r.rule, "points": r.points, "members": r.members, "cost_minor": cost,
+                     "direct_minor": r.direct_sales_minor, "repeat_minor": r.repeat_sales_minor,
+                     "roi_pct": round((attributed - cost) * 100 / cost, 1) if cost else None,
+                     "computed_at": r.computed_at})
+    return rows
+
+
+def refresh_all(now: datetime) -> None:
+    refresh_segments(now)
+    refresh_roi(now)
