@@ -76,6 +76,12 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .templating import register_templating
     register_templating(app)
     _unit_of_work(app)
+    # HQ (issue 7): security headers and rate limits on every route, and risk screening
+    # of orders (device cookie, network address) installed for checkout.
+    from .security import init_security
+    init_security(app)
+    from .hq.origin import init_app as init_origin
+    init_origin(app)
     _error_pages(app)
     return app
 
