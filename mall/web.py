@@ -51,3 +51,18 @@ def int_arg(name: str, default: int = 1) -> int:
         return max(int(request.args.get(name, default)), 1)
     except (TypeError, ValueError):
         return default
+
+
+def local_to_utc(value):
+    """A naive date-time typed in the reader's time zone (a datetime-local field) as aware
+    UTC. Babel localises it properly: pytz zones must not be attached with replace()."""
+    from datetime import timezone
+
+    from flask_babel import to_utc
+    return to_utc(value).replace(tzinfo=timezone.utc) if value else None
+
+
+def utc_to_local(value):
+    """Aware UTC as the naive local date-time a datetime-local field shows."""
+    from flask_babel import to_user_timezone
+    return to_user_timezone(value).replace(tzinfo=None) if value else None

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
-from ..web import int_arg, render, roles_required
+from ..web import int_arg, local_to_utc, render, roles_required, utc_to_local
 from .forms import AdjustForm, CategoryForm, ImageForm, ImportForm, PublishForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -38,6 +38,8 @@ def _form(item=None):
     form = item_form(all_tiers(), categories(), obj=item)
     if item is not None and request.method == "GET":
         form.min_tier_id.data = item.min_tier_id or 0
+        form.available_from.data = utc_to_local(item.available_from)
+        form.available_until.data = utc_to_local(item.available_until)
         for tier, field in form.tier_fields:
             field.data = next((tp.points for tp in item.tier_prices if tp.tier_id == tier.id), None)
         for entry, plan in zip(form.plans.entries, item.plans):
@@ -49,10 +51,7 @@ def _form(item=None):
 
 
 def _data(form) -> ItemData:
-    def utc(value):
-        from datetime import timezone
-        from flask_babel import get_timezone
-        return value.replace(tzinfo=get_timezone()).astimezone(timezone.utc) if value else None
+    utc = local_to_utc
     plans = [PlanData(kind=e.form.kind.data, points=e.form.points.data or 0, cash_minor=e.form.cash.data or 0,
                       max_offset_pct=e.form.max_offset_pct.data)
              for e in form.plans.entries if e.form.kind.data]

@@ -1,8 +1,6 @@
 """Members pre-order and answer shortfall offers; merchandisers set up presales."""
-from datetime import timezone
-
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_babel import get_timezone, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
@@ -12,7 +10,7 @@ from ..checkout.quotes import LineRequest, item_with_plans
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..web import redirect_to, render, roles_required
+from ..web import local_to_utc, redirect_to, render, roles_required, utc_to_local
 from . import services
 from .forms import OfferForm, PresaleForm
 
@@ -67,10 +65,6 @@ def answer_offer(order_id: int):
     return redirect(url_for("checkout.order", order_id=order_id))
 
 
-def _local(value):
-    return value.replace(tzinfo=get_timezone()).astimezone(timezone.utc)
-
-
 @bp.route("/console/items/<int:item_id>/presale", methods=["GET", "POST"])
 @roles_required(Role.MERCHANDISER)
 def console_presale(item_id: int):
@@ -78,13 +72,12 @@ def console_presale(item_id: int):
     presale = services.presale_for(item_id)
     form = PresaleForm()
     if request.method == "GET" and presale is not None:
-        tz = get_timezone()
-        form.opens_at.data = presale.opens_at.astimezone(tz).replace(tzinfo=None)
-        form.closes_at.data = presale.closes_at.astimezone(tz).replace(tzinfo=None)
+        form.opens_at.data, form.closes_at.data = utc_to_local(presale.opens_at), utc_to_local(presale.closes_at)
         form.cap.data, form.ships_on.data, form.offer_hours.data = presale.cap, presale.ships_on, presale.offer_hours
     if form.validate_on_submit():
         try:
-            services.save_presale(item_id, opens_at=_local(form.opens_at.data), closes_at=_local(form.closes_at.data),
+            services.save_presale(item_id, opens_at=local_to_utc(form.opens_at.data),
+                                  closes_at=local_to_utc(form.closes_at.data),
                                   cap=form.cap.data, ships_on=form.ships_on.data, offer_hours=form.offer_hours.data,
                                   now=now(), actor_id=current_user.id)
         except DomainError as error:

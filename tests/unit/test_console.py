@@ -214,3 +214,110 @@ def test_categories_can_be_added_and_a_taken_short_name_is_refused(client, merch
     refused = client.post("/console/categories", data={"slug": "garden", "name": "Again"})
     assert refused.status_code == 422 and "That short name is taken." in refused.get_data(as_text=True)
     assert "Garden" in client.get("/console/categories").get_data(as_text=True)
+
+
+def test_a_schedule_is_entered_in_local_time_and_survives_an_unchanged_save(client, merch, tiers, clock):
+    from datetime import datetime, timezone
+    from mall.catalog.models import Category
+    category = db.session.scalar(select(Category.id))
+    form = _form(tiers, category_id=str(category), available_from="2026-06-10T10:00", available_until="2026-06-20T22:00")
+    assert client.post("/console/items/new", data=form).status_code == 302
+    item = db.session.scalar(select(Item).where(Item.sku == "MUG-1"))
+    assert item.available_from == datetime(2026, 6, 10, 2, 0, tzinfo=timezone.utc)  # Shanghai is UTC+8
+    page = client.get(f"/console/items/{item.id}").get_data(as_text=True)
+    assert 'value="2026-06-10T10:00"' in page and 'value="2026-06-20T22:00"' in page
+    client.post(f"/console/items/{item.id}", data=form)
+    actions = [c.action for c in ItemChange.query.filter_by(item_id=item.id)]
+    assert actions == ["created"]  # nothing changed, nothing logged
+    client.post(f"/console/items/{item.id}/publish", data={"publish": "y"})
+    assert client.get(f"/catalog/{item.id}").status_code == 404  # published, but not on sale before its window
+    client.post(f"/console/items/{item.id}/publish", data={})
+    assert not db.session.get(Item, item.id).published
+    assert [c.action for c in ItemChange.query.filter_by(item_id=item.id).order_by(ItemChange.id)] == [
+        "created", "published", "unpublished"]
+
+
+def test_the_item_list_searches_sorts_filters_and_paginates(client, merch, clock):
+    for n, points in enumerate([300, 100, 200]):
+        make_item(clock.now(), name=f"Lamp {n}", points=points, stock=10)
+    low = make_item(clock.now(), name="Rug", points=50, stock=2)
+    hidden = make_item(clock.now(), name="Vase", points=80, published=False)
+    for n in range(30):
+        make_item(clock.now(), name=f"Filler {n:02d}", points=5000 + n)
+    db.session.commit()
+    import re as _re
+
+    def names(url):
+        body = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert "<html" not in body  # only the rows fragment
+        return _re.findall(r'/console/items/\d+">([^<]+)</a>', body)
+
+    assert names("/console?q=lamp&sort=points") == ["Lamp 1", "Lamp 2", "Lamp 0"]
+    assert names("/console?q=lamp&sort=points&dir=desc") == ["Lamp 0", "Lamp 2", "Lamp 1"]
+    assert names("/console?state=low") == ["Rug"]
+    assert names("/console?state=hidden") == ["Vase"]
+    first = names("/console?sort=name")
+    assert len(first) == 25 and first[0] == "Filler 00"
+    second = client.get("/console?sort=name&page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "Vase" in second
+    assert "No items match" in client.get("/console?q=nothing-like-this").get_data(as_text=True)
+    assert low and hidden
+
+
+def test_an_image_over_the_size_limit_is_refused(client, merch, clock, monkeypatch):
+    import io as _io
+    from mall.catalog import images
+    monkeypatch.setattr(images, "MAX_BYTES", 1000)
+    item = make_item(clock.now())
+    db.session.commit()
+    response = client.post(f"/console/items/{item.id}/image", content_type="multipart/form-data",
+                           data={"image": (_io.BytesIO(_png((400, 400)) + b"\0" * 2000), "big.png")},
+                           follow_redirects=True)
+    assert "The image is larger than 5 MB." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Item, item.id).image is None
+
+
+def test_the_low_stock_threshold_flags_the_item_and_is_recorded(client, merch, clock):
+    item = make_item(clock.now(), stock=8)
+    db.session.commit()
+    assert item.name not in client.get("/console?state=low").get_data(as_text=True)
+    client.post(f"/console/items/{item.id}/stock", data={"action": "threshold", "low-threshold": "8"})
+    assert item.name in client.get("/console?state=low").get_data(as_text=True)
+    change = ItemChange.query.filter_by(item_id=item.id, action="low_stock_threshold").one()
+    assert change.before == {"low_stock_threshold": 5} and change.after == {"low_stock_threshold": 8}
+    refused = client.post(f"/console/items/{item.id}/stock", data={"action": "threshold", "low-threshold": "-1"})
+    assert refused.status_code == 422 and "Use 0 or more." in refused.get_data(as_text=True)
+
+
+def test_a_member_switches_to_a_substitute_with_one_tap_after_a_sold_out_checkout(client, tiers, clock):
+    import re as _re
+    from mall.catalog.substitutes import set_substitutes
+    from mall.checkout.orders import place_order
+    from mall.checkout.quotes import LineRequest
+    hot = make_item(clock.now(), name="Blender", stock=1)
+    first = make_item(clock.now(), name="Juicer", points=700)
+    second = make_item(clock.now(), name="Toaster", points=800)
+    set_substitutes(hot.id, [first.id, second.id], actor_id=None, now=clock.now())
+    rival = make_user(clock.now())
+    give_points(rival.id, 5000, clock.now())
+    member = make_user(clock.now(), login="tap@example.com")
+    give_points(member.id, 5000, clock.now())
+    db.session.commit()
+    client.post("/login", data={"identifier": "tap@example.com", "password": PASSWORD})
+    page = client.get(f"/catalog/{hot.id}").get_data(as_text=True)  # still in stock: no offers yet
+    assert "You might like instead" not in page
+    place_order(rival.id, [LineRequest(hot.id, hot.plans[0].id, 1)], key="r", now=clock.now(),
+                hold_minutes=10, card_payments=False, points_per_unit=100)
+    db.session.commit()
+    response = client.post(f"/catalog/{hot.id}/buy", data={"plan_id": hot.plans[0].id, "quantity": 1, "key": "m"},
+                           headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Take Juicer instead" in body and "Take Toaster instead" in body
+    form = _re.search(r'<form method="post" action="/catalog/%d/buy".*?</form>' % first.id, body, _re.S).group(0)
+    fields = dict(_re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    switched = client.post(f"/catalog/{first.id}/buy", data=fields, headers={"HX-Request": "true"})
+    assert switched.status_code == 200 and switched.headers["HX-Redirect"].startswith("/orders/")
+    from mall.checkout.models import Order
+    order = db.session.scalar(select(Order).where(Order.member_id == member.id))
+    assert order.status == "ready" and order.lines[0].item_name == "Juicer" and order.points_total == 700
