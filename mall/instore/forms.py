@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..forms import Form
 from .models import CASH_METHODS
@@ -49,7 +49,7 @@ class PurchaseForm(Form):
 
     def validate_amount(self, field):
         if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
-            raise ValueError(_l("Use at most two decimal places."))
+            raise ValidationError(_l("Use at most two decimal places."))
 
     def amount_minor(self) -> int:
         return int((self.amount.data * 100).to_integral_value())
