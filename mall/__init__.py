@@ -70,6 +70,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .storefront.views import bp as storefront_bp
     for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp):
         app.register_blueprint(bp)
+    from .engagement.views import bp as engagement_bp
+    from .notifications.views import bp as notifications_bp
+    app.register_blueprint(engagement_bp)
+    app.register_blueprint(notifications_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)

@@ -50,6 +50,23 @@ class Config:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
     MALL_PAGE_SIZE = 12
     MALL_EXPIRY_WARNING_DAYS = 30
+    # Engagement (issue 6): task points, and the caps on all non-purchase points.
+    MALL_TASK_CHECKIN_POINTS = int(os.environ.get("MALL_TASK_CHECKIN_POINTS", "5"))
+    MALL_TASK_STREAK_DAYS = int(os.environ.get("MALL_TASK_STREAK_DAYS", "7"))      # a bonus every 7th day in a row
+    MALL_TASK_STREAK_BONUS = int(os.environ.get("MALL_TASK_STREAK_BONUS", "30"))
+    MALL_TASK_PROFILE_POINTS = int(os.environ.get("MALL_TASK_PROFILE_POINTS", "20"))  # per field, once
+    MALL_TASK_REFERRAL_POINTS = int(os.environ.get("MALL_TASK_REFERRAL_POINTS", "200"))  # each side
+    MALL_TASK_DAILY_CAP = int(os.environ.get("MALL_TASK_DAILY_CAP", "300"))
+    MALL_TASK_MONTHLY_CAP = int(os.environ.get("MALL_TASK_MONTHLY_CAP", "1000"))
+    # Notifications: "console" logs emails (development), "smtp" sends them.
+    MALL_MAIL_BACKEND = os.environ.get("MALL_MAIL_BACKEND") or ("smtp" if os.environ.get("MALL_SMTP_HOST") else "console")
+    MALL_SMTP_HOST = os.environ.get("MALL_SMTP_HOST", "127.0.0.1")
+    MALL_SMTP_PORT = int(os.environ.get("MALL_SMTP_PORT", "25"))
+    MALL_SMTP_USER = os.environ.get("MALL_SMTP_USER") or None
+    MALL_SMTP_PASSWORD = os.environ.get("MALL_SMTP_PASSWORD") or None
+    MALL_SMTP_STARTTLS = os.environ.get("MALL_SMTP_STARTTLS", "0") == "1"
+    MALL_MAIL_FROM = os.environ.get("MALL_MAIL_FROM", "Point Mall <no-reply@pointmall.example>")
+    MALL_BASE_URL = os.environ.get("MALL_BASE_URL", "http://127.0.0.1:5000")
     # In store (issue 5): pickup window, receipt QR lifetime, and rate limits (Flask-Limiter
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))

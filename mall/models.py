@@ -10,3 +10,6 @@ from .inventory.models import Reservation  # noqa: F401,E402
 from .catalog.models import ItemChange, ItemSubstitute  # noqa: F401,E402
 from .presale.models import Presale  # noqa: F401,E402
 from .hq.models import AuditEntry, BudgetMonth, DiscretionaryGrant, HqAlert, LedgerDaily, MemberSegment, MemberSighting, OrderOrigin, RiskReview, RollupState, RuleRoi, StoreBudget  # noqa: F401,E402
+from .points.models import MemberTier, TierChange  # noqa: F401,E402
+from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, Referral  # noqa: F401,E402
+from .notifications.models import Notification, NotificationOptOut  # noqa: F401,E402

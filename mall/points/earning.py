@@ -1,14 +1,21 @@
-"""Points for purchases: base rate x the member's tier multiplier.
+"""Points for purchases, by the earning rules (mall/engagement/rules.py has the stacking rule).
 
 Integer arithmetic only; fractions of a point are dropped (floor), never rounded up,
 so the programme never issues a point nobody paid for.
+
+Every purchase entry carries the rulebook version and the steps that made its points
+(names and values copied), so a later rule edit never changes how a past earn is explained.
 """
 from datetime import datetime
 
+from flask import current_app
+from sqlalchemy import select
+
 from ..errors import InvalidAmount
+from ..extensions import db
 from .ledger import credit_points
 from .models import LedgerEntry
-from .tiers import expiry_for, tier_status
+from .tiers import expiry_for, record_tier_changes, tier_status
 
 
 def purchase_points(spend_minor: int, minor_per_point: int, multiplier_pct: int) -> tuple[int, int]:
@@ -16,22 +23,60 @@ def purchase_points(spend_minor: int, minor_per_point: int, multiplier_pct: int)
     return base, base * multiplier_pct // 100
 
 
+def is_first_purchase(member_id: int) -> bool:
+    return db.session.scalar(select(LedgerEntry.id).where(
+        LedgerEntry.member_id == member_id, LedgerEntry.reason == "purchase").limit(1)) is None
+
+
+def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, now: datetime,
+                   store_id: int | None = None, category: str | None = None, tier=None):
+    from ..engagement.rules import PurchaseFacts
+    tier = tier or tier_status(member_id, now).tier
+    return PurchaseFacts(spend_minor=spend_minor, at=now, tier_code=tier.code, tier_name=tier.name,
+                         tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
+                         default_minor_per_point=minor_per_point, store_id=store_id, category=category,
+                         first_purchase=is_first_purchase(member_id),
+                         timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+
+
 def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int, source: str,
                       key: str, now: datetime, store_id: int | None = None,
-                      reference: str | None = None, actor_id: int | None = None) -> LedgerEntry | None:
-    """Credit a purchase and count its spend towards the tier. The tier is the one held
-    before this purchase. Returns None when the spend is too small to earn a point."""
+                      reference: str | None = None, actor_id: int | None = None,
+                      category: str | None = None) -> LedgerEntry | None:
+    """Credit a purchase by the current earning rules and count its spend towards the tier.
+
+    The tier is the one held before this purchase; `minor_per_point` is the base rate used
+    when no base-rate rule applies. The entry's detail holds the explanation facts
+    (`steps`) and the rulebook version (`rules_version`). A replay of (source, key) returns
+    the first entry unchanged. Afterwards an upgrade is recorded at once, and a pending
+    referral is rewarded when this is the member's first purchase. Returns None when the
+    spend is too small to earn a point.
+    """
+    from ..engagement.rulebook import earning_for
     if not isinstance(spend_minor, int) or spend_minor <= 0:
         raise InvalidAmount(field="amount")
+    replay = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
+                                                         LedgerEntry.idempotency_key == key))
+    if replay is not None:
+        return replay
     status = tier_status(member_id, now)
-    base, points = purchase_points(spend_minor, minor_per_point, status.tier.multiplier_pct)
-    if points <= 0:
+    facts = purchase_facts(member_id, spend_minor, minor_per_point=minor_per_point, now=now,
+                           store_id=store_id, category=category, tier=status.tier)
+    earning, version = earning_for(facts)
+    if earning.points <= 0:
         return None
-    return credit_points(
-        member_id, points, reason="purchase", source=source, key=key, now=now,
+    entry = credit_points(
+        member_id, earning.points, reason="purchase", source=source, key=key, now=now,
         expires_at=expiry_for(status.tier, now), reference=reference, store_id=store_id,
         actor_id=actor_id, spend_minor=spend_minor,
-        # The tier's names are copied, so renaming a tier later never rewrites this line's story.
-        detail={"spend_minor": spend_minor, "base": base, "tier": status.tier.code,
-                "tier_name": status.tier.name, "tier_name_zh": status.tier.name_zh,
-                "multiplier_pct": status.tier.multiplier_pct})
+        # The tier's and rules' names are copied, so renaming or editing them later never
+        # rewrites this line's story.
+        detail={"spend_minor": spend_minor, "base": earning.base, "tier": facts.tier_code,
+                "tier_name": facts.tier_name, "tier_name_zh": facts.tier_name_zh,
+                "multiplier_pct": earning.tier_multiplier_pct, "category": category,
+                "rules_version": version, **earning.facts()})
+    record_tier_changes(member_id, now)
+    if facts.first_purchase:
+        from ..engagement.tasks import reward_referral
+        reward_referral(member_id, now, store_id=store_id)
+    return entry

@@ -16,6 +16,12 @@ def kind_label(kind: str) -> str:
 def explain(entry) -> str:
     d = entry.detail or {}
     reason = entry.reason
+    if reason == "purchase" and "steps" in d:
+        return _("Purchase of %(spend)s (receipt %(ref)s): %(formula)s = %(points)s points",
+                 spend=money(d.get("spend_minor")), ref=entry.reference or "-", formula=formula(d),
+                 points=points(entry.points))
+    if reason in TASK_REASONS:
+        return TASK_REASONS[reason](d) + _capped_note(d)
     if reason == "purchase":
         return _("Purchase of %(spend)s (receipt %(ref)s): base %(base)s × %(tier)s tier %(mult)s = %(points)s points",
                  spend=money(d.get("spend_minor")), ref=entry.reference or "-", base=points(d.get("base")),
@@ -55,3 +61,63 @@ def _tier_name(detail: dict) -> str:
 def _multiplier(pct: int) -> str:
     whole, frac = divmod(int(pct), 100)
     return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
+
+
+# --- earning rules and tasks (issue 6) -----------------------------------------------------
+
+def _name(step: dict) -> str:
+    if str(get_locale()).startswith("zh") and step.get("name_zh"):
+        return step["name_zh"]
+    return step.get("name") or ""
+
+
+def formula(detail: dict) -> str:
+    """"base 200 × Gold tier 1.2 × Fresh day 2 + New category 30% (60)", from the steps a
+    purchase entry (or the console preview) stored: the names and values as they were then."""
+    parts = []
+    for i, step in enumerate(detail.get("steps", [])):
+        op = step.get("op")
+        if op == "base":
+            parts.append(_("base %(n)s", n=points(step.get("points"))))
+        elif op == "×" and i == 1:  # the second step is always the member's tier
+            parts.append("× " + _("%(tier)s tier %(mult)s", tier=_tier_name(detail), mult=_multiplier(step["value"])))
+        elif op == "×":
+            parts.append(f"× {_name(step)} {_multiplier(step['value'])}")
+        elif op == "+" and step.get("unit") == "points":
+            parts.append(f"+ {_name(step)} {points(step['value'])}")
+        elif op == "+":
+            parts.append(_("+ %(name)s %(pct)s%% (%(points)s)", name=_name(step), pct=step["value"],
+                           points=points(step["points"])))
+        elif op == "cap":
+            parts.append(_("capped at %(mult)s × base (%(points)s)", mult=_multiplier(step["value"]),
+                           points=points(step["points"])))
+    return " ".join(parts)
+
+
+def _checkin(d: dict) -> str:
+    text = _("Daily check-in, day %(n)s of your streak", n=d.get("streak", 1))
+    return text + (" · " + _("streak bonus") if d.get("streak_bonus") else "")
+
+
+PROFILE_FIELD_LABELS = {"birthday": lambda: _("birthday"), "city": lambda: _("city"),
+                        "favourite_category": lambda: _("favourite category")}
+
+
+def _profile(d: dict) -> str:
+    label = PROFILE_FIELD_LABELS.get(d.get("field"), lambda: d.get("field", ""))()
+    return _("Completed your profile: %(field)s", field=label)
+
+
+def _referral(d: dict) -> str:
+    if d.get("role") == "referred":
+        return _("Referral bonus: your first purchase after a friend invited you")
+    return _("Referral bonus: a friend you invited made their first purchase")
+
+
+TASK_REASONS = {"checkin": _checkin, "profile": _profile, "referral": _referral}
+
+
+def _capped_note(d: dict) -> str:
+    if not d.get("capped"):
+        return ""
+    return " · " + _("limited by the cap on bonus points (%(wanted)s offered)", wanted=points(d.get("wanted")))

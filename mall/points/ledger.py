@@ -114,8 +114,11 @@ def _guarded(source: str, key: str, points: int, write):
 def credit_points(member_id: int, points: int, *, reason: str, source: str, key: str,
                   expires_at: datetime, now: datetime, reference: str | None = None,
                   detail: dict | None = None, spend_minor: int = 0, store_id: int | None = None,
-                  actor_id: int | None = None) -> LedgerEntry:
-    """Credit points as a new lot expiring at `expires_at`. Idempotent per (source, key)."""
+                  actor_id: int | None = None, queue: bool = True) -> LedgerEntry:
+    """Credit points as a new lot expiring at `expires_at`. Idempotent per (source, key).
+
+    `queue=False` skips the member's lock for a caller that already holds it (and the
+    account row), as capped task grants do to read their caps and credit in one step."""
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
     if expires_at <= now:
@@ -131,6 +134,8 @@ def credit_points(member_id: int, points: int, *, reason: str, source: str, key:
         db.session.flush()
         return entry
 
+    if not queue:
+        return _guarded(source, key, points, write)
     with _locks().hold(f"points:{member_id}"):
         return _guarded(source, key, points, write)
 

@@ -130,3 +130,45 @@ class LotMovement(db.Model):
 
     entry: Mapped[LedgerEntry] = relationship(back_populates="movements")
     lot: Mapped[PointLot] = relationship()
+
+
+class MemberTier(db.Model):
+    """The tier a member holds and until when (issue 6, tier lifecycle).
+
+    An upgrade is recorded at once; a downgrade waits for period_ends_at, so a member who
+    reached Gold keeps it for the whole period even if their rolling spend dips. NULL
+    period_ends_at: the entry tier, which never lapses. No row: the tier follows spend.
+    """
+
+    __tablename__ = "member_tiers"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id"))
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    tier: Mapped[Tier] = relationship()
+
+
+class TierChange(db.Model):
+    """Tier history: every upgrade, renewal and downgrade, with the spend that decided it."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('upgrade', 'renewal', 'downgrade')", name="known_kind"),
+        Index("ix_tier_changes_member_created", "member_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    to_tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id"))
+    qualifying_minor: Mapped[int]
+    period_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the member dismissed the celebration banner (upgrades only).
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    from_tier: Mapped[Tier | None] = relationship(foreign_keys=[from_tier_id])
+    to_tier: Mapped[Tier] = relationship(foreign_keys=[to_tier_id])

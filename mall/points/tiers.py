@@ -1,15 +1,25 @@
 """Tiers follow qualifying spend over the rolling 12 months, never the current balance
-(a balance falls when the member redeems; their standing should not)."""
+(a balance falls when the member redeems; their standing should not).
+
+Lifecycle (issue 6): the tier a member holds is the higher of
+- the tier their rolling spend reaches now (so an upgrade is immediate), and
+- the tier they hold (MemberTier) until its period ends (so a downgrade waits for the end
+  of the period, never mid-period).
+`record_tier_changes` writes the held tier and its history; purchases call it at once and
+`mall jobs` calls it for members whose period has ended (renew or downgrade).
+"""
 import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from .models import LedgerEntry, Tier
+from .models import LedgerEntry, MemberTier, Tier, TierChange
 
 WINDOW = timedelta(days=365)
+PERIOD_MONTHS = 12  # how long a reached tier is held before it is reviewed
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -23,10 +33,13 @@ def all_tiers() -> list[Tier]:
     return list(db.session.scalars(select(Tier).order_by(Tier.rank)))
 
 
-def qualifying_spend(member_id: int, now: datetime) -> int:
+def qualifying_spend(member_id: int, now: datetime, *, window_end: datetime | None = None) -> int:
+    """Spend in the 12 months before `window_end` (default: now), counting only what has
+    happened by `now`: with a future window_end, the spend that will still count then."""
+    window_end = window_end or now
     return db.session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.spend_minor), 0))
-        .where(LedgerEntry.member_id == member_id, LedgerEntry.created_at > now - WINDOW,
+        .where(LedgerEntry.member_id == member_id, LedgerEntry.created_at > window_end - WINDOW,
                LedgerEntry.created_at <= now)) or 0
 
 
@@ -35,6 +48,14 @@ class TierStatus:
     tier: Tier
     next_tier: Tier | None
     qualifying_minor: int
+    # Lifecycle: when the held tier is reviewed, and the spend still needed by then to keep it.
+    held_until: datetime | None = None
+    retain_short_minor: int = 0
+    retain_counted_minor: int = 0
+
+    @property
+    def retain_progress_pct(self) -> int:
+        return min(100, self.retain_counted_minor * 100 // max(self.tier.threshold_minor, 1))
 
     @property
     def to_next_minor(self) -> int:
@@ -66,8 +87,129 @@ def status_for_spend(spend_minor: int, tiers: list[Tier]) -> TierStatus:
                       qualifying_minor=spend_minor)
 
 
+def _held(member_id: int, now: datetime) -> MemberTier | None:
+    held = db.session.get(MemberTier, member_id)
+    if held is None or (held.period_ends_at is not None and held.period_ends_at <= now):
+        return None  # a lapsed period: the job is about to review it; spend decides meanwhile
+    return held
+
+
 def tier_status(member_id: int, now: datetime) -> TierStatus:
-    return status_for_spend(qualifying_spend(member_id, now), all_tiers())
+    tiers = all_tiers()
+    spend = qualifying_spend(member_id, now)
+    status = status_for_spend(spend, tiers)
+    held = _held(member_id, now)
+    if held is None or held.tier.rank < status.tier.rank:
+        return status
+    tier = held.tier
+    higher = [t for t in tiers if t.rank > tier.rank]
+    short = counted = 0
+    if held.period_ends_at is not None:
+        counted = qualifying_spend(member_id, now, window_end=held.period_ends_at)
+        short = max(tier.threshold_minor - counted, 0)
+    return TierStatus(tier=tier, next_tier=higher[0] if higher else None, qualifying_minor=spend,
+                      held_until=held.period_ends_at, retain_short_minor=short,
+                      retain_counted_minor=counted)
+
+
+def _change(member_id: int, kind: str, from_tier: Tier | None, to_tier: Tier, spend: int,
+            period_ends_at: datetime | None, now: datetime) -> TierChange:
+    change = TierChange(member_id=member_id, kind=kind, from_tier_id=from_tier.id if from_tier else None,
+                        to_tier_id=to_tier.id, qualifying_minor=spend, period_ends_at=period_ends_at,
+                        created_at=now)
+    db.session.add(change)
+    db.session.flush()
+    if kind != "renewal":
+        from ..notifications.services import notify
+        notify(member_id, "tier_change", f"tier-change:{change.id}",
+               {"kind": kind, "from": from_tier.code if from_tier else None, "to": to_tier.code,
+                "to_name": to_tier.name, "to_name_zh": to_tier.name_zh,
+                "from_name": from_tier.name if from_tier else None,
+                "from_name_zh": from_tier.name_zh if from_tier else None,
+                "period_ends_at": period_ends_at.isoformat() if period_ends_at else None}, now)
+    return change
+
+
+def record_tier_changes(member_id: int, now: datetime) -> TierChange | None:
+    """Bring the held tier up to date: an upgrade at once, and at the end of a period a
+    renewal (spend still qualifies) or a downgrade (to the tier the spend reaches). Writes
+    tier history and a tier-change notification. Idempotent: a second call changes nothing.
+    """
+    tiers = all_tiers()
+    if not tiers:
+        return None
+    spend = qualifying_spend(member_id, now)
+    reached = status_for_spend(spend, tiers).tier
+    entry_tier = tiers[0]
+    held = db.session.execute(select(MemberTier).where(MemberTier.member_id == member_id)
+                              .with_for_update()).scalar_one_or_none()
+    if held is None:
+        if reached.rank == entry_tier.rank:
+            return None
+        ends = add_months(now, PERIOD_MONTHS)
+        try:
+            with db.session.begin_nested():
+                db.session.add(MemberTier(member_id=member_id, tier_id=reached.id, reached_at=now,
+                                          period_ends_at=ends))
+        except IntegrityError:  # a concurrent purchase recorded this upgrade first
+            return None
+        return _change(member_id, "upgrade", entry_tier, reached, spend, ends, now)
+    current = held.tier
+    if reached.rank > current.rank:
+        held.tier_id, held.reached_at = reached.id, now
+        held.period_ends_at = add_months(now, PERIOD_MONTHS)
+        db.session.flush()
+        db.session.expire(held, ["tier"])
+        return _change(member_id, "upgrade", current, reached, spend, held.period_ends_at, now)
+    if held.period_ends_at is None or held.period_ends_at > now:
+        return None
+    if reached.rank == current.rank:
+        ends = held.period_ends_at
+        while ends <= now:
+            ends = add_months(ends, PERIOD_MONTHS)
+        held.period_ends_at = ends
+        db.session.flush()
+        return _change(member_id, "renewal", current, current, spend, ends, now)
+    held.tier_id, held.reached_at = reached.id, now
+    held.period_ends_at = None if reached.rank == entry_tier.rank else add_months(now, PERIOD_MONTHS)
+    db.session.flush()
+    db.session.expire(held, ["tier"])
+    return _change(member_id, "downgrade", current, reached, spend, held.period_ends_at, now)
+
+
+def review_tiers(now: datetime, *, batch: int = 500) -> dict:
+    """The `mall jobs` tier review: every member whose period has ended, plus anyone with
+    spend in the last two days (credits that bypassed earn_for_purchase still upgrade)."""
+    ended = db.session.scalars(select(MemberTier.member_id).where(
+        MemberTier.period_ends_at.is_not(None), MemberTier.period_ends_at <= now).limit(batch)).all()
+    recent = db.session.scalars(select(LedgerEntry.member_id).where(
+        LedgerEntry.spend_minor > 0, LedgerEntry.created_at > now - timedelta(days=2))
+        .distinct().limit(batch)).all()
+    counts = {"upgrade": 0, "renewal": 0, "downgrade": 0}
+    for member_id in sorted(set(ended) | set(recent)):
+        change = record_tier_changes(member_id, now)
+        if change is not None:
+            counts[change.kind] += 1
+    return counts
+
+
+def tier_history(member_id: int) -> list[TierChange]:
+    return list(db.session.scalars(select(TierChange).where(TierChange.member_id == member_id)
+                                   .order_by(TierChange.created_at.desc(), TierChange.id.desc())))
+
+
+def unseen_upgrade(member_id: int) -> TierChange | None:
+    """The newest upgrade the member has not dismissed yet: the celebration banner."""
+    return db.session.scalar(select(TierChange).where(
+        TierChange.member_id == member_id, TierChange.kind == "upgrade", TierChange.seen_at.is_(None))
+        .order_by(TierChange.id.desc()).limit(1))
+
+
+def dismiss_banner(member_id: int, change_id: int, now: datetime) -> None:
+    change = db.session.get(TierChange, change_id)
+    if change is not None and change.member_id == member_id and change.seen_at is None:
+        change.seen_at = now
+        db.session.flush()
 
 
 def expiry_for(tier: Tier, now: datetime) -> datetime:

@@ -1,0 +1,118 @@
+"""Engagement: earning rules as versioned data, and the member tasks (check-in, profile,
+referral) that earn non-purchase points.
+
+Earning rules are insert-only: an edit writes a new version row and a retirement writes a
+version with active=False, so the rule a past earn used is always still there to explain it.
+The id of the newest row is the rulebook version stamped on every earn.
+"""
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..types import UTCDateTime
+
+
+class RuleKind(StrEnum):
+    BASE_RATE = "base_rate"              # value: minor units of spend per point (100 = ¥1)
+    TIER_MULTIPLIER = "tier_multiplier"  # value: percent, for tier_code (120 = ×1.2)
+    TIME_SLOT = "time_slot"              # value: percent on the listed weekdays (200 = ×2)
+    CAMPAIGN = "campaign"                # value: percent inside the rule's window
+    CATEGORY_BONUS = "category_bonus"    # value: percent of the base, added (30 = +30%)
+    FIRST_PURCHASE = "first_purchase"    # value: points added on a member's first purchase
+    CAP = "cap"                          # value: percent of the base the rate part may reach
+
+
+RULE_KINDS = tuple(k.value for k in RuleKind)
+
+
+class EarningRule(db.Model):
+    __tablename__ = "earning_rules"
+    __table_args__ = (
+        UniqueConstraint("rule_key", "version", name="one_row_per_version"),
+        CheckConstraint(f"kind IN {RULE_KINDS!r}", name="known_kind"),
+        CheckConstraint("value > 0", name="value_positive"),
+        CheckConstraint("version > 0", name="version_positive"),
+        CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at",
+                        name="window_ends_after_it_starts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # also the rulebook version
+    rule_key: Mapped[str] = mapped_column(String(16))   # stable across versions
+    version: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)  # False: this version retires the rule
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str | None] = mapped_column(String(60))
+    value: Mapped[int]
+    tier_code: Mapped[str | None] = mapped_column(String(20))
+    category_slug: Mapped[str | None] = mapped_column(String(40))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    # ISO weekdays, comma separated ("3" is Wednesday, "6,7" the weekend), in the shop's timezone.
+    weekdays: Mapped[str | None] = mapped_column(String(20))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def weekday_list(self) -> list[int]:
+        return [int(d) for d in (self.weekdays or "").split(",") if d.strip()]
+
+
+class Checkin(db.Model):
+    """One row per member per local day: the UNIQUE makes a double tap one check-in."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("member_id", "day", name="one_checkin_per_day"),
+        CheckConstraint("streak > 0", name="streak_positive"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    streak: Mapped[int]
+    points: Mapped[int]        # what was credited (after caps)
+    wanted: Mapped[int]        # what the rules offered before caps
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MemberProfile(db.Model):
+    """The optional profile fields a member is rewarded for completing, once each."""
+
+    __tablename__ = "member_profiles"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    city: Mapped[str | None] = mapped_column(String(60))
+    favourite_category: Mapped[str | None] = mapped_column(String(40))
+
+
+class Referral(db.Model):
+    """The referred member is unique: nobody is referred twice. Points wait for their
+    first purchase (rewarded_at)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (CheckConstraint("referrer_id <> referred_id", name="not_self"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    referred_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MemberDevice(db.Model):
+    """Devices (a long-lived browser cookie) a member was seen on: one household's phone
+    can't refer itself."""
+
+    __tablename__ = "member_devices"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,352 @@
+"""Member tasks: daily check-in with a streak bonus, profile completion (per field, once),
+and referral (both members earn after the new member's first purchase).
+
+Every task credit is a ledger entry with source "task" and a reason ("checkin", "profile",
+"referral"), so HQ's budgets can tell discretionary points from purchase points. All task
+points together are capped per local day and per local month; a capped grant says so
+(TaskGrant.capped) instead of failing silently, and the ledger entry records what was
+wanted and what was granted.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..errors import DomainError
+from ..extensions import db
+from ..points.earning import is_first_purchase
+from ..points.ledger import credit_points, lock_account
+from ..points.models import EntryKind, LedgerEntry
+from ..points.tiers import expiry_for, tier_status
+from .models import Checkin, MemberDevice, MemberProfile, Referral
+
+TASK_SOURCE = "task"
+PROFILE_FIELDS = ("birthday", "city", "favourite_category")
+
+
+class AlreadyCheckedIn(DomainError):
+    message = _l("You have already checked in today. Come back tomorrow to keep your streak going!")
+
+
+class ReferralRefused(DomainError):
+    field = "code"
+
+
+def _cfg(name: str) -> int:
+    return current_app.config[name]
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+
+
+def local_day(now: datetime) -> date:
+    return now.astimezone(_tz()).date()
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_tz())
+
+
+def _used(member_id: int, start: datetime, end: datetime) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+        LedgerEntry.member_id == member_id, LedgerEntry.source == TASK_SOURCE,
+        LedgerEntry.kind == EntryKind.EARN.value,
+        LedgerEntry.created_at >= start, LedgerEntry.created_at < end))
+
+
+@dataclass(frozen=True)
+class CapUsage:
+    used_today: int
+    daily_cap: int
+    used_month: int
+    monthly_cap: int
+
+    @property
+    def left(self) -> int:
+        return max(min(self.daily_cap - self.used_today, self.monthly_cap - self.used_month), 0)
+
+
+def cap_usage(member_id: int, now: datetime) -> CapUsage:
+    day = local_day(now)
+    month_start = _day_start(day.replace(day=1))
+    next_month = _day_start((day.replace(day=28) + timedelta(days=4)).replace(day=1))
+    return CapUsage(used_today=_used(member_id, _day_start(day), _day_start(day + timedelta(days=1))),
+                    daily_cap=_cfg("MALL_TASK_DAILY_CAP"),
+                    used_month=_used(member_id, month_start, next_month),
+                    monthly_cap=_cfg("MALL_TASK_MONTHLY_CAP"))
+
+
+@dataclass(frozen=True)
+class TaskGrant:
+    wanted: int
+    granted: int
+    capped: str | None          # "day" or "month" when a cap cut the grant, else None
+    entry: LedgerEntry | None
+    replayed: bool = False      # the same task was rewarded before; nothing new happened
+
+
+def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now: datetime,
+                      detail: dict | None = None, store_id: int | None = None) -> TaskGrant:
+    """Credit task points within the member's daily and monthly caps. Idempotent per key.
+
+    The member's lock and account row are held while the caps are read and the credit is
+    written, so two tasks finishing at once can't both squeeze under the same cap.
+    """
+    with current_app.extensions["mall.locks"].hold(f"points:{member_id}"):
+        lock_account(member_id, now)
+        replay = db.session.scalar(select(LedgerEntry).where(
+            LedgerEntry.source == TASK_SOURCE, LedgerEntry.idempotency_key == key))
+        if replay is not None:
+            d = replay.detail or {}
+            return TaskGrant(d.get("wanted", replay.points), replay.points, d.get("capped"), replay, True)
+        usage = cap_usage(member_id, now)
+        granted = min(points, usage.left)
+        capped = None
+        if granted < points:
+            capped = "day" if usage.daily_cap - usage.used_today <= usage.monthly_cap - usage.used_month else "month"
+        if granted <= 0:
+            return TaskGrant(points, 0, capped, None)
+        if not _charge_budget(store_id, granted, reason, now):
+            return TaskGrant(points, 0, "budget", None)
+        entry = credit_points(member_id, granted, reason=reason, source=TASK_SOURCE, key=key, now=now,
+                              expires_at=expiry_for(tier_status(member_id, now).tier, now),
+                              detail={**(detail or {}), "wanted": points, "capped": capped,
+                                      "discretionary": True},
+                              store_id=store_id, queue=False)
+    return TaskGrant(points, granted, capped, entry)
+
+
+def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> bool:
+    """Charge a store's budget for discretionary points (HQ's hook), when the task has a
+    store. False when the budget refuses or holds them: then nothing is credited."""
+    if store_id is None:
+        return True
+    try:
+        from ..hq.budgets import BudgetHeld, BudgetRefused, charge_discretionary
+    except ImportError:  # HQ's budgets not installed
+        return True
+    try:
+        charge_discretionary(store_id, points, f"task:{reason}", now)
+    except (BudgetHeld, BudgetRefused):
+        return False
+    return True
+
+
+# --- daily check-in ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckinResult:
+    checkin: Checkin
+    grant: TaskGrant
+    streak_bonus: bool
+
+
+def _checkin_on(member_id: int, day: date) -> Checkin | None:
+    return db.session.scalar(select(Checkin).where(Checkin.member_id == member_id, Checkin.day == day))
+
+
+def check_in(member_id: int, now: datetime) -> CheckinResult:
+    """Check in for today (the shop's local day). The streak grows when yesterday had a
+    check-in; every MALL_TASK_STREAK_DAYS-th day in a row adds the streak bonus.
+    Raises AlreadyCheckedIn on a second check-in the same day (UNIQUE backs it)."""
+    day = local_day(now)
+    if _checkin_on(member_id, day) is not None:
+        raise AlreadyCheckedIn()
+    yesterday = _checkin_on(member_id, day - timedelta(days=1))
+    streak = yesterday.streak + 1 if yesterday else 1
+    bonus = streak % _cfg("MALL_TASK_STREAK_DAYS") == 0
+    wanted = _cfg("MALL_TASK_CHECKIN_POINTS") + (_cfg("MALL_TASK_STREAK_BONUS") if bonus else 0)
+    checkin = Checkin(member_id=member_id, day=day, streak=streak, points=0, wanted=wanted, created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(checkin)
+    except IntegrityError as exc:  # a double tap racing this one
+        raise AlreadyCheckedIn() from exc
+    grant = grant_task_points(member_id, wanted, reason="checkin", key=f"checkin:{member_id}:{day.isoformat()}",
+                              now=now, detail={"streak": streak, "streak_bonus": bonus})
+    checkin.points = grant.granted
+    db.session.flush()
+    return CheckinResult(checkin=checkin, grant=grant, streak_bonus=bonus)
+
+
+def current_streak(member_id: int, now: datetime) -> tuple[int, bool]:
+    """(streak, checked in today). A streak survives until the end of the day after the
+    last check-in."""
+    day = local_day(now)
+    today = _checkin_on(member_id, day)
+    if today is not None:
+        return today.streak, True
+    yesterday = _checkin_on(member_id, day - timedelta(days=1))
+    return (yesterday.streak if yesterday else 0), False
+
+
+# --- profile ----------------------------------------------------------------------------
+
+def profile_of(member_id: int) -> MemberProfile:
+    return db.session.get(MemberProfile, member_id) or MemberProfile(member_id=member_id)
+
+
+def update_profile(member_id: int, *, birthday: date | None, city: str | None,
+                   favourite_category: str | None, now: datetime) -> list[TaskGrant]:
+    """Save the profile; each field earns points the first time it is filled in, once
+    ever (the ledger key is per field, so clearing and refilling earns nothing)."""
+    profile = db.session.get(MemberProfile, member_id)
+    if profile is None:
+        profile = MemberProfile(member_id=member_id)
+        db.session.add(profile)
+    profile.birthday = birthday
+    profile.city = (city or "").strip() or None
+    profile.favourite_category = favourite_category or None
+    db.session.flush()
+    grants = []
+    for name in PROFILE_FIELDS:
+        if getattr(profile, name) is not None:
+            grants.append(grant_task_points(member_id, _cfg("MALL_TASK_PROFILE_POINTS"), reason="profile",
+                                            key=f"profile:{member_id}:{name}", now=now,
+                                            detail={"field": name}))
+    return [g for g in grants if not g.replayed]
+
+
+def profile_progress(member_id: int) -> tuple[int, int]:
+    profile = profile_of(member_id)
+    return sum(getattr(profile, f) is not None for f in PROFILE_FIELDS), len(PROFILE_FIELDS)
+
+
+# --- devices and referral ---------------------------------------------------------------
+
+def remember_device(member_id: int, device_id: str | None, now: datetime) -> None:
+    if not device_id:
+        return
+    if db.session.get(MemberDevice, (member_id, device_id)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(MemberDevice(member_id=member_id, device_id=device_id, first_seen=now))
+    except IntegrityError:
+        pass  # two tabs at once
+
+
+def _shares_device(a: int, b: int, device_id: str | None) -> bool:
+    devices_of_b = select(MemberDevice.device_id).where(MemberDevice.member_id == b)
+    if device_id and db.session.get(MemberDevice, (b, device_id)) is not None:
+        return True
+    return db.session.scalar(select(func.count()).select_from(MemberDevice).where(
+        MemberDevice.member_id == a, MemberDevice.device_id.in_(devices_of_b))) > 0
+
+
+def _referrer_of(member_id: int) -> int | None:
+    return db.session.scalar(select(Referral.referrer_id).where(Referral.referred_id == member_id))
+
+
+def claim_referral(member_id: int, code: str, *, device_id: str | None, now: datetime) -> Referral:
+    """Record that the member with `code` referred this member. Refused: an unknown code,
+    oneself, a member who was already referred or has already made a purchase, a loop
+    (the referrer was, directly or further up, referred by this member), and a referrer seen
+    on this member's device (one household referring itself)."""
+    referrer = db.session.scalar(select(User).where(User.member_code == (code or "").strip().upper()))
+    if referrer is None or referrer.role != "member":
+        raise ReferralRefused(_l("We don't know that member code. Check it and try again."))
+    if referrer.id == member_id:
+        raise ReferralRefused(_l("You can't refer yourself."))
+    if _referrer_of(member_id) is not None:
+        raise ReferralRefused(_l("You have already told us who referred you."))
+    if not is_first_purchase(member_id):
+        raise ReferralRefused(_l("Referrals count only before your first purchase."))
+    seen, up = set(), referrer.id
+    while up is not None and up not in seen:
+        if up == member_id:
+            raise ReferralRefused(_l("You referred this member, so they can't refer you."))
+        seen.add(up)
+        up = _referrer_of(up)
+    remember_device(member_id, device_id, now)
+    if _shares_device(member_id, referrer.id, device_id):
+        raise ReferralRefused(_l("Referrals between accounts on the same device don't count."))
+    referral = Referral(referrer_id=referrer.id, referred_id=member_id, device_id=device_id, created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(referral)
+    except IntegrityError as exc:
+        raise ReferralRefused(_l("You have already told us who referred you.")) from exc
+    return referral
+
+
+def reward_referral(member_id: int, now: datetime, *, store_id: int | None = None) -> list[TaskGrant]:
+    """After the referred member's first purchase: both members earn, once (charged to the
+    budget of the store where that purchase happened, if any)."""
+    referral = db.session.scalar(select(Referral).where(Referral.referred_id == member_id,
+                                                        Referral.rewarded_at.is_(None)).with_for_update())
+    if referral is None:
+        return []
+    points = _cfg("MALL_TASK_REFERRAL_POINTS")
+    grants = [grant_task_points(referral.referrer_id, points, reason="referral",
+                                key=f"referral:{referral.id}:referrer", now=now,
+                                detail={"role": "referrer", "referral": referral.id}, store_id=store_id),
+              grant_task_points(referral.referred_id, points, reason="referral",
+                                key=f"referral:{referral.id}:referred", now=now,
+                                detail={"role": "referred", "referral": referral.id}, store_id=store_id)]
+    referral.rewarded_at = now
+    db.session.flush()
+    return grants
+
+
+# --- the member's task board ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskBoard:
+    streak: int
+    checked_in_today: bool
+    streak_days: int            # the bonus comes every this many days in a row
+    checkin_points: int
+    streak_bonus: int
+    profile_done: int
+    profile_total: int
+    profile_points: int
+    referral_code: str
+    referral_points: int
+    referred_count: int
+    rewarded_count: int
+    referred_by: str | None
+    can_claim_referral: bool
+    caps: CapUsage
+
+    @property
+    def days_in_cycle(self) -> int:
+        """Days of the current run towards the next bonus (a full bar on a bonus day)."""
+        if self.streak and self.streak % self.streak_days == 0 and self.checked_in_today:
+            return self.streak_days
+        return self.streak % self.streak_days
+
+    @property
+    def streak_progress_pct(self) -> int:
+        return self.days_in_cycle * 100 // self.streak_days
+
+    @property
+    def profile_pct(self) -> int:
+        return self.profile_done * 100 // max(self.profile_total, 1)
+
+    @property
+    def daily_cap_pct(self) -> int:
+        return min(100, self.caps.used_today * 100 // max(self.caps.daily_cap, 1))
+
+
+def task_board(member_id: int, now: datetime) -> TaskBoard:
+    member = db.session.get(User, member_id)
+    streak, today = current_streak(member_id, now)
+    done, total = profile_progress(member_id)
+    referred = db.session.execute(select(func.count(), func.count(Referral.rewarded_at))
+                                  .where(Referral.referrer_id == member_id)).one()
+    by_id = _referrer_of(member_id)
+    by = db.session.get(User, by_id).display_name if by_id else None
+    return TaskBoard(streak=streak, checked_in_today=today, streak_days=_cfg("MALL_TASK_STREAK_DAYS"),
+                     checkin_points=_cfg("MALL_TASK_CHECKIN_POINTS"), streak_bonus=_cfg("MALL_TASK_STREAK_BONUS"),
+                     profile_done=done, profile_total=total, profile_points=_cfg("MALL_TASK_PROFILE_POINTS"),
+                     referral_code=member.member_code, referral_points=_cfg("MALL_TASK_REFERRAL_POINTS"),
+                     referred_count=referred[0], rewarded_count=referred[1], referred_by=by,
+                     can_claim_referral=by is None and is_first_purchase(member_id),
+                     caps=cap_usage(member_id, now))

@@ -1,0 +1,245 @@
+"""Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
+import secrets
+from datetime import timezone
+
+from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
+from flask_babel import get_timezone, gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..clock import now
+from ..errors import DomainError, NotFound
+from ..points import tiers as tier_service
+from ..web import render, roles_required, wants_fragment
+from . import rulebook, tasks
+from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
+from .home import home_panel
+from .preview import preview
+from ..points.explain import formula
+
+bp = Blueprint("engagement", __name__)
+DESK = (Role.MERCHANDISER, Role.HQ)
+DEVICE_COOKIE = "mall_device"
+
+
+# --- the device cookie: one household's phone can't refer itself -------------------------
+
+@bp.before_app_request
+def _remember_device():
+    device = request.cookies.get(DEVICE_COOKIE)
+    if not device:
+        g.new_device = secrets.token_urlsafe(24)
+        return
+    if (current_user.is_authenticated and current_user.role == Role.MEMBER
+            and session.get("device_seen") != device):
+        tasks.remember_device(current_user.id, device, now())  # committed with the request
+        session["device_seen"] = device
+
+
+@bp.after_app_request
+def _set_device_cookie(response):
+    if getattr(g, "new_device", None) and not request.path.startswith("/static"):
+        response.set_cookie(DEVICE_COOKIE, g.new_device, max_age=2 * 365 * 86400, httponly=True,
+                            samesite="Lax", secure=request.is_secure)
+    return response
+
+
+# --- member tasks -----------------------------------------------------------------------
+
+@bp.app_template_global()
+def engagement_home(member_id: int):
+    """For templates/storefront/home.html's include: computed in Python, once."""
+    return home_panel(member_id, now())
+
+
+@bp.app_template_global("earning_formula")
+def _earning_formula(detail: dict) -> str:
+    return formula(detail)
+
+
+def _tasks_page(status=200, **forms):
+    at = now()
+    profile = tasks.profile_of(current_user.id)
+    profile_form = forms.get("profile_form") or ProfileForm(obj=profile)
+    profile_form.favourite_category.choices = [("", _("(none)"))] + [
+        (c.slug, c.name) for c in rulebook.rule_choices()[1]]
+    return render("engagement/tasks.html", status=status, board=tasks.task_board(current_user.id, at),
+                  checkin_form=CheckinForm(), profile_form=profile_form,
+                  referral_form=forms.get("referral_form") or ReferralForm(),
+                  tier=tier_service.tier_status(current_user.id, at),
+                  history=tier_service.tier_history(current_user.id))
+
+
+@bp.route("/tasks")
+@roles_required(Role.MEMBER)
+def tasks_page():
+    return _tasks_page()
+
+
+@bp.route("/tasks/check-in", methods=["POST"])
+@roles_required(Role.MEMBER)
+def check_in():
+    """HTMX swaps the check-in card in place; without JavaScript the page reloads with a flash."""
+    status, kind = 200, "success"
+    try:
+        result = tasks.check_in(current_user.id, now())
+    except tasks.AlreadyCheckedIn as refusal:
+        message, status, kind = str(refusal.message), 409, "info"
+    else:
+        grant = result.grant
+        if grant.capped:
+            message = _("Checked in: day %(streak)s of your streak. You reached the limit for bonus points, "
+                        "so you got %(got)s of %(wanted)s points.", streak=result.checkin.streak,
+                        got=grant.granted, wanted=grant.wanted)
+        else:
+            message = _("Checked in: day %(streak)s of your streak, +%(points)s points.",
+                        streak=result.checkin.streak, points=grant.granted)
+    if not wants_fragment():
+        flash(message, kind)
+        return redirect(url_for(".tasks_page"))
+    return render("engagement/_checkin.html", status=status, board=tasks.task_board(current_user.id, now()),
+                  checkin_form=CheckinForm(), message=message, message_kind=kind)
+
+
+@bp.route("/tasks/profile", methods=["POST"])
+@roles_required(Role.MEMBER)
+def save_profile():
+    form = ProfileForm()
+    form.favourite_category.choices = [("", "")] + [(c.slug, c.name) for c in rulebook.rule_choices()[1]]
+    if not form.validate_on_submit():
+        return _tasks_page(status=422, profile_form=form)
+    grants = tasks.update_profile(current_user.id, birthday=form.birthday.data, city=form.city.data,
+                                  favourite_category=form.favourite_category.data, now=now())
+    earned = sum(g.granted for g in grants)
+    if any(g.capped for g in grants):
+        flash(_("Profile saved. You reached the limit for bonus points: %(points)s points added.",
+                points=earned), "info")
+    elif earned:
+        flash(_("Profile saved: +%(points)s points.", points=earned), "success")
+    else:
+        flash(_("Profile saved."), "success")
+    return redirect(url_for(".tasks_page"))
+
+
+@bp.route("/tasks/referral", methods=["POST"])
+@roles_required(Role.MEMBER)
+def claim_referral():
+    form = ReferralForm()
+    if form.validate_on_submit():
+        try:
+            tasks.claim_referral(current_user.id, form.code.data, device_id=request.cookies.get(DEVICE_COOKIE),
+                                 now=now())
+        except tasks.ReferralRefused as refusal:
+            form.code.errors.append(str(refusal.message))
+        else:
+            flash(_("Thanks! You and your friend both earn points after your first purchase."), "success")
+            return redirect(url_for(".tasks_page"))
+    return _tasks_page(status=422, referral_form=form)
+
+
+@bp.route("/tasks/tier-banner/<int:change_id>/dismiss", methods=["POST"])
+@roles_required(Role.MEMBER)
+def dismiss_banner(change_id):
+    tier_service.dismiss_banner(current_user.id, change_id, now())
+    return redirect(url_for("storefront.home"))
+
+
+# --- the earning-rules console ----------------------------------------------------------
+
+def _utc(value):
+    return value.replace(tzinfo=get_timezone()).astimezone(timezone.utc) if value else None
+
+
+def _local(value):
+    return value.astimezone(get_timezone()).replace(tzinfo=None) if value else None
+
+
+def _draft(form) -> rulebook.RuleDraft:
+    return rulebook.RuleDraft(kind=form.kind.data, name=form.name.data, name_zh=form.name_zh.data,
+                              value=form.value.data, tier_code=form.tier_code.data or None,
+                              category_slug=form.category_slug.data or None, store_id=form.store_id.data or None,
+                              weekdays=tuple(form.weekdays.data or ()), starts_at=_utc(form.starts_at.data),
+                              ends_at=_utc(form.ends_at.data))
+
+
+def _rule_form(rule=None):
+    form = RuleForm(obj=rule) if rule is not None and request.method == "GET" else RuleForm()
+    choose(form, *rulebook.rule_choices())
+    if rule is not None and request.method == "GET":
+        form.store_id.data = rule.store_id or 0
+        form.weekdays.data = rule.weekday_list
+        form.starts_at.data, form.ends_at.data = _local(rule.starts_at), _local(rule.ends_at)
+    return form
+
+
+def _preview_form():
+    form = PreviewForm(request.args, meta={"csrf": False})
+    choose(form, *rulebook.rule_choices())
+    return form
+
+
+def _refuse(form, error: DomainError):
+    field = getattr(form, error.field or "", None)
+    target = field.errors if field is not None and hasattr(field.errors, "append") else form.form_errors
+    target.append(str(error.message))
+
+
+def _console(form, status=200, rule_key=None, history=()):
+    pform = _preview_form()
+    result = preview(pform, _utc) if request.args else None
+    return render("engagement/rules.html", status=status, rules=rulebook.current_rules(), form=form,
+                  rule_key=rule_key, history=history, kinds=KIND_LABELS, weekdays=dict(WEEKDAYS),
+                  stores=rulebook.store_names(), pform=pform, result=result)
+
+
+@bp.route("/console/earning-rules", methods=["GET", "POST"])
+@roles_required(*DESK)
+def rules_console():
+    form = _rule_form()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            rule = rulebook.save_rule(_draft(form), actor_id=current_user.id, now=now())
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Rule \"%(name)s\" saved (version %(v)s).", name=rule.name, v=rule.version), "success")
+            return redirect(url_for(".rules_console"))
+    return _console(form, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/console/earning-rules/preview")
+@roles_required(*DESK)
+def rules_preview():
+    """The live preview: HTMX swaps in the result; without JavaScript, the whole console."""
+    if not wants_fragment():
+        return _console(_rule_form())
+    form = _preview_form()
+    return render("engagement/_preview.html", pform=form, result=preview(form, _utc))
+
+
+@bp.route("/console/earning-rules/<rule_key>", methods=["GET", "POST"])
+@roles_required(*DESK)
+def edit_rule(rule_key):
+    try:
+        history = rulebook.rule_history(rule_key)
+    except NotFound:
+        abort(404)
+    form = _rule_form(history[0])
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            rule = rulebook.save_rule(_draft(form), actor_id=current_user.id, now=now(), rule_key=rule_key)
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Rule \"%(name)s\" saved (version %(v)s). Past earns keep the version they used.",
+                    name=rule.name, v=rule.version), "success")
+            return redirect(url_for(".rules_console"))
+    return _console(form, status=422 if request.method == "POST" else 200, rule_key=rule_key, history=history)
+
+
+@bp.route("/console/earning-rules/<rule_key>/retire", methods=["POST"])
+@roles_required(*DESK)
+def retire_rule(rule_key):
+    rule = rulebook.retire_rule(rule_key, actor_id=current_user.id, now=now())
+    flash(_("Rule \"%(name)s\" retired. Past earns keep their explanation.", name=rule.name), "success")
+    return redirect(url_for(".rules_console"))

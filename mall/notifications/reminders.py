@@ -1,0 +1,53 @@
+"""Expiry reminders: 30 and 7 days before points expire, naming the amount and suggesting
+rewards the member can afford now. Keyed per member, expiry day and stage, so running the
+job again (or every minute) reminds nobody twice."""
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..points.models import PointLot
+from ..points.statement import balance
+from ..points.tiers import tier_status
+from .services import find_notification, notify
+
+STAGES = (30, 7)  # days before expiry; the nearest stage not yet passed is the one sent
+
+
+def _affordable_rewards(member_id: int, now: datetime, limit: int = 3) -> list[dict]:
+    from ..catalog.services import browse
+    points = balance(member_id, now).points
+    page = browse(tier_status(member_id, now), points, affordable_only=True, per_page=limit, now=now)
+    return [{"id": c.item.id, "name": c.item.name, "name_zh": c.item.name_zh, "points": c.price}
+            for c in page.cards]
+
+
+def send_expiry_reminders(now: datetime, *, batch: int = 1000) -> int:
+    """Notify every member with points expiring within 30 days; returns new reminders."""
+    tz = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    rows = db.session.execute(
+        select(PointLot.member_id, PointLot.expires_at, PointLot.remaining)
+        .where(PointLot.remaining > 0, PointLot.expires_at > now,
+               PointLot.expires_at <= now + timedelta(days=STAGES[0]))
+        .order_by(PointLot.member_id, PointLot.expires_at).limit(batch)).all()
+    due: dict[tuple[int, str], dict] = defaultdict(lambda: {"points": 0})
+    for member_id, expires_at, remaining in rows:
+        day = expires_at.astimezone(tz).date().isoformat()
+        entry = due[(member_id, day)]
+        entry["points"] += remaining
+        entry.setdefault("expires_at", expires_at)
+    sent = 0
+    for (member_id, day), facts in due.items():
+        left = facts["expires_at"] - now
+        stage = min(s for s in STAGES if left <= timedelta(days=s))
+        key = f"expiry:{day}:{stage}"
+        if find_notification(member_id, "expiry_reminder", key) is not None:
+            continue  # reminded already: skip the catalogue look-up too
+        notify(member_id, "expiry_reminder", key,
+               {"points": facts["points"], "expires_on": day, "stage": stage,
+                "rewards": _affordable_rewards(member_id, now)}, now)
+        sent += 1
+    return sent

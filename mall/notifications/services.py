@@ -1,0 +1,104 @@
+"""The inbox and the one way to tell a member something: `notify`.
+
+notify() only writes a row in the caller's transaction. The in-app message appears when
+that transaction commits, and the email is sent afterwards by the delivery job (the row's
+email_state is the outbox), so a rolled-back order never sends a message and slow SMTP
+never sits inside a locked transaction.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..errors import NotFound
+from ..extensions import db
+from .models import KINDS, EmailState, Notification, NotificationOptOut
+
+
+def find_notification(member_id: int, kind: str, key: str) -> Notification | None:
+    return db.session.scalar(select(Notification).where(
+        Notification.member_id == member_id, Notification.kind == kind, Notification.key == key))
+
+
+def notify(member_id: int, kind: str, key: str, params: dict, now: datetime) -> Notification | None:
+    """Tell a member something, once per (member, kind, key): calling it again with the same
+    key returns the first notification and sends nothing more. A kind the member opted out
+    of is recorded but neither shown nor emailed (so opting in later never replays it).
+    Members without an email address get the in-app message only. Returns None for an
+    unknown member."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    existing = find_notification(member_id, kind, key)
+    if existing is not None:
+        return existing
+    member = db.session.get(User, member_id)
+    if member is None:
+        return None
+    opted_out = db.session.get(NotificationOptOut, (member_id, kind)) is not None
+    state = EmailState.OPTED_OUT if opted_out else (EmailState.PENDING if member.email else EmailState.NO_ADDRESS)
+    row = Notification(member_id=member_id, kind=kind, key=key, params=params or {}, visible=not opted_out,
+                       created_at=now, email_state=state.value)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:  # another worker sent the same news a moment ago
+        return find_notification(member_id, kind, key)
+    return row
+
+
+def _visible(member_id: int):
+    return (Notification.member_id == member_id) & Notification.visible.is_(True)
+
+
+def unread_count(member_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(_visible(member_id), Notification.read_at.is_(None)))
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    notifications: list[Notification]
+    page: int
+    pages: int
+    total: int
+    unread: int
+
+
+def inbox(member_id: int, *, page: int = 1, per_page: int = 20) -> InboxPage:
+    total = db.session.scalar(select(func.count()).select_from(Notification).where(_visible(member_id)))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(select(Notification).where(_visible(member_id))
+                              .order_by(Notification.created_at.desc(), Notification.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return InboxPage(list(rows), page, pages, total, unread_count(member_id))
+
+
+def read_notification(member_id: int, notification_id: int, now: datetime) -> Notification:
+    """Open one message and mark it read. Another member's message is NotFound."""
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.member_id != member_id or not row.visible:
+        raise NotFound()
+    if row.read_at is None:
+        row.read_at = now
+        db.session.flush()
+    return row
+
+
+def opted_out_kinds(member_id: int) -> set[str]:
+    return set(db.session.scalars(select(NotificationOptOut.kind).where(NotificationOptOut.member_id == member_id)))
+
+
+def set_preferences(member_id: int, wanted_kinds: set[str], now: datetime) -> set[str]:
+    """Opt out of every kind not in `wanted_kinds`; returns the kinds now opted out."""
+    wanted = {k for k in wanted_kinds if k in KINDS}
+    current = opted_out_kinds(member_id)
+    for kind in KINDS:
+        if kind in wanted and kind in current:
+            db.session.delete(db.session.get(NotificationOptOut, (member_id, kind)))
+        elif kind not in wanted and kind not in current:
+            db.session.add(NotificationOptOut(member_id=member_id, kind=kind, created_at=now))
+    db.session.flush()
+    return set(KINDS) - wanted
