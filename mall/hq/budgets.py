@@ -33,6 +33,7 @@ from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
 from ..points.ledger import credit_points
 from .audit import audit
+from .risk import check_earn_velocity
 from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, HqAlert, StoreBudget,
                      WhenExhausted)
 
@@ -140,11 +141,13 @@ def _existing_grant(source: str, key: str) -> DiscretionaryGrant | None:
 def issue_discretionary(member_id: int, points: int, *, store_id: int | None, kind: str, reason: str,
                         source: str, key: str, expires_at: datetime, now: datetime,
                         actor_id: int | None = None, note: str = "", detail: dict | None = None,
-                        reference: str | None = None) -> DiscretionaryGrant | None:
+                        reference: str | None = None, device: str | None = None,
+                        ip: str | None = None) -> DiscretionaryGrant | None:
     """Credit discretionary points through the store's budget. Idempotent per (source, key).
 
     Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
-    BudgetRefused when the store refuses over budget. Without a store budget (or without a
+    BudgetRefused when the store refuses over budget, and risk.EarningTooFast past the
+    earning velocity limits (per member, and per device and address when given). Without a store budget (or without a
     store) the points are credited and None is returned: nothing to charge.
     """
     if kind not in KIND_VALUES:
@@ -152,6 +155,8 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
     replay = _existing_grant(source, key)
     if replay is not None:
         return replay
+    # Velocity limits per member, device and address (risk control): raises EarningTooFast.
+    check_earn_velocity(member_id, device=device, ip=ip, now=now)
     detail = {**(detail or {}), "grant_kind": kind, **({"note": note} if note else {})}
     try:
         with db.session.begin_nested():

@@ -16,6 +16,7 @@ HQ approves (the order proceeds: sold at once when nothing is left to pay, other
 for payment again) or rejects (stock back on the shelf, points back to their lots, status
 refunded; no cash was taken, since review happens before payment).
 """
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -43,12 +44,29 @@ DEFAULTS = {
     "MALL_RISK_HIGH_VALUE_POINTS": 10_000,
     "MALL_RISK_HIGH_VALUE_MINOR": 50_000,
     "MALL_RISK_ADDRESS_ORDERS": 5,
+    # Loopback and private addresses are a proxy's or an office's, not a customer's: the
+    # address rules ignore them unless told otherwise (run behind ProxyFix in production so
+    # the client's own address is seen).
+    "MALL_RISK_PRIVATE_ADDRESSES": False,
 }
 REASON_CODES = ("new_account_high_value", "many_orders_one_address", "flagged_cluster")
 
 
 def setting(name: str):
     return current_app.config.get(name, DEFAULTS[name])
+
+
+def customer_address(ip: str | None) -> str | None:
+    """The address if the address rules should count it, else None."""
+    if not ip:
+        return None
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if parsed.is_global or setting("MALL_RISK_PRIVATE_ADDRESSES"):
+        return str(parsed)[:64]
+    return None
 
 
 class EarningTooFast(DomainError):
@@ -78,13 +96,10 @@ class _LocalCounter:
             return count + 1
 
 
-_local = _LocalCounter()
-
-
 def _incr(key: str, ttl: int) -> int:
     client = current_app.extensions.get("mall.redis")
-    if client is None:
-        return _local.incr(key, ttl)
+    if client is None:  # one counter per app, like the in-process locks
+        return current_app.extensions.setdefault("mall.risk_counter", _LocalCounter()).incr(key, ttl)
     try:
         pipe = client.pipeline()
         pipe.incr(key)
@@ -101,6 +116,7 @@ def check_earn_velocity(member_id: int, *, device: str | None, ip: str | None, n
     a farm that keeps retrying stays blocked for the window.
     """
     limits = setting("MALL_RISK_VELOCITY")
+    ip = customer_address(ip)
     for dimension, value in (("member", member_id), ("device", device), ("ip", ip)):
         if value in (None, ""):
             continue
@@ -114,6 +130,7 @@ def check_earn_velocity(member_id: int, *, device: str | None, ip: str | None, n
 
 def record_sighting(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
     """Remember that the member used this device and network address."""
+    ip = customer_address(ip)
     for kind, value in (("device", device), ("ip", ip)):
         if not value:
             continue
@@ -194,6 +211,7 @@ def screen_order(order: Order, now: datetime, *, ip: str | None = None, device: 
     """Called by checkout right after an order is written (before its stock is held).
     Records where it came from and, if any rule triggers, opens a review. Returns the
     reasons; a non-empty list tells checkout to hold the order in `in_review`."""
+    ip = customer_address(ip)
     db.session.add(OrderOrigin(order_id=order.id, member_id=order.member_id, ip=(ip or None) and ip[:64],
                                device=(device or None) and device[:64], created_at=now))
     record_sighting(order.member_id, device=device, ip=ip, now=now)
