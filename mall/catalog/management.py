@@ -216,14 +216,37 @@ def substitutes(item_id: int) -> list[ItemSubstitute]:
                                    .order_by(ItemSubstitute.rank)))
 
 
-def create_category(slug: str, name: str, name_zh: str | None) -> Category:
+def _checked_slug(slug: str, category_id: int | None) -> str:
     slug = (slug or "").strip().lower()
-    if not slug or not slug.replace("-", "").isalnum():
+    if not slug or not slug.replace("-", "").isalnum() or not slug.isascii():
         raise InvalidItem(_l("Use letters, digits and dashes only."), field="slug")
-    if db.session.scalar(select(Category.id).where(Category.slug == slug)) is not None:
+    other = db.session.scalar(select(Category.id).where(Category.slug == slug))
+    if other is not None and other != category_id:
         raise InvalidItem(_l("That short name is taken."), field="slug")
+    return slug
+
+
+def _checked_name(name: str) -> str:
+    if not (name or "").strip():
+        raise InvalidItem(_l("Give the category a name."), field="name")
+    return name.strip()
+
+
+def create_category(slug: str, name: str, name_zh: str | None) -> Category:
+    slug, name = _checked_slug(slug, None), _checked_name(name)
     position = (db.session.scalar(select(db.func.max(Category.position))) or 0) + 1
-    category = Category(slug=slug, name=name.strip(), name_zh=(name_zh or "").strip() or None, position=position)
+    category = Category(slug=slug, name=name, name_zh=(name_zh or "").strip() or None, position=position)
     db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def update_category(category_id: int, slug: str, name: str, name_zh: str | None) -> Category:
+    """Rename a category or change its short name (links to the old one stop working)."""
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise NotFound()
+    category.slug, category.name = _checked_slug(slug, category_id), _checked_name(name)
+    category.name_zh = (name_zh or "").strip() or None
     db.session.flush()
     return category

@@ -42,6 +42,22 @@ class PlanSubForm(Form):
     cash = MoneyField(_l("Cash (¥)"))
     max_offset_pct = IntegerField(_l("Offset cap, percent"), validators=[Optional(), NumberRange(1, 100)])
 
+    # Each plan's own row says what is missing; catalog.management.check_plan is the guard
+    # behind these, with the same messages.
+    def validate_points(self, field):
+        if self.kind.data == "points_cash" and not (field.data or 0) > 0:
+            raise ValidationError(_l("Points + cash needs both points and cash above zero."))
+
+    def validate_cash(self, field):
+        if self.kind.data == "points_cash" and not (field.data or 0) > 0:
+            raise ValidationError(_l("Points + cash needs both points and cash above zero."))
+        if self.kind.data == "cash_offset" and not (field.data or 0) > 0:
+            raise ValidationError(_l("A cash price plan needs a cash price above zero."))
+
+    def validate_max_offset_pct(self, field):
+        if self.kind.data == "cash_offset" and not 1 <= (field.data or 0) <= 100:
+            raise ValidationError(_l("The points offset cap must be between 1% and 100%."))
+
 
 class ItemForm(Form):
     sku = StringField(_l("SKU"), validators=[DataRequired(_l("Give the item a SKU.")), Length(max=40)])

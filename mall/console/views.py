@@ -250,3 +250,21 @@ def category_list():
             return redirect(url_for("console.category_list"))
     return render("console/categories.html", form=form, categories=categories(),
                   status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
+@roles_required(MERCH)
+def edit_category(category_id: int):
+    from ..catalog.models import Category
+    category = db.session.get(Category, category_id) or abort(404)
+    form = CategoryForm(obj=category)
+    if form.validate_on_submit():
+        try:
+            management.update_category(category_id, form.slug.data, form.name.data, form.name_zh.data)
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Category saved."), "success")
+            return redirect(url_for("console.category_list"))
+    return render("console/category_form.html", form=form, category=category,
+                  status=422 if form.errors or form.form_errors else 200)

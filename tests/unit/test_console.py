@@ -52,6 +52,8 @@ def test_a_new_item_is_hidden_until_published_and_every_change_is_recorded(clien
     ({"points_price": "-5"}, "The points price must be a whole number above zero."),
     ({"plans-1-cash": ""}, "Points + cash needs both points and cash above zero."),
     ({"plans-1-cash": "abc"}, "Enter an amount like 9.90."),
+    ({"plans-2-kind": "cash_offset", "plans-2-cash": "39.90"}, "The points offset cap must be between 1% and 100%."),
+    ({"plans-2-kind": "cash_offset", "plans-2-max_offset_pct": "30"}, "A cash price plan needs a cash price above zero."),
     ({"available_from": "2026-07-01T10:00", "available_until": "2026-06-01T10:00"}, "The window must end after it starts."),
     ({"per_member_limit": "0"}, "The limit per member must be 1 or more"),
     ({"plans-0-kind": "", "plans-1-kind": ""}, "An item needs at least one way to pay."),
@@ -321,3 +323,37 @@ def test_a_member_switches_to_a_substitute_with_one_tap_after_a_sold_out_checkou
     from mall.checkout.models import Order
     order = db.session.scalar(select(Order).where(Order.member_id == member.id))
     assert order.status == "ready" and order.lines[0].item_name == "Juicer" and order.points_total == 700
+
+
+def test_every_kind_of_price_plan_can_be_set_and_edited(client, merch, tiers):
+    from mall.catalog.models import Category
+    category = db.session.scalar(select(Category.id))
+    form = _form(tiers, category_id=str(category), **{"plans-2-kind": "cash_offset", "plans-2-cash": "39.90",
+                                                       "plans-2-max_offset_pct": "30"})
+    assert client.post("/console/items/new", data=form).status_code == 302
+    item = db.session.scalar(select(Item).where(Item.sku == "MUG-1"))
+    assert [(p.kind, p.points, p.cash_minor, p.max_offset_pct) for p in item.plans] == [
+        ("points", 0, 0, None), ("points_cash", 800, 990, None), ("cash_offset", 0, 3990, 30)]
+    form.update({"plans-1-kind": "", "plans-2-max_offset_pct": "50"})  # drop one, change another
+    assert client.post(f"/console/items/{item.id}", data=form).status_code == 302
+    db.session.expire_all()
+    item = db.session.get(Item, item.id)
+    assert [(p.kind, p.max_offset_pct) for p in item.plans] == [("points", None), ("cash_offset", 50)]
+    change = ItemChange.query.filter_by(item_id=item.id, action="edited").one()
+    assert len(change.before["plans"]) == 3 and len(change.after["plans"]) == 2
+
+
+def test_a_category_can_be_renamed_and_bad_names_are_refused(client, merch):
+    from mall.catalog.models import Category
+    client.post("/console/categories", data={"slug": "garden", "name": "Garden"})
+    garden = db.session.scalar(select(Category).where(Category.slug == "garden"))
+    assert client.post(f"/console/categories/{garden.id}", data={"slug": "outdoor", "name": "Outdoor",
+                                                                 "name_zh": "户外"}).status_code == 302
+    db.session.expire_all()
+    assert (garden.slug, garden.name, garden.name_zh) == ("outdoor", "Outdoor", "户外")
+    taken = client.post(f"/console/categories/{garden.id}", data={"slug": "home", "name": "X"})
+    assert taken.status_code == 422 and "That short name is taken." in taken.get_data(as_text=True)
+    bad = client.post(f"/console/categories/{garden.id}", data={"slug": "out door!", "name": "X"})
+    assert bad.status_code == 422 and "Use letters, digits and dashes only." in bad.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Category, garden.id).name == "Outdoor"
