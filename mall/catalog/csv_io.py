@@ -48,6 +48,19 @@ class ImportResult:
     skus: list[str] = field(default_factory=list)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=HYPERLINK(...)) gets a leading quote on
+    export; import takes it off again, so a file round-trips unchanged."""
+    return "'" + text if text and text.startswith(FORMULA_START) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
 def export_items() -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -58,7 +71,7 @@ def export_items() -> str:
         .outerjoin(Tier, Tier.id == Item.min_tier_id)
         .outerjoin(StockLevel, StockLevel.item_id == Item.id).order_by(Item.sku)).all()
     for item, category, tier, stock in rows:
-        writer.writerow([item.sku, item.name, item.name_zh or "", category, tier or "", item.points_price,
+        writer.writerow([_cell(item.sku), _cell(item.name), _cell(item.name_zh or ""), category, tier or "", item.points_price,
                          item.per_member_limit or "", "yes" if item.published else "no", "",
                          stock.received if stock else 0, stock.reserved if stock else 0,
                          stock.sold if stock else 0, stock.available if stock else 0])
@@ -89,6 +102,7 @@ def _parse(text: str):
     tiers = {t.code: t.id for t in db.session.scalars(select(Tier))}
     rows, problems, seen = [], [], {}
     for number, raw in enumerate(reader, start=2):
+        raw = {k: _uncell(v) if isinstance(v, str) else v for k, v in raw.items()}
         if number - 1 > MAX_ROWS:
             problems.append(Problem(number, "sku", str(_l("At most %(n)s rows per file.", n=MAX_ROWS))))
             break

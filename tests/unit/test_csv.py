@@ -66,3 +66,25 @@ def test_export_lists_items_with_their_stock_and_imports_back_unchanged(client, 
 def test_a_non_csv_upload_is_refused(client, merch):
     response = _upload(client, "hello", name="items.xlsx")
     assert response.status_code == 422 and "Only .csv files." in response.get_data(as_text=True)
+
+
+def test_export_defuses_spreadsheet_formulas_and_imports_them_back_as_text(client, merch, clock):
+    item = make_item(clock.now(), name="=HYPERLINK(\"http://evil\")")
+    db.session.commit()
+    text = client.get("/console/export.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in text
+    assert _upload(client, text).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Item, item.id).name == "=HYPERLINK(\"http://evil\")"
+
+
+def test_a_bad_row_among_good_ones_names_its_row_and_changes_no_stock(client, merch, clock):
+    existing = make_item(clock.now(), stock=5)
+    db.session.commit()
+    text = HEADER + f"{existing.sku},{existing.name},,home,,1000,,yes,10\nNEW-9,Bowl,,home,platinum,500,,yes,\n"
+    response = _upload(client, text)
+    page = response.get_data(as_text=True).replace("\n", "")
+    assert response.status_code == 422 and '<td class="num">3</td><td><code>min_tier</code></td>' in page
+    db.session.expire_all()
+    assert db.session.get(StockLevel, existing.id).received == 5
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 1
