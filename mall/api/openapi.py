@@ -190,6 +190,8 @@ def document(server_url: str = "/api/v1") -> dict:
                 "parameters": [{"name": "receipt_no", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": RECEIPT_PATTERN}}],
                 "responses": {"200": _ok("Refunded.", "Refund"),
+                              "400": _error("The receipt number is not in the expected format "
+                                            "(`validation_error`)."),
                               "404": _error("No purchase with that receipt number at this store "
                                             "(`purchase_not_found`)."),
                               **COMMON_ERRORS},
@@ -199,6 +201,7 @@ def document(server_url: str = "/api/v1") -> dict:
                 "parameters": [{"name": "code", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": CODE_PATTERN}}],
                 "responses": {"200": _ok("The order, ready to hand over here.", "PickupOrder"),
+                              "400": _error("The code is not in the expected format (`validation_error`)."),
                               "403": _error("Not to be handed over at this store (`wrong_store`)."),
                               "409": _error("Already picked up (`already_picked_up`, with details), not ready "
                                             "(`not_ready`) or the member is frozen (`member_frozen`)."),

@@ -67,8 +67,14 @@ def domain_error(exc: DomainError):
     return error(code, str(exc.message), field=exc.field, details=details)
 
 
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+@bp.errorhandler(429)
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
+    """JSON for every HTTP error inside /api/v1 (registered per code too, because the app's
+    HTML handlers are registered per code and Flask looks codes up before classes)."""
     codes = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
     if exc.code == 429:
         return error("rate_limited", _("Too many requests. Wait a moment, then try again."), 429)
