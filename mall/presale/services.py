@@ -161,6 +161,7 @@ def allocate(presale_id: int, now: datetime) -> dict:
             break  # first come, first served: nobody behind jumps the queue
         order.status = S.READY.value
         record(order, "ready_for_pickup", now, note="presale stock arrived")
+        _tell(order, "ready", now)
         served += 1
     if now.date() >= presale.ships_on:
         for order in waiting:
@@ -170,6 +171,7 @@ def allocate(presale_id: int, now: datetime) -> dict:
                 order.status, order.offer_deadline = S.OFFERED.value, now + timedelta(hours=presale.offer_hours)
                 record(order, "shortfall_offer", now,
                        note=f"choose a substitute or a full refund by {order.offer_deadline:%Y-%m-%d %H:%M} UTC")
+                _tell(order, "shortfall", now)
                 offered += 1
             else:
                 _refund(order, now, kind="shortfall_refunded", actor="system")
@@ -178,6 +180,15 @@ def allocate(presale_id: int, now: datetime) -> dict:
     if served:
         _resync_admission(presale.item_id)
     return {"served": served, "offered": offered, "refunded": refunded}
+
+
+def _tell(order: Order, event: str, now: datetime) -> None:
+    """Tell the member (inbox, then email by the delivery job): written in this transaction,
+    so a rolled-back allocation tells nobody, and keyed per order and event, so running the
+    allocation again never repeats the news."""
+    from ..notifications.services import notify
+    notify(order.member_id, "presale", f"order:{order.id}:{event}",
+           {"event": event, "order": order.number, "order_id": order.id}, now)
 
 
 def _resync_admission(item_id: int) -> None:
@@ -270,6 +281,8 @@ def _refund(order: Order, now: datetime, *, kind: str, actor: str, actor_id=None
     _give_back_points(order, now, kind)
     order.status, order.offer_deadline = S.REFUNDED.value, None
     record(order, kind, now, actor=actor, actor_id=actor_id, note="full refund")
+    if actor == "system":  # the member didn't ask for it, so tell them
+        _tell(order, "refunded", now)
     return order
 
 

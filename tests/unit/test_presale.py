@@ -222,3 +222,26 @@ def test_mall_audit_prints_the_presale_checks(app, tiers, clock):
     assert result.exit_code == 0
     assert "presale and substitute settlements" in result.output
     assert "stock sold equals the sum of its sales and returns" in result.output
+
+
+def test_members_are_told_when_their_pre_order_is_ready_offered_or_refunded(client, tiers, clock):
+    from mall.notifications.models import Notification
+    item, sale = _open_presale(clock, cap=5)
+    a, b = make_item(clock.now(), name="Mug", stock=1), make_item(clock.now(), name="Cup", stock=1)
+    set_substitutes(item.id, [a.id, b.id], actor_id=None, now=clock.now())
+    members = _preorders(clock, item, sale, 3)
+    from mall.inventory.services import receive_stock
+    receive_stock(item.id, 1, reference="PO-1", reason="received", now=clock.now())
+    presale.allocate(sale.id, clock.now())
+    presale.allocate(sale.id, clock.now())  # a second run tells nobody twice
+    db.session.commit()
+    events = {(n.member_id, n.params["event"]) for n in db.session.scalars(select(Notification))}
+    assert events == {(members[0].id, "ready"), (members[1].id, "shortfall"), (members[2].id, "shortfall")}
+    clock.advance(hours=49)
+    assert presale.expire_offers(clock.now()) == 2
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.params["event"].as_string() == "refunded")) == 2
+    _login(client, members[1])
+    inbox = client.get("/notifications").get_data(as_text=True)
+    assert "was refunded in full" in inbox and "choose a substitute or a refund" in inbox
