@@ -119,7 +119,7 @@ def view_cart():
     return _render_cart()
 
 
-def _render_cart(error=None, status=200):
+def _render_cart(error=None, status=200, offers=()):
     requests_ = cart.requests(current_user.id)
     totals = None
     try:
@@ -127,7 +127,7 @@ def _render_cart(error=None, status=200):
     except DomainError as exc:
         error = error or str(exc.message)
     return render("checkout/cart.html", "checkout/_cart.html", lines=cart.lines(current_user.id), totals=totals,
-                  form=CheckoutForm(), error=error, status=status)
+                  form=CheckoutForm(), error=error, status=status, offers=offers)
 
 
 @bp.route("/catalog/<int:item_id>/cart", methods=["POST"])
@@ -184,7 +184,11 @@ def cart_checkout():
         order = orders.place_order(current_user.id, cart.requests(current_user.id), key=form.key.data, now=now(),
                                    **_place_args())
     except DomainError as exc:
-        return _render_cart(error=str(exc.message), status=409 if isinstance(exc, orders.OutOfStock) else 422)
+        if isinstance(exc, orders.OutOfStock):  # offer the sold-out lines' substitutes in the same response
+            tier, points = viewer()
+            offers = [o for item_id in exc.item_ids for o in offers_for(item_id, tier, points, now())]
+            return _render_cart(error=str(exc.message), status=409, offers=offers)
+        return _render_cart(error=str(exc.message), status=422)
     cart.clear(current_user.id)
     return _to_order(order)
 

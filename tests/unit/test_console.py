@@ -357,3 +357,26 @@ def test_a_category_can_be_renamed_and_bad_names_are_refused(client, merch):
     assert bad.status_code == 422 and "Use letters, digits and dashes only." in bad.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Category, garden.id).name == "Outdoor"
+
+
+def test_a_cart_checkout_that_fails_for_stock_offers_the_substitutes_inline(client, tiers, clock):
+    from mall.catalog.substitutes import set_substitutes
+    from mall.checkout.orders import place_order
+    from mall.checkout.quotes import LineRequest
+    hot = make_item(clock.now(), name="Blender", stock=1)
+    set_substitutes(hot.id, [make_item(clock.now(), name="Juicer").id, make_item(clock.now(), name="Mixer").id],
+                    actor_id=None, now=clock.now())
+    member = make_user(clock.now(), login="cart@example.com")
+    give_points(member.id, 5000, clock.now())
+    rival = make_user(clock.now())
+    give_points(rival.id, 5000, clock.now())
+    db.session.commit()
+    client.post("/login", data={"identifier": "cart@example.com", "password": PASSWORD})
+    client.post(f"/catalog/{hot.id}/cart", data={"plan_id": hot.plans[0].id, "quantity": 1, "key": "c"})
+    place_order(rival.id, [LineRequest(hot.id, hot.plans[0].id, 1)], key="r", now=clock.now(),
+                hold_minutes=10, card_payments=False, points_per_unit=100)
+    db.session.commit()
+    response = client.post("/cart/checkout", data={"key": "k"}, headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "<html" not in body
+    assert "Take Juicer instead" in body and "Take Mixer instead" in body
