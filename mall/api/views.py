@@ -105,9 +105,9 @@ def _limit_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
-code_entry_limit = limiter.limit(lambda: current_app.config["MALL_CODE_ENTRY_RATE_LIMIT"], key_func=_limit_key,
+code_entry_limit = limiter.shared_limit(lambda: current_app.config["MALL_CODE_ENTRY_RATE_LIMIT"], key_func=_limit_key,
                                  scope="api-code-entry")
-earn_limit = limiter.limit(lambda: current_app.config["MALL_EARN_RATE_LIMIT"], key_func=_limit_key,
+earn_limit = limiter.shared_limit(lambda: current_app.config["MALL_EARN_RATE_LIMIT"], key_func=_limit_key,
                            scope="api-earn")
 
 

@@ -37,10 +37,10 @@ def _member_key() -> str:
     return f"member:{current_user.id}" if current_user.is_authenticated else f"ip:{request.remote_addr}"
 
 
-code_entry_limit = limiter.limit(lambda: _cfg("MALL_CODE_ENTRY_RATE_LIMIT"), key_func=_staff_key,
+code_entry_limit = limiter.shared_limit(lambda: _cfg("MALL_CODE_ENTRY_RATE_LIMIT"), key_func=_staff_key,
                                  scope="code-entry")
-earn_limit = limiter.limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_staff_key, scope="earn")
-claim_limit = limiter.limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_member_key, scope="claim")
+earn_limit = limiter.shared_limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_staff_key, scope="earn")
+claim_limit = limiter.shared_limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_func=_member_key, scope="claim")
 
 
 @bp.errorhandler(RateLimitExceeded)

@@ -1,0 +1,180 @@
+"""In store under concurrency, on real PostgreSQL and Redis: two scans at the same instant
+redeem once, two members racing for a receipt get one credit, a POS retry storm earns once,
+clawbacks settle once, and rate limits are shared through Redis by every worker."""
+import threading
+
+from sqlalchemy import func, select
+
+from mall import create_app
+from mall.checkout.models import Order, OrderEvent
+from mall.extensions import db
+from mall.instore import pickups, purchases
+from mall.instore.clawbacks import settle_due_clawbacks
+from mall.instore.codes import receipt_token
+from mall.instore.errors import AlreadyPickedUp, InstoreError, ReceiptClaimedByOther
+from mall.instore.models import Clawback, Pickup, Purchase
+from mall.points.audit import run_audit
+from mall.points.ledger import spend_points
+from mall.points.models import LedgerEntry
+from mall.points.statement import account_balance
+from tests.conftest import isolate_requests
+from tests.factories import make_user
+from tests.instore_world import make_world
+
+EARN = dict(minor_per_point=100)
+
+
+def _race(app, n, work):
+    """Run work(i) in n threads released together; return each outcome (ok or the refusal)."""
+    outcomes, barrier = [None] * n, threading.Barrier(n)
+
+    def run(i):
+        with app.app_context():
+            barrier.wait()
+            try:
+                work(i)
+                db.session.commit()
+                outcomes[i] = "ok"
+            except InstoreError as exc:
+                db.session.rollback()
+                outcomes[i] = type(exc).__name__
+            except Exception as exc:  # noqa: BLE001  (reported, so the assertion shows it)
+                db.session.rollback()
+                outcomes[i] = repr(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return outcomes
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _audit_clean() -> bool:
+    return [f for f in run_audit() if f.violations] == []
+
+
+def test_ten_counters_scanning_the_same_code_at_once_hand_over_exactly_once(pg_app, clock):
+    world = make_world(clock.now())
+    outcomes = _race(pg_app, 10, lambda i: pickups.hand_over(
+        world.code if i % 2 else world.qr_text, store_id=world.store_id, now=clock.now(), pickup_days=14,
+        staff_id=world.staff_id))
+    db.session.expire_all()
+    assert outcomes.count("ok") == 1, outcomes
+    assert outcomes.count("AlreadyPickedUp") == 9, outcomes
+    assert _count(Pickup) == 1
+    assert db.session.get(Order, world.order_id).status == "picked_up"
+    assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(
+        OrderEvent.order_id == world.order_id, OrderEvent.kind == "picked_up")) == 1
+
+
+def test_two_tills_redeeming_through_the_api_at_once_get_one_201_and_one_409(pg_app, clock):
+    world = make_world(clock.now())
+    statuses = [None] * 6
+    barrier = threading.Barrier(6)
+
+    def call(i):
+        client = pg_app.test_client()
+        barrier.wait()
+        statuses[i] = client.post("/api/v1/pickups", json={"code": world.code},
+                                  headers={"Authorization": f"Bearer {world.api_key}"}).status_code
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
+    db.session.expire_all()
+    assert _count(Pickup) == 1
+
+
+def test_eight_members_racing_for_one_receipt_one_is_credited(pg_app, clock):
+    world = make_world(clock.now())
+    members = [make_user(clock.now()).id for _ in range(8)]
+    purchase, _ = purchases.create_purchase(world.store_id, "R-RACE", 30_000, now=clock.now(), code_hours=24)
+    db.session.commit()
+    token = receipt_token(purchase.id)
+    outcomes = _race(pg_app, 8, lambda i: purchases.claim_receipt(token, members[i], now=clock.now(), **EARN))
+    db.session.expire_all()
+    assert outcomes.count("ok") == 1, outcomes
+    assert outcomes.count(ReceiptClaimedByOther.__name__) == 7
+    winner = members[outcomes.index("ok")]
+    assert db.session.get(Purchase, purchase.id).member_id == winner
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.reason == "purchase")) == 1
+    assert account_balance(winner) == 300
+    assert _audit_clean()
+
+
+def test_the_same_member_double_scanning_is_credited_once(pg_app, clock):
+    world = make_world(clock.now())
+    purchase, _ = purchases.create_purchase(world.store_id, "R-TWICE", 30_000, now=clock.now(), code_hours=24)
+    db.session.commit()
+    token = receipt_token(purchase.id)
+    outcomes = _race(pg_app, 6, lambda i: purchases.claim_receipt(token, world.member_id, now=clock.now(), **EARN))
+    assert outcomes == ["ok"] * 6
+    db.session.expire_all()
+    assert account_balance(world.member_id) == 4000 + 300
+
+
+def test_a_pos_retry_storm_on_one_receipt_earns_once(pg_app, clock):
+    world = make_world(clock.now())
+    outcomes = _race(pg_app, 8, lambda i: purchases.earn_for_member(
+        world.store_id, "R-STORM", 50_000, world.member_id, now=clock.now(), code_hours=24, **EARN))
+    db.session.expire_all()
+    assert outcomes == ["ok"] * 8, outcomes
+    assert _count(Purchase) == 1
+    assert account_balance(world.member_id) == 4000 + 500
+    assert _audit_clean()
+
+
+def test_refunds_and_settlements_racing_take_each_point_once(pg_app, clock):
+    world = make_world(clock.now())
+    member = make_user(clock.now())
+    db.session.commit()
+    purchases.earn_for_member(world.store_id, "R-BIG", 100_000, member.id, now=clock.now(), code_hours=24, **EARN)
+    spend_points(member.id, 800, reason="redeem", source="test", key="s", now=clock.now())
+    db.session.commit()
+    outcomes = _race(pg_app, 4, lambda i: purchases.refund_purchase(world.store_id, "R-BIG", now=clock.now()))
+    assert outcomes == ["ok"] * 4, outcomes
+    db.session.expire_all()
+    assert account_balance(member.id) == 0
+    assert db.session.scalar(select(Clawback.points)) == 800
+
+    purchases.earn_for_member(world.store_id, "R-NEXT", 30_000, member.id, now=clock.now(), code_hours=24, **EARN)
+    db.session.commit()
+    from tests.factories import give_points
+    give_points(member.id, 1000, clock.now())
+    db.session.commit()
+    outcomes = _race(pg_app, 4, lambda i: settle_due_clawbacks(clock.now()))
+    assert outcomes == ["ok"] * 4, outcomes
+    db.session.expire_all()
+    claw = db.session.scalar(select(Clawback))
+    assert claw.settled == claw.points == 800
+    assert account_balance(member.id) == 300 + 1000 - 800  # the later earns paid the 800 owed
+    assert _audit_clean()
+
+
+def test_rate_limits_live_in_redis_so_every_worker_shares_them(pg_app, clock):
+    world = make_world(clock.now())
+    pg_app.config["MALL_CODE_ENTRY_RATE_LIMIT"] = "3 per minute"
+
+    # A second app on the same Redis stands for a second gunicorn worker.
+    other = create_app(type("OtherWorker", (), {k: v for k, v in pg_app.config.items() if k.isupper()}),
+                       clock=clock)
+    isolate_requests(other)
+    headers = {"Authorization": f"Bearer {world.api_key}"}
+    first = [pg_app.test_client().post("/api/v1/pickups", json={"code": "1-AAAAAA"}, headers=headers).status_code
+             for _ in range(2)]
+    with other.app_context():
+        second = [other.test_client().post("/api/v1/pickups", json={"code": "1-AAAAAA"},
+                                           headers=headers).status_code for _ in range(2)]
+    assert first == [422, 422] and second == [422, 429]
+    assert pg_app.extensions["mall.redis"].keys("*mall:rl*")  # the counters are in Redis
