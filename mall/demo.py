@@ -120,6 +120,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     if not frozen.is_frozen:
         accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
     _instore(store, items, now)
+    from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
+    logins += load_engagement_demo(now, DEMO_PASSWORD)
     db.session.flush()
     return logins
 

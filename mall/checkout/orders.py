@@ -54,6 +54,7 @@ def record(order: Order, kind: str, now: datetime, *, actor: str = "system", act
     db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=actor, actor_id=actor_id, note=note[:255],
                               created_at=now))
     order.updated_at = now
+    from ..notifications.orders import notice_order_event; notice_order_event(order, kind, now)  # noqa: E702  issue 6: member news, outbox
 
 
 def find_by_key(member_id: int, key: str) -> Order | None:

@@ -16,5 +16,5 @@ class HomePanel:
 
 
 def home_panel(member_id: int, now: datetime) -> HomePanel:
-    return HomePanel(upgrade=unseen_upgrade(member_id), tier=tier_status(member_id, now),
+    return HomePanel(upgrade=unseen_upgrade(member_id, now), tier=tier_status(member_id, now),
                      board=task_board(member_id, now))

@@ -52,6 +52,16 @@ def engagement_home(member_id: int):
     return home_panel(member_id, now())
 
 
+@bp.app_template_filter("iso_date")
+def _iso_date(value: str):
+    """Dates kept as ISO text in JSON facts (a notification's params), back to dates."""
+    from datetime import date
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @bp.app_template_global("earning_formula")
 def _earning_formula(detail: dict) -> str:
     return formula(detail)

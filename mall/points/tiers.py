@@ -198,10 +198,14 @@ def tier_history(member_id: int) -> list[TierChange]:
                                    .order_by(TierChange.created_at.desc(), TierChange.id.desc())))
 
 
-def unseen_upgrade(member_id: int) -> TierChange | None:
-    """The newest upgrade the member has not dismissed yet: the celebration banner."""
+BANNER_DAYS = 30  # an undismissed celebration banner stops showing after this long
+
+
+def unseen_upgrade(member_id: int, now: datetime) -> TierChange | None:
+    """The newest recent upgrade the member has not dismissed: the celebration banner."""
     return db.session.scalar(select(TierChange).where(
-        TierChange.member_id == member_id, TierChange.kind == "upgrade", TierChange.seen_at.is_(None))
+        TierChange.member_id == member_id, TierChange.kind == "upgrade", TierChange.seen_at.is_(None),
+        TierChange.created_at > now - timedelta(days=BANNER_DAYS))
         .order_by(TierChange.id.desc()).limit(1))
 
 

@@ -1,0 +1,23 @@
+"""Order status news for the member, from the order's event log (checkout's `record`).
+
+Only events a member cares about become notifications; presale events are told by the
+presale code itself (kind "presale"). Keyed per order and event, so recording an event
+twice tells the member once. Written in the order's transaction: a rolled-back order
+tells nobody, and the email goes out after commit (the delivery job).
+"""
+from datetime import datetime
+
+from .services import notify
+
+# order event kind -> the status word the message shows (translated in the template)
+MEMBER_EVENTS = {"ready_for_pickup": "ready", "picked_up": "picked_up", "refunded": "refunded",
+                 "expired": "expired", "payment_failed": "payment_failed", "held_for_review": "in_review",
+                 "review_approved": "ready", "review_rejected": "refunded"}
+
+
+def notice_order_event(order, kind: str, now: datetime) -> None:
+    status = MEMBER_EVENTS.get(kind)
+    if status is None or order.member_id is None:
+        return
+    notify(order.member_id, "order_status", f"order:{order.id}:{kind}",
+           {"order": order.number, "order_id": order.id, "status": status}, now)

@@ -1,0 +1,119 @@
+"""The pages: the member's tasks and home, and the earning-rules console with its preview."""
+import re
+
+import pytest
+
+from mall.engagement.models import EarningRule
+from mall.extensions import db
+from tests.factories import make_category, make_user
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def member(tiers, clock):
+    user = make_user(clock.now(), login="tasker@example.com", name="Tasker")
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def merch(tiers, clock):
+    user = make_user(clock.now(), login="merch@example.com", role="merchandiser")
+    make_category("fresh", "Fresh food")
+    db.session.commit()
+    return user
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def test_check_in_swaps_the_card_and_a_second_tap_is_refused_politely(member, client, auth):
+    auth.login("tasker@example.com")
+    first = client.post("/tasks/check-in", headers=HX)
+    assert first.status_code == 200
+    assert "Checked in: day 1 of your streak, +5 points." in _text(first)
+    assert "1-day streak" in _text(first) and "<html" not in _text(first)
+    second = client.post("/tasks/check-in", headers=HX)
+    assert second.status_code == 409
+    assert "You have already checked in today. Come back tomorrow to keep your streak going!" in _text(second)
+
+
+def test_check_in_without_javascript_redirects_with_a_message(member, client, auth):
+    auth.login("tasker@example.com")
+    response = client.post("/tasks/check-in", follow_redirects=True)
+    page = _text(response)
+    assert "Checked in: day 1 of your streak, +5 points." in page and "<h1>Tasks</h1>" in page
+
+
+def test_home_shows_the_tasks_with_progress_bars(member, client, auth):
+    auth.login("tasker@example.com")
+    client.post("/tasks/check-in")
+    page = _text(client.get("/"))
+    assert 'aria-label="Check-in streak"' in page and 'aria-valuetext="1-day streak"' in page
+    assert 'aria-label="Profile"' in page and "0 of 3 fields" in page
+    assert "See all tasks" in page
+
+
+def test_profile_and_referral_forms(member, client, auth, clock):
+    friend = make_user(clock.now(), login="friend@example.com")
+    db.session.commit()
+    auth.login("tasker@example.com")
+    saved = client.post("/tasks/profile", data={"city": "Shanghai", "birthday": "1990-02-03",
+                                                "favourite_category": ""}, follow_redirects=True)
+    assert "Profile saved: +40 points." in _text(saved)
+    refused = client.post("/tasks/referral", data={"code": member.member_code})
+    assert refused.status_code == 422 and "You can&#39;t refer yourself." in _text(refused)
+    ok = client.post("/tasks/referral", data={"code": friend.member_code}, follow_redirects=True)
+    assert "You were invited by Test Member." in _text(ok)
+
+
+def test_the_upgrade_banner_shows_once_and_can_be_dismissed(member, client, auth, clock):
+    from mall.points.earning import earn_for_purchase
+    earn_for_purchase(member.id, 500_000, minor_per_point=100, source="pos", key="big", now=clock.now())
+    db.session.commit()
+    auth.login("tasker@example.com")
+    page = _text(client.get("/"))
+    assert "Congratulations! You are now Gold" in page
+    assert "Spend ¥5,000 more by" in page  # the retain target for the next period
+    change_id = re.search(r"/tasks/tier-banner/(\d+)/dismiss", page).group(1)
+    client.post(f"/tasks/tier-banner/{change_id}/dismiss")
+    assert "Congratulations" not in _text(client.get("/"))
+
+
+def test_a_merchandiser_adds_a_rule_and_previews_a_purchase(merch, client, auth):
+    auth.login("merch@example.com")
+    assert client.get("/console/earning-rules").status_code == 200
+    created = client.post("/console/earning-rules", data={
+        "kind": "time_slot", "name": "Fresh day", "name_zh": "生鲜日", "value": "200", "weekdays": ["3"],
+        "category_slug": "fresh", "tier_code": "", "store_id": "0"}, follow_redirects=True)
+    assert "Rule &#34;Fresh day&#34; saved (version 1)." in _text(created)
+    preview = client.get("/console/earning-rules/preview", headers=HX, query_string={
+        "tier_code": "gold", "spend": "200", "category_slug": "fresh", "store_id": "0",
+        "at": "2026-06-03T12:00"})  # a Wednesday, shop time
+    text = _text(preview)
+    assert "earns 480 points" in text and "base 200 × Gold tier 1.2 × Fresh day 2 = 480" in text
+
+    rule = db.session.query(EarningRule).one()
+    edited = client.post(f"/console/earning-rules/{rule.rule_key}", data={
+        "kind": "time_slot", "name": "Fresh day", "value": "300", "weekdays": ["3"],
+        "category_slug": "fresh", "tier_code": "", "store_id": "0"}, follow_redirects=True)
+    assert "saved (version 2)" in _text(edited)
+    retired = client.post(f"/console/earning-rules/{rule.rule_key}/retire", follow_redirects=True)
+    assert "retired" in _text(retired)
+    assert "No rules yet" in _text(client.get("/console/earning-rules"))
+
+
+def test_an_incomplete_rule_shows_the_error_next_to_the_field(merch, client, auth):
+    auth.login("merch@example.com")
+    response = client.post("/console/earning-rules", data={"kind": "time_slot", "name": "Any day", "value": "200",
+                                                           "store_id": "0"})
+    assert response.status_code == 422
+    assert 'id="weekdays-error"' not in _text(response)  # the fieldset shows its own error
+    assert "Choose at least one weekday." in _text(response)
+
+
+def test_members_cannot_open_the_rules_console(member, client, auth):
+    auth.login("tasker@example.com")
+    assert client.get("/console/earning-rules").status_code == 403
