@@ -4,6 +4,7 @@
 // and submits the form, exactly as if staff had typed it.
 (function () {
   "use strict";
+  if (window.__mallCounter) { window.__mallCounter(document); return; }  // loaded again by a boosted visit
 
   function canUseCamera() {
     return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
@@ -83,7 +84,12 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  window.__mallCounter = enhance;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  } else {
+    enhance(document);
+  }
   // The pickup card is swapped whole by HTMX: enhance the new one, and stop a camera left on.
   document.addEventListener("htmx:afterSwap", function (event) { enhance(event.detail.target.ownerDocument || document); });
   document.addEventListener("htmx:beforeSwap", function (event) {
