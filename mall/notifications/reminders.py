@@ -46,8 +46,9 @@ def send_expiry_reminders(now: datetime, *, batch: int = 1000) -> int:
         key = f"expiry:{day}:{stage}"
         if find_notification(member_id, "expiry_reminder", key) is not None:
             continue  # reminded already: skip the catalogue look-up too
+        days_left = -(-left // timedelta(days=1))  # 29.5 days -> "in 30 days"
         notify(member_id, "expiry_reminder", key,
-               {"points": facts["points"], "expires_on": day, "stage": stage,
+               {"points": facts["points"], "expires_on": day, "stage": stage, "days": days_left,
                 "rewards": _affordable_rewards(member_id, now)}, now)
         sent += 1
     return sent

