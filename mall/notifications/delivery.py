@@ -7,6 +7,7 @@ send and the final commit leaves it in "sending", which is never retried: a memb
 rather miss a reminder than get it twice. The job commits by itself; run it outside any
 request transaction (`mall jobs`).
 """
+import html
 import logging
 import smtplib
 from datetime import datetime
@@ -29,7 +30,9 @@ def render_email(notification: Notification, member: User) -> tuple[str, str]:
     with force_locale(member.locale or "en"):
         subject = render_template("notifications/email_subject.txt", n=notification, member=member).strip()
         body = render_template("notifications/email.txt", n=notification, member=member)
-    return subject, body
+    # The wording comes from macros shared with the HTML inbox, which escape for HTML;
+    # a plain-text email wants "Chef's knife", not "Chef&#39;s knife".
+    return html.unescape(subject), html.unescape(body)
 
 
 def _claim(notification_id: int) -> bool:

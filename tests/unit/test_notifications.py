@@ -174,3 +174,33 @@ def test_an_order_ready_for_pickup_tells_the_member_once(tiers, clock):
     db.session.commit()
     (note,) = services.inbox(member.id).notifications
     assert (note.kind, note.params["status"], note.params["order"]) == ("order_status", "ready", order.number)
+
+
+@pytest.fixture
+def compiled_translations():
+    """The .mo files are built from the .po files (they are not in git)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    root = Path(__file__).resolve().parents[2] / "mall" / "translations"
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as f:
+            write_mo(f, catalog)
+
+
+def test_emails_are_written_in_the_members_language(app, tiers, clock, smtp_server, compiled_translations):
+    from mall.accounts.services import find_by_identifier
+    english = make_user(clock.now(), login="en@example.com")
+    chinese = make_user(clock.now(), login="zh@example.com")
+    find_by_identifier("zh@example.com").locale = "zh_Hans"
+    for member in (english, chinese):
+        give_points(member.id, 300, clock.now(), days_valid=20)
+    db.session.commit()
+    _jobs(app)
+    by_to = {m["To"]: m for m in smtp_server.messages}
+    assert "300 points expire on" in by_to["en@example.com"]["Subject"]
+    assert "300 积分将于" in by_to["zh@example.com"]["Subject"]
+    assert "20 天后，您有 300 积分将过期。" in _body(by_to["zh@example.com"])
