@@ -130,6 +130,8 @@ def hand_over():
                                          pickup_days=_cfg("MALL_PICKUP_DAYS"))
     except DomainError as exc:
         code_form.code.errors, status = [str(exc.message)], _status_for(exc)
+    if handed is not None:
+        code_form.code.data = ""  # ready for the next customer
     return render("instore/counter.html", "instore/_counter_pickup.html", status=status, found=found,
                   handed=handed, **_counter_context(store_id, code_form=code_form, hand_form=form))
 

@@ -228,3 +228,25 @@ def test_code_entry_is_rate_limited(app, client, world):
     _login(client, "staff@example.com")
     statuses = [client.get(f"/counter/pickup?code=XX-{i:06d}&store={world.store_id}").status_code for i in range(5)]
     assert statuses[:3] == [422, 422, 422] and statuses[3:] == [429, 429]
+
+
+@pytest.mark.parametrize("role,login", [("anonymous", None), ("member", "member@example.com"),
+                                        ("hq", "hq@example.com")])
+def test_counter_actions_are_for_store_staff_only(client, world, role, login):
+    if login:
+        _login(client, login)
+    lookup = client.get(f"/counter/pickup?code={world.code}&store={world.store_id}")
+    hand = client.post("/counter/pickup", data={"code": world.code, "store": world.store_id})
+    receipt = client.post("/counter/purchases", data={"store": world.store_id, "receipt_no": "X", "amount": "1"})
+    for response in (lookup, hand, receipt):
+        if role == "anonymous":
+            assert response.status_code == 302 and "/login" in response.headers["Location"]
+        else:
+            assert response.status_code == 403
+    assert _pickups() == 0
+
+
+def test_receipt_urls_and_pickup_status_are_for_members_only(client, world):
+    _login(client, "staff@example.com")
+    assert client.get(f"/orders/{world.order_id}/pickup-status").status_code == 403
+    assert client.get("/r/anything").status_code == 403
