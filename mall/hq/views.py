@@ -179,7 +179,7 @@ def risk_queue():
     status = request.args.get("status") if request.args.get("status") in ("pending", "approved", "rejected") \
         else "pending"
     reviews, page, pages, total = risk.review_queue(status, int_arg("page"))
-    return render("hq/risk.html", reviews=reviews, page=page, pages=pages, total=total, status=status,
+    return render("hq/risk.html", reviews=reviews, page=page, pages=pages, total=total, review_status=status,
                   decision_form=DecisionForm())
 
 
