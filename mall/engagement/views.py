@@ -1,6 +1,7 @@
 """Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
 import secrets
 from datetime import timezone
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_babel import get_timezone, gettext as _
@@ -156,12 +157,18 @@ def dismiss_banner(change_id):
 
 # --- the earning-rules console ----------------------------------------------------------
 
+def _shop_tz() -> ZoneInfo:
+    # zoneinfo, not the pytz object Babel hands out: replace(tzinfo=<pytz zone>) would use
+    # the zone's first historical offset (LMT, +08:06 for Shanghai) instead of +08:00.
+    return ZoneInfo(str(get_timezone()))
+
+
 def _utc(value):
-    return value.replace(tzinfo=get_timezone()).astimezone(timezone.utc) if value else None
+    return value.replace(tzinfo=_shop_tz()).astimezone(timezone.utc) if value else None
 
 
 def _local(value):
-    return value.astimezone(get_timezone()).replace(tzinfo=None) if value else None
+    return value.astimezone(_shop_tz()).replace(tzinfo=None) if value else None
 
 
 def _draft(form) -> rulebook.RuleDraft:

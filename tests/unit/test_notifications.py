@@ -153,7 +153,7 @@ def test_the_inbox_badge_and_opt_out_pages(app, tiers, clock, client, auth):
     db.session.commit()
     auth.login("reader@example.com")
     badge = client.get("/notifications/badge", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert '<span class="badge">1</span>' in badge
+    assert '<span class="badge" aria-hidden="true">1</span>' in badge and "1 unread" in badge
     page = client.get("/notifications").get_data(as_text=True)
     assert "Order A1: ready for pickup" in page
     response = client.post("/notifications/settings", data={"kinds": ["expiry_reminder", "tier_change"]})
