@@ -1,6 +1,7 @@
 """Security hardening shared by every page: response headers with a Content-Security-Policy
 that allows no inline script (nor inline style), and rate limits on the doors that
-credential stuffers and point farmers knock on (login, registration, daily check-in).
+credential stuffers and point farmers knock on (login, registration, password reset, daily
+check-in).
 
 CSP: scripts and styles only from our own origin (vendored htmx, Chart.js, jsQR, our js),
 plus Stripe's origins for the card form, which Stripe requires to load from js.stripe.com.
@@ -37,8 +38,11 @@ DEFAULT_LIMITS = {
     # try many passwords on one account, nor one account be tried from many addresses fast.
     "MALL_RATELIMIT_LOGIN": "10 per minute; 60 per hour",
     "MALL_RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute; 30 per hour",
-    "MALL_RATELIMIT_REGISTER": "5 per minute; 30 per hour",
+    # Registration: every attempt, and (stricter) the accounts actually created.
+    "MALL_RATELIMIT_REGISTER": "20 per minute; 100 per hour",
+    "MALL_RATELIMIT_ACCOUNTS_CREATED": "5 per minute; 20 per hour",
     "MALL_RATELIMIT_CHECKIN": "10 per minute",
+    "MALL_RATELIMIT_RESET": "5 per minute; 20 per hour",
 }
 
 
@@ -54,8 +58,16 @@ def _login_name() -> str:
 login_limit = limiter.limit(_limit("MALL_RATELIMIT_LOGIN"), methods=["POST"])
 login_per_account_limit = limiter.limit(_limit("MALL_RATELIMIT_LOGIN_PER_ACCOUNT"), methods=["POST"],
                                         key_func=_login_name)
-register_limit = limiter.limit(_limit("MALL_RATELIMIT_REGISTER"), methods=["POST"])
+_register_attempts = limiter.limit(_limit("MALL_RATELIMIT_REGISTER"), methods=["POST"])
+_accounts_created = limiter.limit(_limit("MALL_RATELIMIT_ACCOUNTS_CREATED"), methods=["POST"],
+                                  deduct_when=lambda response: response.status_code == 302,
+                                  scope="register-created")
+
+
+def register_limit(view):
+    return _register_attempts(_accounts_created(view))
 checkin_limit = limiter.limit(_limit("MALL_RATELIMIT_CHECKIN"), methods=["POST"])
+reset_limit = limiter.limit(_limit("MALL_RATELIMIT_RESET"), methods=["POST"])
 
 
 def security_headers(response):

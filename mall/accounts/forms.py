@@ -35,3 +35,20 @@ class RegisterForm(Form):
 class LocaleForm(Form):
     locale = SelectField(_l("Language"), choices=[("en", "English"), ("zh_Hans", "简体中文")])
     next = HiddenField()
+
+
+class ForgotPasswordForm(Form):
+    identifier = StringField(_l("Email or mobile number"), validators=[
+        DataRequired(_l("Enter your email or mobile number.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none"})
+
+
+class ResetPasswordForm(Form):
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Choose a password.")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 10 characters, with letters and digits."))
+    confirm = PasswordField(_l("Repeat the password"), validators=[
+        DataRequired(_l("Repeat the password.")),
+        EqualTo("password", _l("The two passwords are different."))],
+        render_kw={"autocomplete": "new-password"})

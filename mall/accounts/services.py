@@ -152,3 +152,61 @@ def _get(user_id: int) -> User:
     if user is None:
         raise NotFound()
     return user
+
+
+# --- password reset -------------------------------------------------------------------------
+# The request answers the same way whether or not the login exists (no account enumeration);
+# the link is signed, lasts an hour and works once: it carries a fingerprint of the current
+# password hash, which the reset changes.
+RESET_MAX_AGE = 3600
+
+
+class ResetLinkInvalid(DomainError):
+    message = _l("This link has expired or was already used. Ask for a new one.")
+
+
+def _reset_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def _fingerprint(user: User) -> str:
+    import hashlib
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(identifier: str) -> tuple[User, str] | None:
+    """A reset token for the account with this email, or None (unknown login, or a mobile-
+    only account we can't email). Callers must answer the same way in both cases."""
+    user = find_by_identifier(identifier)
+    token = _reset_serializer().dumps({"u": user.id if user else 0,
+                                       "f": _fingerprint(user) if user else ""})  # same work either way
+    if user is None or not user.email or user.is_frozen:
+        return None
+    return user, token
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from a valid, unused reset token. Raises ResetLinkInvalid or WeakPassword."""
+    from itsdangerous import BadSignature
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except BadSignature:  # also SignatureExpired
+        raise ResetLinkInvalid() from None
+    user = db.session.get(User, data.get("u") or 0)
+    if user is None or data.get("f") != _fingerprint(user):
+        raise ResetLinkInvalid()
+    check_password_strength(password)
+    user.password_hash = _hasher().hash(password)
+    return user
+
+
+def check_reset_token(token: str) -> None:
+    from itsdangerous import BadSignature
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except BadSignature:
+        raise ResetLinkInvalid() from None
+    user = db.session.get(User, data.get("u") or 0)
+    if user is None or data.get("f") != _fingerprint(user):
+        raise ResetLinkInvalid()

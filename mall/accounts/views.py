@@ -9,10 +9,10 @@ from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..hq.origin import request_origin
 from ..hq.risk import record_sighting
-from ..security import login_limit, login_per_account_limit, register_limit
+from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
 from ..web import render
 from . import services
-from .forms import LocaleForm, LoginForm, RegisterForm
+from .forms import ForgotPasswordForm, LocaleForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import Role, User
 
 bp = Blueprint("accounts", __name__)
@@ -103,3 +103,55 @@ def set_locale():
         if current_user.is_authenticated:
             services.set_locale(current_user.id, form.locale.data)
     return redirect(_safe_next(form.next.data) or url_for("storefront.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@reset_limit
+def forgot_password():
+    """One answer whether or not the login exists, so this page can't be used to find out
+    who has an account (the email, if any, goes only to the account's own address)."""
+    form = ForgotPasswordForm()
+    sent = False
+    if form.validate_on_submit():
+        found = services.request_password_reset(form.identifier.data)
+        if found is not None:
+            _send_reset_email(*found)
+        sent = True
+    return render("accounts/forgot.html", form=form, sent=sent, status=422 if form.errors else 200)
+
+
+def _send_reset_email(user, token: str) -> None:
+    from flask import current_app
+    from flask_babel import force_locale
+
+    from ..notifications.mail import build_message, mailer_for
+    link = current_app.config.get("MALL_BASE_URL", request.host_url.rstrip("/")) + url_for(
+        "accounts.reset_password", token=token)
+    with force_locale(user.locale or "en"):
+        subject = _("Reset your Point Mall password")
+        body = _("Someone (hopefully you) asked to reset the password of your Point Mall account.\n\n"
+                 "Choose a new password here within one hour:\n%(link)s\n\n"
+                 "If it wasn't you, ignore this email: your password stays as it is.", link=link)
+    try:
+        mailer_for(current_app.config).send(build_message(user.email, subject, body,
+                                                          message_id_key=f"reset-{user.id}-{token[-12:]}"))
+    except OSError:  # the mail server is down: the answer stays the same, the member can retry
+        current_app.logger.warning("password reset email for user %s not sent", user.id)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    try:
+        services.check_reset_token(token)
+    except DomainError as error:
+        return render("accounts/reset.html", form=None, invalid=str(error.message), status=400)
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except DomainError as error:
+            _refuse(form, error)
+        else:
+            flash(_("Your password is changed. Log in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+    return render("accounts/reset.html", form=form, invalid=None, status=422 if form.errors or form.form_errors else 200)

@@ -58,6 +58,10 @@ ROUTES = {
     ("POST", "/login"):                                     (422, "->home", "->home", "->home", "->home"),
     ("GET", "/register"):                                   (OK, "->home", "->home", "->home", "->home"),
     ("POST", "/register"):                                  (422, "->home", "->home", "->home", "->home"),
+    ("GET", "/password/forgot"):                            EVERYONE,
+    ("POST", "/password/forgot"):                           (422, 422, 422, 422, 422),  # no login given
+    ("GET", "/password/reset/<token>"):                     (400, 400, 400, 400, 400),  # a forged link
+    ("POST", "/password/reset/<token>"):                    (400, 400, 400, 400, 400),
     ("POST", "/logout"):                                    (LOGIN, "->/login", "->/login", "->/login", "->/login"),
     ("POST", "/locale"):                                    ("->/", "->/", "->/", "->/", "->/"),
     ("GET", "/static/<path:filename>"):                     EVERYONE,
@@ -210,7 +214,9 @@ def matrix(tmp_path_factory):
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{live}"
         MALL_UPLOAD_DIR = str(folder / "uploads")
-        RATELIMIT_ENABLED = False  # hundreds of logins from one address: the limits have their own tests
+        # Hundreds of logins from one address: the limits have their own tests. (Not
+        # RATELIMIT_ENABLED = False: the limiter is one object, and that would leak to later apps.)
+        MALL_RATELIMIT_LOGIN = MALL_RATELIMIT_LOGIN_PER_ACCOUNT = "100000 per minute"
 
     app = create_app(Config, clock=FrozenClock(START))
     isolate_requests(app)
