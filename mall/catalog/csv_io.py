@@ -15,7 +15,6 @@ from sqlalchemy import select
 from ..errors import DomainError
 from ..extensions import db
 from ..inventory.models import StockLevel
-from ..inventory.services import receive_stock
 from ..points.models import Tier
 from .management import ItemData, PlanData, create_item, snapshot, update_item
 from .models import Category, Item
@@ -179,11 +178,11 @@ def _apply_row(row, *, actor_id, now, reference, result):
             set_published(item.id, row["published"], actor_id=actor_id, now=now)
         result.updated += 1
     if row["receive"]:
-        receive_stock(item.id, row["receive"], reference=reference, reason="CSV import", now=now, actor_id=actor_id)
-        result.received += row["receive"]
         # Goods received for a presale item go to its pre-orders first, as in the console.
-        from ..presale.services import allocate_for_item
-        outcome = allocate_for_item(item.id, now)
+        from ..presale.services import receive_goods
+        outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
+                                actor_id=actor_id)
+        result.received += row["receive"]
         if outcome:
             result.preorders_served += outcome["served"]
     result.skus.append(item.sku)

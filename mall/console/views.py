@@ -156,9 +156,8 @@ def item_stock(item_id: int):
     action = request.form.get("action")
     try:
         if action == "receive" and receive.validate_on_submit():
-            stock.receive_stock(item_id, receive.quantity.data, reference=receive.reference.data, reason="received",
-                                now=now(), actor_id=current_user.id)
-            served = presale.allocate_for_item(item_id, now())  # pre-orders come first
+            served = presale.receive_goods(item_id, receive.quantity.data, reference=receive.reference.data,
+                                           reason="received", now=now(), actor_id=current_user.id)
             flash(_("Received %(n)s units.", n=receive.quantity.data), "success")
             if served:
                 flash(_("Pre-orders: %(served)s served, %(offered)s offered a substitute, %(refunded)s refunded.",

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
@@ -28,6 +28,7 @@ from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want
+from ..inventory.services import receive_stock
 from ..points.ledger import lock_account, refund_points, spend_points
 from ..points.models import LedgerEntry
 from ..points.tiers import tier_status
@@ -200,6 +201,15 @@ def allocate_for_item(item_id: int, now: datetime) -> dict | None:
     return allocate(presale.id, now) if presale is not None else None
 
 
+def receive_goods(item_id: int, quantity: int, *, reference: str, reason: str, now: datetime,
+                  actor_id: int | None = None) -> dict | None:
+    """Receive stock, then serve the item's pre-orders from it before anyone else can buy
+    it: both in the caller's transaction, so nobody sees the stock without the queue served.
+    Returns the allocation's outcome for a presale item, None for any other."""
+    receive_stock(item_id, quantity, reference=reference, reason=reason, now=now, actor_id=actor_id)
+    return allocate_for_item(item_id, now)
+
+
 def due_presales(now: datetime) -> list[int]:
     """Presales with pre-orders still waiting: the jobs command allocates them."""
     return list(db.session.scalars(select(Order.presale_id).where(
@@ -294,6 +304,16 @@ def expire_offers(now: datetime) -> int:
 def queue(presale_id: int) -> list[Order]:
     return list(db.session.scalars(select(Order).where(Order.presale_id == presale_id)
                                    .order_by(Order.queue_position)))
+
+
+def queue_page(presale_id: int, *, page: int = 1, per_page: int = 50) -> tuple[list[Order], int, int]:
+    """One page of the queue in first-come-first-served order. Returns orders, page, pages."""
+    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.presale_id == presale_id))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    orders = db.session.scalars(select(Order).where(Order.presale_id == presale_id).order_by(Order.queue_position)
+                                .offset((page - 1) * per_page).limit(per_page))
+    return list(orders), page, pages
 
 
 def offer_choices(order: Order, now: datetime) -> list[tuple]:

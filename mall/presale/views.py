@@ -10,7 +10,7 @@ from ..checkout.quotes import LineRequest, item_with_plans
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..web import local_to_utc, redirect_to, render, roles_required, utc_to_local
+from ..web import int_arg, local_to_utc, redirect_to, render, roles_required, utc_to_local
 from . import services
 from .forms import OfferForm, PresaleForm
 
@@ -86,6 +86,6 @@ def console_presale(item_id: int):
         else:
             flash(_("Presale saved."), "success")
             return redirect(url_for("presale.console_presale", item_id=item_id))
-    orders = services.queue(presale.id) if presale else []
-    return render("presale/console.html", item=item, presale=presale, form=form, orders=orders,
-                  status=422 if form.errors or form.form_errors else 200)
+    orders, page, pages = services.queue_page(presale.id, page=int_arg("page")) if presale else ([], 1, 1)
+    return render("presale/console.html", item=item, presale=presale, form=form, orders=orders, page=page,
+                  pages=pages, status=422 if form.errors or form.form_errors else 200)
