@@ -257,6 +257,9 @@ def edit_rule(rule_key):
 @bp.route("/console/earning-rules/<rule_key>/retire", methods=["POST"])
 @roles_required(*DESK)
 def retire_rule(rule_key):
-    rule = rulebook.retire_rule(rule_key, actor_id=current_user.id, now=now())
+    try:
+        rule = rulebook.retire_rule(rule_key, actor_id=current_user.id, now=now())
+    except NotFound:
+        abort(404)
     flash(_("Rule \"%(name)s\" retired. Past earns keep their explanation.", name=rule.name), "success")
     return redirect(url_for(".rules_console"))

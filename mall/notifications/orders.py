@@ -19,5 +19,7 @@ def notice_order_event(order, kind: str, now: datetime) -> None:
     status = MEMBER_EVENTS.get(kind)
     if status is None or order.member_id is None:
         return
+    if order.presale_id is not None and kind == "ready_for_pickup":
+        return  # the presale code tells "your presale item has arrived" itself
     notify(order.member_id, "order_status", f"order:{order.id}:{kind}",
            {"order": order.number, "order_id": order.id, "status": status}, now)
