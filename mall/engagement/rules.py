@@ -93,9 +93,19 @@ class Earning:
     # budgets count these as discretionary points.
     bonus_points: int = 0
 
+    @property
+    def campaign(self) -> str | None:
+        """The promotion or bonus rule this earn is credited to in HQ's cost-by-rule figures:
+        the multiplying promotion if one applied, else the first added bonus."""
+        named = [s for s in self.steps[2:] if s.rule_key and s.op in ("×", "+")]
+        return named[0].name if named else None
+
     def facts(self) -> dict:
-        return {"steps": [asdict(s) for s in self.steps], "minor_per_point": self.minor_per_point,
-                "capped": self.capped, "bonus_points": self.bonus_points}
+        facts = {"steps": [asdict(s) for s in self.steps], "minor_per_point": self.minor_per_point,
+                 "capped": self.capped, "bonus_points": self.bonus_points}
+        if self.campaign:
+            facts["campaign"] = self.campaign  # read by mall/hq/analytics.py (cost by rule)
+        return facts
 
 
 def _in_window(rule: RuleView, at: datetime) -> bool:

@@ -108,6 +108,7 @@ def test_a_real_earn_matches_the_preview_and_its_statement_line_explains_it(tier
                               "= 480 points")
     assert entry.detail["rules_version"] == preview.rules_version
     assert entry.detail["bonus_points"] == 240  # beyond base × tier: HQ counts these as discretionary
+    assert (entry.detail["campaign"], entry.detail["category"]) == ("fresh day", "fresh")  # HQ's cost by rule
 
 
 def test_editing_or_retiring_a_rule_never_changes_a_past_explanation(tiers, store12, clock):
