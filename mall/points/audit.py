@@ -77,8 +77,9 @@ class Finding:
 def all_checks() -> list[Check]:
     from ..checkout.audit import ORDER_CHECKS
     from ..inventory.audit import MOVEMENT_CHECKS
+    from ..instore.audit import INSTORE_CHECKS
     from ..presale.audit import PRESALE_CHECKS
-    return POINTS_CHECKS + STOCK_CHECKS + ORDER_CHECKS + MOVEMENT_CHECKS + PRESALE_CHECKS
+    return POINTS_CHECKS + STOCK_CHECKS + ORDER_CHECKS + MOVEMENT_CHECKS + PRESALE_CHECKS + INSTORE_CHECKS
 
 
 def run_audit(checks=None) -> list[Finding]:

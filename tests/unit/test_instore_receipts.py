@@ -223,3 +223,23 @@ def test_receipt_codes_expire_after_the_configured_hours(app, world, clock):
     purchase, _ = purchases.create_purchase(world.store_id, "R-9", 1000, now=clock.now(),
                                             code_hours=app.config["MALL_RECEIPT_CODE_HOURS"])
     assert purchase.expires_at - purchase.created_at == timedelta(hours=24)
+
+
+def test_audit_catches_a_hand_over_or_a_clawback_edited_by_hand(app, world, clock):
+    from sqlalchemy import text
+    from mall.instore import pickups as pickup_service
+    pickup_service.hand_over(world.code, store_id=world.store_id, now=clock.now(), pickup_days=14,
+                             staff_id=world.staff_id)
+    member = make_user(clock.now(), login="owes@example.com")
+    db.session.commit()
+    purchases.earn_for_member(world.store_id, "R-AUD", 100_000, member.id, now=clock.now(), code_hours=24, **EARN)
+    spend_points(member.id, 1000, reason="redeem", source="test", key="all", now=clock.now())
+    purchases.refund_purchase(world.store_id, "R-AUD", now=clock.now())
+    db.session.commit()
+    assert _audit_clean()
+    db.session.execute(text("DELETE FROM pickups"))
+    db.session.execute(text("UPDATE clawbacks SET settled = 10"))
+    db.session.commit()
+    failed = {f.check for f in run_audit() if f.violations}
+    assert failed == {"picked-up orders have exactly one hand-over, and only they have one",
+                      "each clawback's settled points equal its settlement lines"}
