@@ -45,10 +45,21 @@ claim_limit = limiter.shared_limit(lambda: _cfg("MALL_EARN_RATE_LIMIT"), key_fun
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many(error):
+    """Over a limit: the counter card that was used says so next to its field (counter.js
+    lets HTMX swap this 429); other pages get the error page."""
     message = _("Too many tries in a short time. Wait a minute, then try again.")
-    if wants_fragment():
-        return render("instore/counter.html", "instore/_notice.html", status=429, message=message)
-    return render("errors/error.html", status=429, code=429, message=message)
+    store_id = _int(request.values.get("store"))
+    if request.endpoint in ("instore.pickup_lookup", "instore.hand_over"):
+        code_form = PickupCodeForm(formdata=None, code=request.values.get("code", ""), store=store_id)
+        code_form.code.errors = [message]
+        return render("instore/counter.html", "instore/_counter_pickup.html", status=429,
+                      **_counter_context(store_id, code_form=code_form))
+    if request.endpoint == "instore.create_purchase":
+        purchase_form = PurchaseForm()
+        purchase_form.receipt_no.errors = [message]
+        return render("instore/counter.html", "instore/_receipt.html", status=429,
+                      **_counter_context(store_id, purchase_form=purchase_form))
+    return render("errors/error.html", status=429, code=429)
 
 
 def _counter_context(store_id: int | None = None, **context):

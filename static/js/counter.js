@@ -92,6 +92,14 @@
   }
   // The pickup card is swapped whole by HTMX: enhance the new one, and stop a camera left on.
   document.addEventListener("htmx:afterSwap", function (event) { enhance(event.detail.target.ownerDocument || document); });
+  // A 429 from the counter comes back as the card with the reason next to the field: show it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 429 && event.detail.target.closest &&
+        event.detail.target.closest(".counter-pickup, .counter-receipt")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
   document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.target.querySelectorAll && event.detail.target.querySelectorAll("[data-scanner]").forEach(stop);
   });

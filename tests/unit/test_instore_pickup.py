@@ -226,8 +226,13 @@ def test_staff_cannot_hand_over_for_a_store_they_are_not_bound_to(client, world)
 def test_code_entry_is_rate_limited(app, client, world):
     app.config["MALL_CODE_ENTRY_RATE_LIMIT"] = "3 per minute"
     _login(client, "staff@example.com")
-    statuses = [client.get(f"/counter/pickup?code=XX-{i:06d}&store={world.store_id}").status_code for i in range(5)]
-    assert statuses[:3] == [422, 422, 422] and statuses[3:] == [429, 429]
+    responses = [client.get(f"/counter/pickup?code=XX-{i:06d}&store={world.store_id}",
+                            headers={"HX-Request": "true"}) for i in range(5)]
+    assert [r.status_code for r in responses] == [422, 422, 422, 429, 429]
+    limited = responses[-1].get_data(as_text=True)
+    assert 'id="pickup-code-error"' in limited and "Too many tries" in limited  # next to the field
+    assert client.post("/counter/pickup", data={"code": world.code, "store": world.store_id}).status_code == 429
+    assert _pickups() == 0
 
 
 @pytest.mark.parametrize("role,login", [("anonymous", None), ("member", "member@example.com"),
