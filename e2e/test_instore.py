@@ -103,3 +103,32 @@ def test_member_opens_a_receipt_qr_and_sees_the_points_arrive(page, staff_page, 
     shot(page, "member-receipt-points")
     page.goto(url)  # a second scan credits nothing
     expect(page.get_by_text("You already collected 300 points for this receipt.")).to_be_visible()
+
+
+def test_hq_creates_a_store_api_key_sees_it_once_and_revokes_it(browser, live_server, shot):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    try:
+        _log_in(page, live_server, "hq@example.com")
+        page.goto(f"{live_server}/store-admin/api-keys")
+        expect(page.get_by_role("heading", name="Store API keys")).to_be_visible()
+        page.get_by_label("Store").select_option(label="Store 12, Xuhui")
+        page.get_by_label("Name").fill("Till 7")
+        page.get_by_role("button", name="Create key").click()
+        secret = page.locator("[data-new-key]").inner_text().strip()
+        assert secret.startswith("pm_live_")
+        shot(page, "api-key-created")
+        page.goto(f"{live_server}/store-admin/api-keys")
+        expect(page.locator("body")).not_to_contain_text(secret)  # shown once only
+        # The key works, then stops working once revoked (after a confirmation).
+        api = context.request
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert api.get(f"{live_server}/api/v1/members?mobile=13800000002", headers=headers).status == 200
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Revoke the key Till 7").click()
+        expect(page.get_by_role("row", name=re.compile("Till 7")).get_by_text(re.compile("Revoked on"))).to_be_visible()
+        answer = api.get(f"{live_server}/api/v1/members?mobile=13800000002", headers=headers)
+        assert answer.status == 401 and answer.json()["error"]["code"] == "revoked_api_key"
+        shot(page, "api-key-revoked")
+    finally:
+        context.close()
