@@ -138,3 +138,28 @@ def test_presale_from_setup_to_a_settled_substitute(desk: Page, phones, live_ser
     expect(refund.locator(".line-points")).to_contain_text("+200")
     assert _balance(second, live_server) == balances[1] - 600  # 800 taken, 200 back
     shot(second, "statement")
+
+
+def test_a_sold_out_item_offers_its_substitutes_and_one_tap_switches(page: Page, log_in, live_server, shot):
+    log_in(FIRST)
+    page.goto(f"{live_server}/catalog")
+    page.get_by_role("link", name=re.compile("Ceramic rice bowls")).first.click()
+    expect(page.get_by_text("Sold out").first).to_be_visible()
+    offers = page.get_by_role("region", name="You might like instead")
+    expect(offers).to_contain_text("Stainless steel tumbler")
+    expect(offers).to_contain_text("Organic eggs (30)")
+    shot(page, "offers")
+    offers.get_by_role("button", name="Take Organic eggs (30) instead").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Order PM"))).to_be_visible()
+    expect(page.locator(".status-line")).to_have_text("Ready for pickup")
+    expect(page.locator(".lines")).to_contain_text("Organic eggs (30)")
+
+
+def test_the_demo_hairy_crab_is_open_for_pre_orders(page: Page, log_in, live_server, shot):
+    log_in(FIRST)
+    page.goto(f"{live_server}/catalog?category=fresh")
+    page.get_by_role("link", name=re.compile("Hairy crab gift box")).first.click()
+    panel = page.get_by_role("region", name="Pre-order")
+    expect(panel).to_contain_text("places left")
+    expect(panel.get_by_role("button", name="Pre-order now")).to_be_visible()
+    shot(page, "presale-panel")

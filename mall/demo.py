@@ -120,6 +120,7 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     if not frozen.is_frozen:
         accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
     _instore(store, items, now)
+    _substitutes_and_presale(items, now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
     db.session.flush()
@@ -227,3 +228,21 @@ def _instore(store: Store, items: dict[str, Item], now: datetime) -> None:
                              now=now, hold_minutes=10, card_payments=False, points_per_unit=100)
     if cash_order.status == "awaiting_payment":
         confirm_at_counter(cash_order.id, gold.id, now)
+
+
+# Substitutes and presale (issue 4): the sold-out rice bowls offer two kitchen alternatives,
+# and the sold-out hairy crab box is open for pre-orders, with substitutes for a shortfall.
+DEMO_SUBSTITUTES = {"KIT-02": ["KIT-01", "FRE-02"], "FRE-04": ["FRE-03", "FRE-01"]}
+
+
+def _substitutes_and_presale(items: dict[str, Item], now: datetime) -> None:
+    from .catalog.management import substitutes
+    from .catalog.substitutes import set_substitutes
+    from .presale.services import presale_for, save_presale
+    for sku, subs in DEMO_SUBSTITUTES.items():
+        if not substitutes(items[sku].id):
+            set_substitutes(items[sku].id, [items[s].id for s in subs], actor_id=None, now=now)
+    crab = items["FRE-04"]
+    if presale_for(crab.id) is None:
+        save_presale(crab.id, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=14), cap=20,
+                     ships_on=(now + timedelta(days=21)).date(), offer_hours=72, now=now)
