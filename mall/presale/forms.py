@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DateTimeLocalField, HiddenField, IntegerField
-from wtforms.validators import InputRequired, NumberRange, ValidationError
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from ..forms import Form
 
@@ -22,5 +23,5 @@ class PresaleForm(Form):
 
 
 class OfferForm(Form):
-    substitute_id = HiddenField()
+    substitute_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
     confirm_top_up = HiddenField()

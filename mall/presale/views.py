@@ -52,7 +52,7 @@ def answer_offer(order_id: int):
             services.decline_offer(order_id, current_user.id, now())
             flash(_("Refunded in full. Your points are back."), "success")
         else:
-            services.accept_substitute(order_id, current_user.id, int(form.substitute_id.data or 0), now=now(),
+            services.accept_substitute(order_id, current_user.id, form.substitute_id.data or 0, now=now(),
                                        confirm_top_up=form.confirm_top_up.data == "yes")
             flash(_("Done: your order is now for the substitute, and your points are settled."), "success")
     except services.TopUpNeeded as needed:

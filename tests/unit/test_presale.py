@@ -246,3 +246,22 @@ def test_members_are_told_when_their_pre_order_is_ready_offered_or_refunded(clie
     _login(client, members[1])
     inbox = client.get("/notifications").get_data(as_text=True)
     assert "was refunded in full" in inbox and "choose a substitute or a refund" in inbox
+
+
+def test_a_forged_offer_answer_is_refused_and_changes_nothing(client, tiers, clock):
+    item, sale = _open_presale(clock, cap=2)
+    set_substitutes(item.id, [make_item(clock.now(), name="Mug").id, make_item(clock.now(), name="Cup").id],
+                    actor_id=None, now=clock.now())
+    owner, other = _preorders(clock, item, sale, 2)
+    presale.allocate(sale.id, clock.now())
+    db.session.commit()
+    offered = db.session.scalar(select(Order).where(Order.member_id == other.id))
+    _login(client, other)
+    assert client.post(f"/orders/{offered.id}/offer", data={"substitute_id": "abc"}).status_code == 400
+    unknown = client.post(f"/orders/{offered.id}/offer", data={"substitute_id": item.id}, follow_redirects=True)
+    assert "That substitute is not available any more" in unknown.get_data(as_text=True)
+    _login(client, owner)
+    assert client.post(f"/orders/{offered.id}/offer", data={"answer": "refund"}).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Order, offered.id).status == "offered"
+    assert db.session.get(PointsAccount, other.id).balance == 4000
