@@ -25,30 +25,40 @@ def _affordable_rewards(member_id: int, now: datetime, limit: int = 3) -> list[d
             for c in page.cards]
 
 
-def send_expiry_reminders(now: datetime, *, batch: int = 1000) -> int:
-    """Notify every member with points expiring within 30 days; returns new reminders."""
+def send_expiry_reminders(now: datetime, *, batch: int = 500) -> int:
+    """Notify every member with points expiring within 30 days; returns new reminders.
+    Members are taken in pages of `batch` (by id), so a long list is covered in one run."""
     tz = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-    rows = db.session.execute(
-        select(PointLot.member_id, PointLot.expires_at, PointLot.remaining)
-        .where(PointLot.remaining > 0, PointLot.expires_at > now,
-               PointLot.expires_at <= now + timedelta(days=STAGES[0]))
-        .order_by(PointLot.member_id, PointLot.expires_at).limit(batch)).all()
-    due: dict[tuple[int, str], dict] = defaultdict(lambda: {"points": 0})
-    for member_id, expires_at, remaining in rows:
-        day = expires_at.astimezone(tz).date().isoformat()
-        entry = due[(member_id, day)]
-        entry["points"] += remaining
-        entry.setdefault("expires_at", expires_at)
-    sent = 0
-    for (member_id, day), facts in due.items():
-        left = facts["expires_at"] - now
-        stage = min(s for s in STAGES if left <= timedelta(days=s))
-        key = f"expiry:{day}:{stage}"
-        if find_notification(member_id, "expiry_reminder", key) is not None:
-            continue  # reminded already: skip the catalogue look-up too
-        days_left = -(-left // timedelta(days=1))  # 29.5 days -> "in 30 days"
-        notify(member_id, "expiry_reminder", key,
-               {"points": facts["points"], "expires_on": day, "stage": stage, "days": days_left,
-                "rewards": _affordable_rewards(member_id, now)}, now)
-        sent += 1
-    return sent
+    due_lot = (PointLot.remaining > 0) & (PointLot.expires_at > now) & (
+        PointLot.expires_at <= now + timedelta(days=STAGES[0]))
+    sent, after = 0, 0
+    while True:
+        members = db.session.scalars(select(PointLot.member_id).where(due_lot, PointLot.member_id > after)
+                                     .distinct().order_by(PointLot.member_id).limit(batch)).all()
+        if not members:
+            return sent
+        after = members[-1]
+        rows = db.session.execute(select(PointLot.member_id, PointLot.expires_at, PointLot.remaining)
+                                  .where(due_lot, PointLot.member_id.in_(members))
+                                  .order_by(PointLot.member_id, PointLot.expires_at)).all()
+        due: dict[tuple[int, str], dict] = defaultdict(lambda: {"points": 0})
+        for member_id, expires_at, remaining in rows:
+            day = expires_at.astimezone(tz).date().isoformat()
+            entry = due[(member_id, day)]
+            entry["points"] += remaining
+            entry.setdefault("expires_at", expires_at)
+        for (member_id, day), facts in due.items():
+            sent += _remind(member_id, day, facts, now)
+
+
+def _remind(member_id: int, day: str, facts: dict, now: datetime) -> int:
+    left = facts["expires_at"] - now
+    stage = min(s for s in STAGES if left <= timedelta(days=s))
+    key = f"expiry:{day}:{stage}"
+    if find_notification(member_id, "expiry_reminder", key) is not None:
+        return 0  # reminded already: skip the catalogue look-up too
+    days_left = -(-left // timedelta(days=1))  # 29.5 days -> "in 30 days"
+    notify(member_id, "expiry_reminder", key,
+           {"points": facts["points"], "expires_on": day, "stage": stage, "days": days_left,
+            "rewards": _affordable_rewards(member_id, now)}, now)
+    return 1

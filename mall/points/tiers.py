@@ -179,18 +179,25 @@ def record_tier_changes(member_id: int, now: datetime) -> TierChange | None:
 
 def review_tiers(now: datetime, *, batch: int = 500) -> dict:
     """The `mall jobs` tier review: every member whose period has ended, plus anyone with
-    spend in the last two days (credits that bypassed earn_for_purchase still upgrade)."""
-    ended = db.session.scalars(select(MemberTier.member_id).where(
-        MemberTier.period_ends_at.is_not(None), MemberTier.period_ends_at <= now).limit(batch)).all()
-    recent = db.session.scalars(select(LedgerEntry.member_id).where(
-        LedgerEntry.spend_minor > 0, LedgerEntry.created_at > now - timedelta(days=2))
-        .distinct().limit(batch)).all()
+    spend in the last two days (credits that bypassed earn_for_purchase still upgrade).
+    Members are taken in pages of `batch` by id, so one run covers them all."""
+    ended = (MemberTier.period_ends_at.is_not(None)) & (MemberTier.period_ends_at <= now)
+    recent = (LedgerEntry.spend_minor > 0) & (LedgerEntry.created_at > now - timedelta(days=2))
     counts = {"upgrade": 0, "renewal": 0, "downgrade": 0}
-    for member_id in sorted(set(ended) | set(recent)):
-        change = record_tier_changes(member_id, now)
-        if change is not None:
-            counts[change.kind] += 1
-    return counts
+    after = 0
+    while True:
+        page = sorted(set(db.session.scalars(
+            select(MemberTier.member_id).where(ended, MemberTier.member_id > after)
+            .order_by(MemberTier.member_id).limit(batch)).all()) | set(db.session.scalars(
+            select(LedgerEntry.member_id).where(recent, LedgerEntry.member_id > after).distinct()
+            .order_by(LedgerEntry.member_id).limit(batch)).all()))[:batch]
+        if not page:
+            return counts
+        for member_id in page:
+            change = record_tier_changes(member_id, now)
+            if change is not None:
+                counts[change.kind] += 1
+        after = page[-1]
 
 
 def tier_history(member_id: int) -> list[TierChange]:

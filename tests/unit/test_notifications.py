@@ -204,3 +204,25 @@ def test_emails_are_written_in_the_members_language(app, tiers, clock, smtp_serv
     assert "300 points expire on" in by_to["en@example.com"]["Subject"]
     assert "300 积分将于" in by_to["zh@example.com"]["Subject"]
     assert "20 天后，您有 300 积分将过期。" in _body(by_to["zh@example.com"])
+
+
+def test_one_reminder_run_covers_every_member_page_by_page(tiers, clock):
+    from mall.notifications.reminders import send_expiry_reminders
+    members = [make_user(clock.now()) for _ in range(3)]
+    for member in members:
+        give_points(member.id, 50, clock.now(), days_valid=10)
+        give_points(member.id, 70, clock.now(), days_valid=12)
+    assert send_expiry_reminders(clock.now(), batch=1) == 6  # two expiry days each
+    assert send_expiry_reminders(clock.now(), batch=1) == 0
+    assert {n.params["points"] for n in services.inbox(members[2].id).notifications} == {50, 70}
+
+
+def test_one_tier_review_covers_every_member_page_by_page(tiers, clock):
+    from mall.points.earning import earn_for_purchase
+    from mall.points.tiers import review_tiers, tier_status
+    members = [make_user(clock.now()) for _ in range(3)]
+    for n, member in enumerate(members):
+        earn_for_purchase(member.id, 500_000, minor_per_point=100, source="pos", key=f"b{n}", now=clock.now())
+    clock.advance(days=370)
+    assert review_tiers(clock.now(), batch=1)["downgrade"] == 3
+    assert {tier_status(m.id, clock.now()).tier.code for m in members} == {"silver"}
