@@ -78,7 +78,7 @@ def segment_members(segment: str, page: int = 1, per_page: int = 50):
     total = db.session.scalar(select(func.count()).select_from(MemberSegment).where(MemberSegment.segment == segment))
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = db.session.execute(query.order_by(MemberSegment.spend_minor.desc(), User.id)
+    rows = db.session.execute(query.order_by(MemberSegment.spend_minor.desc(), MemberSegment.member_id.desc())
                               .offset((page - 1) * per_page).limit(per_page)).all()
     return rows, page, pages, total
 

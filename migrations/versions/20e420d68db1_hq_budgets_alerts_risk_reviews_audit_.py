@@ -117,7 +117,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('member_id', name=op.f('pk_member_segments'))
     )
     with op.batch_alter_table('member_segments', schema=None) as batch_op:
-        batch_op.create_index('ix_member_segments_segment', ['segment', 'member_id'], unique=False)
+        batch_op.create_index('ix_member_segments_segment', ['segment', 'spend_minor', 'member_id'], unique=False)
 
     op.create_table('member_sightings',
     sa.Column('id', sa.Integer(), nullable=False),
