@@ -8,15 +8,16 @@ from flask_babel import get_timezone, gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
+from ..catalog.services import categories
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..points import tiers as tier_service
+from ..points.explain import formula
 from ..web import render, roles_required, wants_fragment
 from . import rulebook, tasks
 from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
 from .home import home_panel
 from .preview import preview
-from ..points.explain import formula
 
 bp = Blueprint("engagement", __name__)
 DESK = (Role.MERCHANDISER, Role.HQ)
@@ -34,7 +35,7 @@ def _remember_device():
     if (current_user.is_authenticated and current_user.role == Role.MEMBER
             and session.get("device_seen") != device):
         tasks.remember_device(current_user.id, device, now())  # committed with the request
-        session["device_seen"] = device
+        g.device_recorded = device
 
 
 @bp.after_app_request
@@ -42,6 +43,8 @@ def _set_device_cookie(response):
     if getattr(g, "new_device", None) and not request.path.startswith("/static"):
         response.set_cookie(DEVICE_COOKIE, g.new_device, max_age=2 * 365 * 86400, httponly=True,
                             samesite="Lax", secure=request.is_secure)
+    if getattr(g, "device_recorded", None) and response.status_code < 400:
+        session["device_seen"] = g.device_recorded  # committed: no need to record it again
     return response
 
 
@@ -68,12 +71,15 @@ def _earning_formula(detail: dict) -> str:
     return formula(detail)
 
 
+def _profile_form(form=None) -> ProfileForm:
+    form = form or ProfileForm(obj=tasks.profile_of(current_user.id))
+    form.favourite_category.choices = [("", _("(none)"))] + [(c.slug, c.name) for c in categories()]
+    return form
+
+
 def _tasks_page(status=200, **forms):
     at = now()
-    profile = tasks.profile_of(current_user.id)
-    profile_form = forms.get("profile_form") or ProfileForm(obj=profile)
-    profile_form.favourite_category.choices = [("", _("(none)"))] + [
-        (c.slug, c.name) for c in rulebook.rule_choices()[1]]
+    profile_form = _profile_form(forms.get("profile_form"))
     return render("engagement/tasks.html", status=status, board=tasks.task_board(current_user.id, at),
                   checkin_form=CheckinForm(), profile_form=profile_form,
                   referral_form=forms.get("referral_form") or ReferralForm(),
@@ -115,8 +121,7 @@ def check_in():
 @bp.route("/tasks/profile", methods=["POST"])
 @roles_required(Role.MEMBER)
 def save_profile():
-    form = ProfileForm()
-    form.favourite_category.choices = [("", "")] + [(c.slug, c.name) for c in rulebook.rule_choices()[1]]
+    form = _profile_form(ProfileForm())
     if not form.validate_on_submit():
         return _tasks_page(status=422, profile_form=form)
     grants = tasks.update_profile(current_user.id, birthday=form.birthday.data, city=form.city.data,

@@ -2,7 +2,6 @@
 through a real local SMTP server (aiosmtpd); idempotent sending, opt-out, the inbox."""
 import email
 import socket
-from datetime import timedelta
 from email import policy
 
 import pytest
