@@ -26,8 +26,14 @@ DEVICE_COOKIE = "mall_device"
 
 # --- the device cookie: one household's phone can't refer itself -------------------------
 
+def _browser_request() -> bool:
+    return not request.path.startswith(("/static/", "/api/"))  # not files, not server-to-server
+
+
 @bp.before_app_request
 def _remember_device():
+    if not _browser_request():
+        return
     device = request.cookies.get(DEVICE_COOKIE)
     if not device:
         g.new_device = secrets.token_urlsafe(24)
@@ -40,7 +46,7 @@ def _remember_device():
 
 @bp.after_app_request
 def _set_device_cookie(response):
-    if getattr(g, "new_device", None) and not request.path.startswith("/static"):
+    if getattr(g, "new_device", None):
         response.set_cookie(DEVICE_COOKIE, g.new_device, max_age=2 * 365 * 86400, httponly=True,
                             samesite="Lax", secure=request.is_secure)
     if getattr(g, "device_recorded", None) and response.status_code < 400:

@@ -117,3 +117,17 @@ def test_an_incomplete_rule_shows_the_error_next_to_the_field(merch, client, aut
 def test_members_cannot_open_the_rules_console(member, client, auth):
     auth.login("tasker@example.com")
     assert client.get("/console/earning-rules").status_code == 403
+
+
+def test_two_accounts_used_on_one_phone_cannot_refer_each_other(member, client, auth, clock):
+    """The device cookie the browser keeps is what ties one household's accounts together."""
+    make_user(clock.now(), login="sibling@example.com")
+    db.session.commit()
+    auth.login("tasker@example.com")
+    client.get("/tasks")                    # the phone gets its device cookie
+    client.get("/tasks")                    # and is seen with the first account
+    auth.logout()
+    auth.login("sibling@example.com")       # the same phone, another account
+    refused = client.post("/tasks/referral", data={"code": member.member_code})
+    assert refused.status_code == 422
+    assert "Referrals between accounts on the same device don&#39;t count." in _text(refused)
