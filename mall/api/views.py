@@ -91,10 +91,11 @@ def unexpected(exc: Exception):
 # --- authentication and limits ------------------------------------------------------------
 
 def _presented_key() -> str | None:
+    """The key from `Authorization: Bearer ...`, the one way the document describes."""
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.headers.get("X-Api-Key") or None
+    if header[:7].lower() != "bearer ":
+        return None
+    return header[7:].strip() or None
 
 
 def _limit_key() -> str:
