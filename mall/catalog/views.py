@@ -62,6 +62,14 @@ def item(item_id: int):
                   offers=offers)
 
 
+@bp.route("/<int:item_id>/offers")
+def offers(item_id: int):
+    """The item's substitutes for this member, as a fragment: the sold-out gate (which
+    answers late taps from one Redis read, without the database) loads it in place."""
+    status, points = viewer()
+    return render("catalog/_offers.html", offers=offers_for(item_id, status, points, now()))
+
+
 @bp.route("/<int:item_id>/target", methods=["POST"])
 @roles_required(Role.MEMBER)
 def pin_target(item_id: int):

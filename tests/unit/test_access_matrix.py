@@ -51,6 +51,7 @@ ROUTES = {
     ("GET", "/"):                                           ("->/catalog", OK, "->home", "->home", "->home"),
     ("GET", "/catalog"):                                    EVERYONE,
     ("GET", "/catalog/<int:item_id>"):                      EVERYONE,
+    ("GET", "/catalog/<int:item_id>/offers"):               EVERYONE,  # substitutes, priced for the viewer
     ("GET", "/catalog/media/<path:name>"):                  (404, 404, 404, 404, 404),  # no such upload
     ("POST", "/catalog/<int:item_id>/target"):              M_ONLY,
     ("GET", "/points/statement"):                           M_PAGE,

@@ -380,3 +380,21 @@ def test_a_cart_checkout_that_fails_for_stock_offers_the_substitutes_inline(clie
     body = response.get_data(as_text=True)
     assert response.status_code == 409 and "<html" not in body
     assert "Take Juicer instead" in body and "Take Mixer instead" in body
+
+
+def test_the_sold_out_gate_loads_the_substitutes_in_place(client, tiers, clock, app, monkeypatch):
+    from mall.catalog.substitutes import set_substitutes
+    hot = make_item(clock.now(), name="Blender", stock=0)
+    set_substitutes(hot.id, [make_item(clock.now(), name="Juicer").id, make_item(clock.now(), name="Mixer").id],
+                    actor_id=None, now=clock.now())
+    member = make_user(clock.now(), login="gate@example.com")
+    db.session.commit()
+    client.post("/login", data={"identifier": "gate@example.com", "password": PASSWORD})
+    monkeypatch.setattr(app.extensions["mall.admission"], "sold_out", lambda item_id: True)
+    gate = client.post(f"/catalog/{hot.id}/buy", data={"plan_id": hot.plans[0].id, "quantity": 1, "key": "g"},
+                       headers={"HX-Request": "true"})
+    body = gate.get_data(as_text=True)
+    assert gate.status_code == 409 and f'hx-get="/catalog/{hot.id}/offers"' in body
+    offers = client.get(f"/catalog/{hot.id}/offers", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Take Juicer instead" in offers and "Take Mixer instead" in offers and "<html" not in offers
+    assert member
