@@ -50,6 +50,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "mall:rl")
+    # "No more than N in any minute", not per clock minute: a burst can't straddle a boundary.
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
     app.extensions["mall.clock"] = clock or SystemClock()
     client = redis_client(app.config.get("REDIS_URL"))
