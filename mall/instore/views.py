@@ -14,7 +14,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db, limiter
 from ..points.models import LedgerEntry
 from ..points.statement import balance
-from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
+from ..web import int_arg, redirect_to, render, roles_required
 from . import api_keys, pickups, purchases
 from .codes import qr_svg, receipt_token
 from .errors import CashMethodNeeded, InvalidCode

@@ -11,7 +11,7 @@ from mall.extensions import db
 from mall.instore import pickups, purchases
 from mall.instore.clawbacks import settle_due_clawbacks
 from mall.instore.codes import receipt_token
-from mall.instore.errors import AlreadyPickedUp, InstoreError, ReceiptClaimedByOther
+from mall.instore.errors import InstoreError, ReceiptClaimedByOther
 from mall.instore.models import Clawback, Pickup, Purchase
 from mall.points.audit import run_audit
 from mall.points.ledger import spend_points
