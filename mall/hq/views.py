@@ -14,6 +14,7 @@ from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..notifications.mail import mailer_for
+from ..templating import points as format_points
 from ..web import int_arg, redirect_to, render, roles_required
 from . import analytics, budgets, risk, segments
 from .alerts import send_due_alerts
@@ -141,7 +142,7 @@ def grants():
             if grant is not None and grant.status == "held":
                 flash(_("The store's budget is used up: the grant waits for HQ's approval."), "info")
             else:
-                flash(_("%(points)s points granted.", points=form.points.data), "success")
+                flash(_("%(points)s points granted.", points=format_points(form.points.data)), "success")
             return redirect_to(url_for("hq.grants"))
     held, page, pages = budgets.held_grants(int_arg("page")) if current_user.role == Role.HQ.value else ([], 1, 1)
     lines = [line for line in analytics.budget_status(now())

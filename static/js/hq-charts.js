@@ -33,6 +33,7 @@
   }
 
   function drawAll() { document.querySelectorAll("canvas[data-chart]").forEach(draw); }
-  document.addEventListener("DOMContentLoaded", drawAll);
+  // Loaded on demand by mall.js (data-load-scripts), often after the page is ready.
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", drawAll); } else { drawAll(); }
   document.addEventListener("htmx:afterSettle", drawAll);
 })();

@@ -42,3 +42,27 @@ document.addEventListener("submit", function (event) {
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSettle", tick);
 })();
+
+// Page-specific scripts (e.g. HQ's charts): an element with data-load-scripts="url url"
+// loads them, in order, once per document. They can't sit in the page's <head>: boosted
+// navigation swaps only the body. Same-origin files, so the CSP's script-src 'self' allows it.
+(function () {
+  var loaded = {};
+  function load(urls) {
+    if (!urls.length) { return; }
+    var url = urls.shift();
+    if (loaded[url]) { return load(urls); }
+    loaded[url] = true;
+    var script = document.createElement("script");
+    script.src = url;
+    script.onload = function () { load(urls); };
+    document.head.appendChild(script);
+  }
+  function scan() {
+    document.querySelectorAll("[data-load-scripts]").forEach(function (el) {
+      load(el.getAttribute("data-load-scripts").split(/\s+/).filter(Boolean));
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", scan); } else { scan(); }
+  document.addEventListener("htmx:afterSettle", scan);
+})();

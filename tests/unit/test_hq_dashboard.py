@@ -69,7 +69,7 @@ def test_dashboard_page_fragment_and_csv(client, auth, world):
     auth.login("hq@example.com")
     page = client.get("/hq")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "chart-4.6.1.umd.min.js" in html and "<table" in html
+    assert page.status_code == 200 and "chart-4.6.1.umd.min.js" in html and "data-load-scripts" in html and "<table" in html and "data-chart=" in html
     fragment = client.get(f"/hq?store={world['north'].id}", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert "<h1>" not in body and "North Store" in body and "South Store" not in body.split("Cost by store")[1].split("</table>")[0]
