@@ -1,5 +1,6 @@
 """`flask --app wsgi mall ...`: demo data, the invariant audit, background jobs, account freezes."""
 import sys
+from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
@@ -74,6 +75,25 @@ def jobs_command():
     db.session.commit()
     click.echo(f"emails: {deliver_pending(at, mailer_for(current_app.config))} sent")
     click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
+    _hq_jobs(at)
+
+
+def _hq_jobs(at):
+    """HQ (issue 7): roll closed days up for the dashboard, refresh segments and ROI once a
+    day, and email budget alerts that are due."""
+    from flask import current_app
+
+    from .hq import analytics, segments
+    from .hq.alerts import send_due_alerts
+    from .notifications.mail import mailer_for
+    analytics.roll_up(at)
+    db.session.commit()
+    computed = segments.segments_computed_at()
+    if computed is None or at - computed > timedelta(hours=20):
+        segments.refresh_all(at)
+        db.session.commit()
+        click.echo("segments and ROI: recomputed")
+    click.echo(f"budget alerts: {send_due_alerts(at, mailer_for(current_app.config))} emailed")
 
 
 @mall_cli.command("freeze")
@@ -81,22 +101,25 @@ def jobs_command():
 @click.option("--reason", required=True, help="Shown to the member when they try to log in.")
 def freeze_command(login, reason):
     """Freeze an account by email or mobile number."""
-    from .accounts.services import find_by_identifier, freeze
+    from .accounts.services import find_by_identifier
+    from .hq.risk import freeze_member
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")
-    freeze(user.id, reason, now=now())
+    freeze_member(user.id, reason, actor_id=None, now=now())  # audited, like HQ's freeze
     db.session.commit()
     click.echo(f"frozen: {login}")
 
 
 @mall_cli.command("unfreeze")
 @click.argument("login")
-def unfreeze_command(login):
-    from .accounts.services import find_by_identifier, unfreeze
+@click.option("--reason", default="unfrozen from the command line", help="Kept in the audit log.")
+def unfreeze_command(login, reason):
+    from .accounts.services import find_by_identifier
+    from .hq.risk import unfreeze_member
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")
-    unfreeze(user.id)
+    unfreeze_member(user.id, reason, actor_id=None, now=now())
     db.session.commit()
     click.echo(f"unfrozen: {login}")
