@@ -163,3 +163,27 @@ def test_the_demo_hairy_crab_is_open_for_pre_orders(page: Page, log_in, live_ser
     expect(panel).to_contain_text("places left")
     expect(panel.get_by_role("button", name="Pre-order now")).to_be_visible()
     shot(page, "presale-panel")
+
+
+def test_the_console_pages_fit_a_small_screen_too(browser, live_server, shot):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
+    page = context.new_page()
+    try:
+        _log_in(page, live_server, "merch@example.com")
+        for path, name in (("/console", "list"), ("/console/categories", "categories"), ("/console/import", "import")):
+            page.goto(live_server + path)
+            shot(page, name)
+        page.goto(f"{live_server}/console?q=KIT-02")
+        page.get_by_role("link", name="Ceramic rice bowls (4)").click()
+        expect(page).to_have_url(re.compile(r"/console/items/\d+$"))
+        item_url = page.url
+        for link, name in (("Stock", "stock"), ("Substitutes", "substitutes"), ("Presale", "presale"),
+                           ("History", "history")):
+            page.goto(item_url)
+            page.get_by_role("navigation", name="Item").get_by_role("link", name=link).click()
+            expect(page).to_have_url(re.compile(f"/{name}$"))
+            shot(page, name)
+        page.goto(item_url)
+        shot(page, "item-form")
+    finally:
+        context.close()
