@@ -20,6 +20,7 @@ from .models import LedgerEntry, MemberTier, Tier, TierChange
 
 WINDOW = timedelta(days=365)
 PERIOD_MONTHS = 12  # how long a reached tier is held before it is reviewed
+RECENT_SPEND = timedelta(hours=1)  # the jobs' safety net for spend credited outside earn_for_purchase
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -179,10 +180,12 @@ def record_tier_changes(member_id: int, now: datetime) -> TierChange | None:
 
 def review_tiers(now: datetime, *, batch: int = 500) -> dict:
     """The `mall jobs` tier review: every member whose period has ended, plus anyone with
-    spend in the last two days (credits that bypassed earn_for_purchase still upgrade).
-    Members are taken in pages of `batch` by id, so one run covers them all."""
+    spend in the last hour, so a spend credited without earn_for_purchase (which upgrades at
+    once itself) still upgrades within a minute. The hour covers a job that missed a few runs
+    while keeping a run that happens every minute cheap. Members are taken in pages of
+    `batch` by id, so one run covers them all."""
     ended = (MemberTier.period_ends_at.is_not(None)) & (MemberTier.period_ends_at <= now)
-    recent = (LedgerEntry.spend_minor > 0) & (LedgerEntry.created_at > now - timedelta(days=2))
+    recent = (LedgerEntry.spend_minor > 0) & (LedgerEntry.created_at > now - RECENT_SPEND)
     counts = {"upgrade": 0, "renewal": 0, "downgrade": 0}
     after = 0
     while True:

@@ -104,3 +104,17 @@ def test_an_upgrade_mid_period_is_immediate_and_starts_a_new_period(tiers, clock
     assert status.held_until == datetime(2027, 8, 1, 2, 0, tzinfo=timezone.utc)
     assert unseen_upgrade(member.id, clock.now()).to_tier.code == "diamond"
     assert _history(member) == [("upgrade", "silver", "gold"), ("upgrade", "gold", "diamond")]
+
+
+def test_the_jobs_upgrade_spend_credited_outside_earn_for_purchase(tiers, clock):
+    from datetime import timedelta
+
+    from mall.points.ledger import credit_points
+    member = make_user(clock.now())
+    credit_points(member.id, 6_000, reason="purchase", source="import", key="legacy-1", spend_minor=600_000,
+                  expires_at=clock.now() + timedelta(days=365), now=clock.now())
+    assert _history(member) == []
+    clock.advance(minutes=1)
+    assert review_tiers(clock.now())["upgrade"] == 1
+    assert _history(member) == [("upgrade", "silver", "gold")]
+    assert unseen_upgrade(member.id, clock.now()).to_tier.code == "gold"
