@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from ..accounts.models import User
 from ..extensions import db
 from .models import AuditEntry
 
@@ -18,6 +19,7 @@ def audit(actor_id: int | None, action: str, subject_type: str, subject_id: int 
 
 def audit_page(page: int = 1, per_page: int = 50, *, subject_type: str | None = None,
                subject_id: int | None = None):
+    """Audit lines, newest first, each with the acting user's name (None: the system)."""
     query = select(AuditEntry)
     if subject_type:
         query = query.where(AuditEntry.subject_type == subject_type)
@@ -26,6 +28,6 @@ def audit_page(page: int = 1, per_page: int = 50, *, subject_type: str | None = 
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page)
-                              .limit(per_page)).all()
-    return list(rows), page, pages
+    rows = db.session.execute(query.add_columns(User.display_name).outerjoin(User, User.id == AuditEntry.actor_id)
+                              .order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return [(entry, actor) for entry, actor in rows], page, pages

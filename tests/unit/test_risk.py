@@ -256,3 +256,8 @@ def test_hq_freezes_and_unfreezes_with_a_reason_the_member_sees(client, auth, hq
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.subject_id == member.id)
                                  .order_by(AuditEntry.id)).all()
     assert actions == ["account_frozen", "account_unfrozen"]
+    auth.logout()
+    auth.login("hq@example.com")
+    log = client.get("/hq/audit").get_data(as_text=True)
+    assert "Account frozen" in log and "points farming from one device" in log and "appeal accepted" in log
+    assert "Account unfrozen" in client.get(f"/hq/members/{member.id}").get_data(as_text=True)
