@@ -99,6 +99,10 @@ def live_server(tmp_path_factory, translations_compiled, demo_now):
         WTF_CSRF_ENABLED = True
         SESSION_COOKIE_SECURE = False
         TESTING = False  # behave as in production (no exception propagation to the server)
+        # Every test logs in from 127.0.0.1, many as the same demo member: lift the login
+        # limits here (they have their own tests: tests/unit/test_security.py, on Redis in
+        # tests/integration/test_security_redis.py).
+        MALL_RATELIMIT_LOGIN = MALL_RATELIMIT_LOGIN_PER_ACCOUNT = "1000 per minute"
 
     app = create_app(E2EConfig, clock=FrozenClock(demo_now))
     with app.app_context():

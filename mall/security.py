@@ -34,9 +34,11 @@ CSP = "; ".join([
 ])
 
 DEFAULT_LIMITS = {
-    # Per network address; login is also limited per login name, so one address can't
-    # try many passwords on one account, nor one account be tried from many addresses fast.
-    "MALL_RATELIMIT_LOGIN": "10 per minute; 60 per hour",
+    # Login is limited per network address and per login name, so one address can't try
+    # many passwords on one account, nor one account be tried from many addresses fast.
+    # Lenient per address (a mall's wifi puts many members behind one address), strict per
+    # account (the guard against password guessing).
+    "MALL_RATELIMIT_LOGIN": "30 per minute; 300 per hour",
     "MALL_RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute; 30 per hour",
     # Registration: every attempt, and (stricter) the accounts actually created.
     "MALL_RATELIMIT_REGISTER": "20 per minute; 100 per hour",
@@ -56,8 +58,9 @@ def _login_name() -> str:
 
 # Decorators for views (POST only: showing the form is never limited).
 login_limit = limiter.limit(_limit("MALL_RATELIMIT_LOGIN"), methods=["POST"])
+# Only failed attempts count against an account: its owner logging in is never slowed.
 login_per_account_limit = limiter.limit(_limit("MALL_RATELIMIT_LOGIN_PER_ACCOUNT"), methods=["POST"],
-                                        key_func=_login_name)
+                                        key_func=_login_name, deduct_when=lambda response: response.status_code != 302)
 _register_attempts = limiter.limit(_limit("MALL_RATELIMIT_REGISTER"), methods=["POST"])
 _accounts_created = limiter.limit(_limit("MALL_RATELIMIT_ACCOUNTS_CREATED"), methods=["POST"],
                                   deduct_when=lambda response: response.status_code == 302,
