@@ -115,3 +115,20 @@ def test_hq_sets_a_budget_sees_the_warning_and_approves_a_risky_order(page: Page
     expect(phone.locator(".timeline")).to_contain_text("Security check passed")
     shot(phone, "member-order-approved")
     assert not blocked, blocked
+
+
+def test_hq_pages_fit_a_360px_screen(browser, live_server, shot):
+    """HQ works at a desk, but every page still fits a small phone (shot() fails on any
+    sideways overflow outside a scrolling table)."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email or mobile number").fill("hq@example.com")
+    page.get_by_label("Password").fill("demo-pass-2026")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/hq")
+    for path in ("/hq", "/hq/budgets", "/hq/grants", "/hq/risk", "/hq/members", "/hq/segments", "/hq/audit"):
+        page.goto(live_server + path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        shot(page, "360" + path.replace("/", "-"))
+    context.close()
