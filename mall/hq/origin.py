@@ -33,13 +33,14 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _device_id():
-        if DEVICE_COOKIE not in request.cookies:
-            g.new_device_id = secrets.token_urlsafe(16)
+        if DEVICE_COOKIE not in request.cookies and not request.path.startswith(("/static/", "/api/")):
+            # The engagement module sets the same cookie (referral checks): share its id.
+            g.new_device_id = g.get("new_device") or secrets.token_urlsafe(16)
 
     @app.after_request
     def _set_device_cookie(response):
         new = g.get("new_device_id")
-        if new is not None:
+        if new is not None and g.get("new_device") is None:  # else engagement sets it
             response.set_cookie(DEVICE_COOKIE, new, max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
                                 secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
         return response
