@@ -89,6 +89,17 @@ class TaskGrant:
     capped: str | None          # "day" or "month" when a cap cut the grant, else None
     entry: LedgerEntry | None
     replayed: bool = False      # the same task was rewarded before; nothing new happened
+    held: bool = False          # the store's budget is used up: the points wait for HQ's approval
+
+    @property
+    def notice(self):
+        """What to tell the member when the store's budget held or refused the points."""
+        if self.held:
+            return _l("The store's points budget is used up this month: your %(points)s points are "
+                      "waiting for HQ's approval.", points=self.wanted)
+        if self.capped == "budget":
+            return _l("The store's points budget is used up this month, so these points could not be given.")
+        return None
 
 
 def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now: datetime,
@@ -97,6 +108,9 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
 
     The member's lock and account row are held while the caps are read and the credit is
     written, so two tasks finishing at once can't both squeeze under the same cap.
+    When the store's budget is used up and set to hold, the points become a held grant
+    (source "task", same key) that HQ approves or rejects; approving credits the ledger
+    entry with this key, so a replay afterwards finds it and nothing is credited twice.
     """
     with current_app.extensions["mall.locks"].hold(f"points:{member_id}"):
         lock_account(member_id, now)
@@ -105,6 +119,9 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         if replay is not None:
             d = replay.detail or {}
             return TaskGrant(d.get("wanted", replay.points), replay.points, d.get("capped"), replay, True)
+        held = _held_grant(key)
+        if held is not None:
+            return TaskGrant(held.points, 0, None, None, True, held=held.status == "held")
         usage = cap_usage(member_id, now)
         granted = min(points, usage.left)
         capped = None
@@ -112,30 +129,71 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
             capped = "day" if usage.daily_cap - usage.used_today <= usage.monthly_cap - usage.used_month else "month"
         if granted <= 0:
             return TaskGrant(points, 0, capped, None)
-        if not _charge_budget(store_id, granted, reason, now):
+        expires_at = expiry_for(tier_status(member_id, now).tier, now)
+        budget = _charge_budget(store_id, granted, reason, now)
+        if budget == "refused":
             return TaskGrant(points, 0, "budget", None)
+        if budget == "held":
+            from ..hq.budgets import hold_grant
+            hold_grant(member_id, granted, store_id=store_id, kind="task", reason=reason, source=TASK_SOURCE,
+                       key=key, expires_at=expires_at, now=now, note=f"task:{reason}")
+            return TaskGrant(granted, 0, capped, None, held=True)
         entry = credit_points(member_id, granted, reason=reason, source=TASK_SOURCE, key=key, now=now,
-                              expires_at=expiry_for(tier_status(member_id, now).tier, now),
+                              expires_at=expires_at,
                               detail={**(detail or {}), "wanted": points, "capped": capped,
                                       "discretionary": True},
                               store_id=store_id, queue=False)
     return TaskGrant(points, granted, capped, entry)
 
 
-def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> bool:
+def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> str:
     """Charge a store's budget for discretionary points (HQ's hook), when the task has a
-    store. False when the budget refuses or holds them: then nothing is credited."""
+    store: "charged", or "held" / "refused" per the store's setting when the budget is used
+    up (nothing is charged then, and the caller credits nothing)."""
     if store_id is None:
-        return True
+        return "charged"
     try:
         from ..hq.budgets import BudgetHeld, BudgetRefused, charge_discretionary
     except ImportError:  # HQ's budgets not installed
-        return True
+        return "charged"
     try:
         charge_discretionary(store_id, points, f"task:{reason}", now)
-    except (BudgetHeld, BudgetRefused):
-        return False
-    return True
+    except BudgetHeld:
+        return "held"
+    except BudgetRefused:
+        return "refused"
+    return "charged"
+
+
+def _held_grant(key: str):
+    """The grant HQ holds (or decided) for this task key, if the store's budget held it."""
+    try:
+        from ..hq.models import DiscretionaryGrant
+    except ImportError:
+        return None
+    return db.session.scalar(select(DiscretionaryGrant).where(DiscretionaryGrant.source == TASK_SOURCE,
+                                                              DiscretionaryGrant.idempotency_key == key))
+
+
+def held_task_points(member_id: int) -> int:
+    """Task points of this member waiting for HQ's approval (shown on the task board)."""
+    try:
+        from ..hq.models import DiscretionaryGrant
+    except ImportError:
+        return 0
+    return db.session.scalar(select(func.coalesce(func.sum(DiscretionaryGrant.points), 0)).where(
+        DiscretionaryGrant.member_id == member_id, DiscretionaryGrant.source == TASK_SOURCE,
+        DiscretionaryGrant.status == "held"))
+
+
+def check_velocity(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
+    """Risk control's earning velocity limits (per member, device and address) for an earn
+    the member started; raises hq.risk.EarningTooFast before anything is written."""
+    try:
+        from ..hq.risk import check_earn_velocity
+    except ImportError:  # HQ's risk control not installed
+        return
+    check_earn_velocity(member_id, device=device, ip=ip, now=now)
 
 
 # --- daily check-in ---------------------------------------------------------------------
@@ -151,13 +209,15 @@ def _checkin_on(member_id: int, day: date) -> Checkin | None:
     return db.session.scalar(select(Checkin).where(Checkin.member_id == member_id, Checkin.day == day))
 
 
-def check_in(member_id: int, now: datetime) -> CheckinResult:
+def check_in(member_id: int, now: datetime, *, device: str | None = None, ip: str | None = None) -> CheckinResult:
     """Check in for today (the shop's local day). The streak grows when yesterday had a
     check-in; every MALL_TASK_STREAK_DAYS-th day in a row adds the streak bonus.
-    Raises AlreadyCheckedIn on a second check-in the same day (UNIQUE backs it)."""
+    Raises AlreadyCheckedIn on a second check-in the same day (UNIQUE backs it), and
+    EarningTooFast past the velocity limits (then no check-in is recorded)."""
     day = local_day(now)
     if _checkin_on(member_id, day) is not None:
         raise AlreadyCheckedIn()
+    check_velocity(member_id, device=device, ip=ip, now=now)
     yesterday = _checkin_on(member_id, day - timedelta(days=1))
     streak = yesterday.streak + 1 if yesterday else 1
     bonus = streak % _cfg("MALL_TASK_STREAK_DAYS") == 0
@@ -192,10 +252,23 @@ def profile_of(member_id: int) -> MemberProfile:
     return db.session.get(MemberProfile, member_id) or MemberProfile(member_id=member_id)
 
 
+def _rewarded(key: str) -> bool:
+    return db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.source == TASK_SOURCE,
+                                                          LedgerEntry.idempotency_key == key)) is not None \
+        or _held_grant(key) is not None
+
+
 def update_profile(member_id: int, *, birthday: date | None, city: str | None,
-                   favourite_category: str | None, now: datetime) -> list[TaskGrant]:
+                   favourite_category: str | None, now: datetime, device: str | None = None,
+                   ip: str | None = None) -> list[TaskGrant]:
     """Save the profile; each field earns points the first time it is filled in, once
-    ever (the ledger key is per field, so clearing and refilling earns nothing)."""
+    ever (the ledger key is per field, so clearing and refilling earns nothing).
+    A save that would earn counts once against the velocity limits; past them it raises
+    EarningTooFast before anything (the profile too) is written."""
+    values = {"birthday": birthday, "city": (city or "").strip() or None,
+              "favourite_category": favourite_category or None}
+    if any(values[name] is not None and not _rewarded(f"profile:{member_id}:{name}") for name in PROFILE_FIELDS):
+        check_velocity(member_id, device=device, ip=ip, now=now)
     profile = db.session.get(MemberProfile, member_id)
     if profile is None:
         profile = MemberProfile(member_id=member_id)
@@ -314,6 +387,7 @@ class TaskBoard:
     referred_by: str | None
     can_claim_referral: bool
     caps: CapUsage
+    held_points: int = 0        # task points waiting for HQ's approval (a store's budget was used up)
 
     @property
     def days_in_cycle(self) -> int:
@@ -349,4 +423,4 @@ def task_board(member_id: int, now: datetime) -> TaskBoard:
                      referral_code=member.member_code, referral_points=_cfg("MALL_TASK_REFERRAL_POINTS"),
                      referred_count=referred[0], rewarded_count=referred[1], referred_by=by,
                      can_claim_referral=by is None and is_first_purchase(member_id),
-                     caps=cap_usage(member_id, now))
+                     caps=cap_usage(member_id, now), held_points=held_task_points(member_id))

@@ -11,6 +11,8 @@ from ..accounts.models import Role
 from ..catalog.services import categories
 from ..clock import now
 from ..errors import DomainError, NotFound
+from ..hq.origin import request_origin
+from ..hq.risk import EarningTooFast
 from ..points import tiers as tier_service
 from ..points.explain import formula
 from ..web import render, roles_required, wants_fragment
@@ -104,13 +106,18 @@ def tasks_page():
 def check_in():
     """HTMX swaps the check-in card in place; without JavaScript the page reloads with a flash."""
     status, kind = 200, "success"
+    ip, device = request_origin()
     try:
-        result = tasks.check_in(current_user.id, now())
+        result = tasks.check_in(current_user.id, now(), device=device, ip=ip)
     except tasks.AlreadyCheckedIn as refusal:
         message, status, kind = str(refusal.message), 409, "info"
+    except EarningTooFast as refusal:
+        message, status, kind = str(refusal.message), 429, "error"
     else:
         grant = result.grant
-        if grant.capped:
+        if grant.notice:
+            message, kind = str(grant.notice), "info"
+        elif grant.capped:
             message = _("Checked in: day %(streak)s of your streak. You reached the limit for bonus points, "
                         "so you got %(got)s of %(wanted)s points.", streak=result.checkin.streak,
                         got=grant.granted, wanted=grant.wanted)
@@ -130,10 +137,19 @@ def save_profile():
     form = _profile_form(ProfileForm())
     if not form.validate_on_submit():
         return _tasks_page(status=422, profile_form=form)
-    grants = tasks.update_profile(current_user.id, birthday=form.birthday.data, city=form.city.data,
-                                  favourite_category=form.favourite_category.data, now=now())
+    ip, device = request_origin()
+    try:
+        grants = tasks.update_profile(current_user.id, birthday=form.birthday.data, city=form.city.data,
+                                      favourite_category=form.favourite_category.data, now=now(),
+                                      device=device, ip=ip)
+    except EarningTooFast as refusal:  # nothing was saved: the form keeps what was typed
+        flash(str(refusal.message), "error")
+        return _tasks_page(status=429, profile_form=form)
     earned = sum(g.granted for g in grants)
-    if any(g.capped for g in grants):
+    notice = next((g.notice for g in grants if g.notice), None)
+    if notice:
+        flash(_("Profile saved.") + " " + str(notice), "info")
+    elif any(g.capped for g in grants):
         flash(_("Profile saved. You reached the limit for bonus points: %(points)s points added.",
                 points=earned), "info")
     elif earned:

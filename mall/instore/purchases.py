@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import Role, User
 from ..errors import InvalidAmount
 from ..extensions import db
+from ..hq.risk import check_earn_velocity
 from ..points.earning import earn_for_purchase
 from ..points.models import LedgerEntry
 from .clawbacks import settle_clawbacks, take_back_points
@@ -115,9 +116,12 @@ class Claim:
     again: bool   # this member had already claimed it: nothing new was credited
 
 
-def claim_receipt(token: str, member_id: int, *, now: datetime, minor_per_point: int) -> Claim:
+def claim_receipt(token: str, member_id: int, *, now: datetime, minor_per_point: int,
+                  device: str | None = None, ip: str | None = None) -> Claim:
     """A member scanned a receipt QR. Raises InvalidCode (forged or tampered), ReceiptExpired,
-    ReceiptClaimedByOther, PurchaseRefunded or MemberFrozen."""
+    ReceiptClaimedByOther, PurchaseRefunded, MemberFrozen, or hq.risk.EarningTooFast past
+    the earning velocity limits per member, device (cookie) and address (then nothing is
+    written and the receipt stays claimable)."""
     purchase_id = read_receipt_token(token)
     purchase = _locked(purchase_id) if purchase_id else None  # two scans queue on this row
     if purchase is None:
@@ -132,6 +136,8 @@ def claim_receipt(token: str, member_id: int, *, now: datetime, minor_per_point:
         raise ReceiptExpired()
     if db.session.get(User, member_id).is_frozen:
         raise MemberFrozen()
+    # Member-started earning only: the POS API's earn_for_member is the store's own server.
+    check_earn_velocity(member_id, device=device, ip=ip, now=now)
     _credit(purchase, member_id, now, minor_per_point)
     return Claim(purchase, purchase.points, again=False)
 

@@ -12,6 +12,8 @@ from ..checkout.orders import member_order
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db, limiter
+from ..hq.origin import request_origin
+from ..hq.risk import EarningTooFast
 from ..points.models import LedgerEntry
 from ..points.statement import balance
 from ..web import int_arg, redirect_to, render, roles_required
@@ -183,9 +185,12 @@ def _receipt_view(purchase):
 def claim(token: str):
     """The member scanned a receipt QR: credit its points once, and say how many and why."""
     result, error, status = None, None, 200
+    ip, device = request_origin()
     try:
-        result = purchases.claim_receipt(token, current_user.id, now=now(),
+        result = purchases.claim_receipt(token, current_user.id, now=now(), device=device, ip=ip,
                                          minor_per_point=_cfg("MALL_EARN_BASE_MINOR_PER_POINT"))
+    except EarningTooFast as exc:  # risk control: nothing was credited, the receipt stays claimable
+        error, status = str(exc.message), 429
     except DomainError as exc:
         error, status = str(exc.message), (409 if exc.code in ("claimed_by_another_member", "purchase_refunded")
                                           else 410 if exc.code == "code_expired" else 404)
