@@ -55,7 +55,7 @@ def _task_points(member_id) -> int:
         LedgerEntry.member_id == member_id, LedgerEntry.source == "task"))
 
 
-def test_task_points_at_a_held_store_wait_for_hq_and_are_credited_once_on_approval(store, clock, client, auth):
+def test_task_points_at_a_held_store_wait_for_hq_and_are_credited_once_on_approval(app, store, clock, client, auth):
     boss, referrer, newcomer = _referral_at(store, "hold", clock)
     grants = tasks.reward_referral(newcomer.id, clock.now(), store_id=store.id)
     assert [(g.held, g.granted, g.wanted) for g in grants] == [(True, 0, 200), (True, 0, 200)]
@@ -69,8 +69,13 @@ def test_task_points_at_a_held_store_wait_for_hq_and_are_credited_once_on_approv
     auth.login("referrer@example.com")
     assert "200 task points are waiting for HQ's approval" in _text(client.get("/tasks"))
 
-    budgets.decide_grant(held[0].id, approve=True, actor_id=boss.id, note="good referral", now=clock.now())
-    db.session.commit()
+    hq = app.test_client()  # HQ approves from its queue, twice (a double submit)
+    hq.post("/login", data={"identifier": "boss@example.com", "password": PASSWORD})
+    assert "task:referral" in _text(hq.get("/hq/grants"))
+    for _ in range(2):
+        hq.post(f"/hq/grants/{held[0].id}/decide", data={"decision": "approve", "reason": "good referral"})
+    db.session.expire_all()
+    assert db.session.get(DiscretionaryGrant, held[0].id).status == "approved"
     with pytest.raises(budgets.GrantAlreadyDecided):
         budgets.decide_grant(held[0].id, approve=True, actor_id=boss.id, note="again", now=clock.now())
     db.session.rollback()
