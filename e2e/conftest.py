@@ -103,6 +103,10 @@ def live_server(tmp_path_factory, translations_compiled, demo_now):
         # limits here (they have their own tests: tests/unit/test_security.py, on Redis in
         # tests/integration/test_security_redis.py).
         MALL_RATELIMIT_LOGIN = MALL_RATELIMIT_LOGIN_PER_ACCOUNT = "1000 per minute"
+        # Likewise the earning velocity limits (receipt claims, check-ins): the demo member
+        # earns in many tests under one frozen clock (tested in tests/unit/test_risk.py and
+        # tests/unit/test_tasks_budget_velocity.py).
+        MALL_RISK_VELOCITY = {"member": (10_000, 3600), "device": (10_000, 3600), "ip": (10_000, 3600)}
 
     app = create_app(E2EConfig, clock=FrozenClock(demo_now))
     with app.app_context():
