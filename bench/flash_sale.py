@@ -70,7 +70,7 @@ def seed(url: str, members: int, stock: int):
         password = _hasher().hash(secrets.token_hex(8))  # nobody logs in with it; sessions are minted
         db.session.execute(insert(User), [
             dict(email=f"m{i}@bench.example.com", password_hash=password, display_name=f"M{i}",
-                 member_code=f"B{i:07d}", role="member", created_at=now) for i in range(members)])
+                 member_code=f"B{i:07d}", role="member", locale="zh_Hans", created_at=now) for i in range(members)])
         ids = list(db.session.scalars(text("SELECT id FROM users ORDER BY id")))
         for member_id in ids:
             open_account(member_id, now)
@@ -90,7 +90,7 @@ def session_cookies(app, member_ids):
     for member_id in member_ids:
         raw = secrets.token_hex(20)
         cookie = signer.dumps({"_user_id": str(member_id), "_fresh": True, "_id": secrets.token_hex(8),
-                               "csrf_token": raw})
+                               "csrf_token": raw, "locale": "zh_Hans"})  # the login view copies the account's language
         sessions.append((cookie, csrf_signer.dumps(raw)))
     return sessions
 
@@ -225,7 +225,11 @@ def main():
           f"first 500 p99 {percentile(latencies[:500], 99):.0f} ms, rest p99 {percentile(latencies[500:], 99):.0f} ms",
           file=sys.stderr)
     print(f"checkout: {len(statuses)} attempts in {seconds:.1f}s, {checkouts} orders, statuses other than "
-          f"200/409: {other or 'none'}; ceiling: {len(c_statuses)} in {c_seconds:.1f}s", file=sys.stderr)
+          f"200/409: {other or 'none'}; ceiling: {len(c_statuses)} in {c_seconds:.1f}s, p50/p95/p99 "
+          f"{percentile(c_latencies, 50):.0f}/{percentile(c_latencies, 95):.0f}/{percentile(c_latencies, 99):.0f} ms "
+          f"(Little's law: {args.clients} clients / {ceiling_per_s:.0f} per s = "
+          f"{1000 * args.clients / ceiling_per_s:.0f} ms mean latency with no checkout logic at all)",
+          file=sys.stderr)
     print(json.dumps({
         "attempts_per_s": round(attempts_per_s, 1),
         "checkouts_per_s": round(checkouts / seconds, 2),

@@ -17,10 +17,12 @@ LOCALES = ("en", "zh_Hans")
 def select_locale() -> str:
     if not has_request_context():  # CLI and jobs speak the default language
         return "en"
-    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
-        return current_user.locale
+    # The session's choice first (set by the switch and at login): a refused flash-sale tap
+    # then renders without loading the member from the database.
     if session.get("locale") in LOCALES:
         return session["locale"]
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
     best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-TW", "zh-HK"])
     return "zh_Hans" if best and best.startswith("zh") else "en"
 

@@ -1,7 +1,7 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..clock import now
@@ -60,6 +60,8 @@ def login():
             _refuse(form, error)
         else:
             login_user(user, remember=form.remember.data)
+            if user.locale:  # pages then pick the language without loading the account
+                session["locale"] = user.locale
             ip, device = request_origin()  # for risk control's shared-device clusters
             record_sighting(user.id, device=device, ip=ip, now=now())
             return redirect(_safe_next(form.next.data) or home_url(user))
@@ -75,7 +77,7 @@ def register():
     if form.validate_on_submit():
         try:
             user = services.register(form.identifier.data, form.password.data, form.display_name.data,
-                                     now=now(), locale=session.get("locale"))
+                                     now=now(), locale=session.get("locale") or str(get_locale()))
         except DomainError as error:
             _refuse(form, error)
         else:

@@ -70,7 +70,12 @@ def sold_out_gate():
     nothing, so it needs neither. Anything uncertain falls through to the full checkout."""
     if request.endpoint == "checkout.buy_now" and current_app.extensions["mall.admission"].sold_out(
             request.view_args["item_id"]):
-        return render("checkout/sold_out_gate.html", "checkout/_sold_out_gate.html", status=409)
+        if wants_fragment():
+            # Straight from the Jinja environment: render_template's context processors would
+            # load the member from the database for a fragment that shows nothing of theirs.
+            fragment = current_app.jinja_env.get_template("checkout/_sold_out_gate.html")
+            return fragment.render(item_id=request.view_args["item_id"]), 409
+        return render("checkout/sold_out_gate.html", status=409)
 
 
 @bp.route("/catalog/<int:item_id>/buy", methods=["POST"])

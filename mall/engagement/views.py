@@ -37,6 +37,10 @@ def _remember_device():
     if not _browser_request():
         return
     device = request.cookies.get(DEVICE_COOKIE)
+    if device and request.method != "GET":
+        # Page views are enough to see which accounts share a phone; skipping writes keeps
+        # the checkout path (and a flash-sale stampede of refused taps) free of this query.
+        return
     if not device:
         g.new_device = secrets.token_urlsafe(24)
         return
