@@ -14,36 +14,18 @@ so it follows the same queue, row lock and conditional UPDATE as every other wri
 """
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..points.ledger import _expire_due_lots, _locked_account, _locks, _write_entry  # one writer path
-from ..points.models import EntryKind, LedgerEntry, LotMovement, PointLot
+from ..points.ledger import _expire_due_lots, _locked_account, _locks, _take_from_lots, _write_entry  # one writer path
+from ..points.models import EntryKind, LedgerEntry
 from .models import Clawback
 
 
 def _existing(source: str, key: str) -> LedgerEntry | None:
     return db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
                                                        LedgerEntry.idempotency_key == key))
-
-
-def _take_from_lots(member_id: int, entry: LedgerEntry, points: int, first_entry_id: int | None) -> None:
-    first = case((PointLot.entry_id == first_entry_id, 0), else_=1) if first_entry_id else PointLot.expires_at
-    lots = db.session.scalars(
-        select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0)
-        .order_by(first, PointLot.expires_at, PointLot.id).with_for_update()).all()
-    left = points
-    for lot in lots:
-        take = min(lot.remaining, left)
-        lot.remaining -= take
-        db.session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=-take))
-        left -= take
-        if left == 0:
-            break
-    if left:  # balance and lots disagree: refuse rather than write a half-backed line
-        raise RuntimeError(f"member {member_id}: lots short by {left} for entry {entry.id}")
-    db.session.flush()
 
 
 def take_back_points(member_id: int, points: int, *, reason: str, source: str, key: str, now: datetime,

@@ -14,7 +14,7 @@ the first entry and changes nothing; the same key with different points is refus
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -169,10 +169,13 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         return _guarded(source, key, -points, write)
 
 
-def _take_from_lots(member_id: int, entry: LedgerEntry, points: int) -> None:
+def _take_from_lots(member_id: int, entry: LedgerEntry, points: int, first_entry_id: int | None = None) -> None:
+    """Soonest-expiring lots first; `first_entry_id` puts that credit's own lot ahead (a
+    purchase refund takes back the points of that purchase before any other)."""
+    first = case((PointLot.entry_id == first_entry_id, 0), else_=1) if first_entry_id else PointLot.expires_at
     lots = db.session.scalars(
         select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0)
-        .order_by(PointLot.expires_at, PointLot.id).with_for_update()
+        .order_by(first, PointLot.expires_at, PointLot.id).with_for_update()
     ).all()
     left = points
     for lot in lots:
