@@ -63,3 +63,12 @@ class ApiKeyForm(Form):
 
 class ConfirmForm(Form):
     """A POST with only the CSRF token: revoke."""
+
+
+class StaffBindForm(Form):
+    """HQ binds a store_staff account to a store. Choices are not checked here: the service
+    refuses an unknown account or store with a message next to the field."""
+    staff_id = SelectField(_l("Staff account"), coerce=int, validate_choice=False,
+                           validators=[InputRequired(_l("Choose a staff account."))])
+    store_id = SelectField(_l("Store"), coerce=int, validate_choice=False,
+                           validators=[InputRequired(_l("Choose a store."))])

@@ -17,11 +17,11 @@ from ..hq.risk import EarningTooFast
 from ..points.models import LedgerEntry
 from ..points.statement import balance
 from ..web import int_arg, redirect_to, render, roles_required
-from . import api_keys, pickups, purchases
+from . import api_keys, pickups, purchases, staffing
 from .codes import qr_svg, receipt_token
 from .errors import CashMethodNeeded, InvalidCode
 from .forms import (ApiKeyForm, ConfirmForm, HandOverForm, MemberLookupForm, PickupCodeForm, PurchaseForm,
-                    cash_method_choices)
+                    StaffBindForm, cash_method_choices)
 from .services import lookup_member
 
 bp = Blueprint("instore", __name__)
@@ -268,3 +268,50 @@ def api_key_revoke(key_id: int):
         abort(404)
     return redirect_to(url_for("instore.api_key_list"))
 
+
+
+# --- which stores each staff account works at (HQ) -----------------------------------------
+
+def _staff_page(form, status=200, error=None):
+    rows, page, pages = staffing.list_staff(int_arg("page"))
+    return render("instore/staff.html", status=status, form=form, rows=rows, page=page, pages=pages,
+                  error=error, unbind_form=ConfirmForm())
+
+
+def _bind_form(formdata=None):
+    form = StaffBindForm(formdata) if formdata is not None else StaffBindForm()
+    form.staff_id.choices = [(u.id, f"{u.display_name} ({u.email or u.mobile})") for u in staffing.all_staff()]
+    form.store_id.choices = [(s.id, s.name) for s in api_keys.all_stores()]
+    return form
+
+
+@bp.route("/store-admin/staff")
+@roles_required(Role.HQ)
+def staff_list():
+    return _staff_page(_bind_form(formdata={}))
+
+
+@bp.route("/store-admin/staff", methods=["POST"])
+@roles_required(Role.HQ)
+def staff_bind():
+    form = _bind_form()
+    if not form.validate():
+        return _staff_page(form, status=422)
+    try:
+        staffing.bind(form.staff_id.data, form.store_id.data, actor_id=current_user.id, now=now())
+    except DomainError as exc:
+        getattr(form, exc.field or "staff_id").errors.append(str(exc.message))
+        return _staff_page(form, status=422)
+    return redirect_to(url_for("instore.staff_list"))
+
+
+@bp.route("/store-admin/staff/<int:staff_id>/stores/<int:store_id>/unbind", methods=["POST"])
+@roles_required(Role.HQ)
+def staff_unbind(staff_id: int, store_id: int):
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        staffing.unbind(staff_id, store_id, actor_id=current_user.id, now=now())
+    except DomainError as exc:
+        return _staff_page(_bind_form(formdata={}), status=422, error=str(exc.message))
+    return redirect_to(url_for("instore.staff_list"))

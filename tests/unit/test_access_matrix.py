@@ -113,6 +113,9 @@ ROUTES = {
     ("GET", "/store-admin/api-keys"):                       DESK_PAGE,
     ("POST", "/store-admin/api-keys"):                      DESK_ONLY,
     ("POST", "/store-admin/api-keys/<int:key_id>/revoke"):  DESK_ONLY,
+    ("GET", "/store-admin/staff"):                          HQ_PAGE,
+    ("POST", "/store-admin/staff"):                         HQ_ONLY,
+    ("POST", "/store-admin/staff/<int:staff_id>/stores/<int:store_id>/unbind"): HQ_ONLY,
     # --- POS / ERP API: an API key, never a session (api) --------------------------------
     ("GET", "/api/v1/openapi.json"):                        EVERYONE,
     ("GET", "/api/v1/members"):                             API_ALL,
@@ -167,7 +170,7 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "grant_id": "999", "review_id": "999", "key_id": "999", "change_id": "999",
           "notification_id": "999", "action": "cancel", "receipt_no": "R1", "code": "NOPE",
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
-          "name": "items/none.webp", "filename": "css/mall.css"}
+          "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 
