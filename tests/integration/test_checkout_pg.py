@@ -2,7 +2,6 @@
 import shutil
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -18,33 +17,13 @@ from mall.inventory.reservations import OutOfStock
 from mall.points.audit import run_audit
 from mall.points.models import LedgerEntry, PointsAccount
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
+from tests.concurrency import race
 
 ARGS = dict(hold_minutes=10, card_payments=False, points_per_unit=100)
 
 
 def _race(app, n, work):
-    """Run work(i) in n threads released together; return each outcome."""
-    outcomes, barrier = [None] * n, threading.Barrier(n)
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                work(i)
-                db.session.commit()
-                outcomes[i] = "ok"
-            except (OutOfStock, InsufficientPoints, LockUnavailable) as exc:
-                db.session.rollback()
-                outcomes[i] = type(exc).__name__
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
+    return race(app, n, work, refusals=(OutOfStock, InsufficientPoints, LockUnavailable))
 
 
 def _audit_clean():

@@ -20,36 +20,13 @@ from mall.points.statement import account_balance
 from tests.conftest import isolate_requests
 from tests.factories import make_user
 from tests.instore_world import make_world
+from tests.concurrency import race
 
 EARN = dict(minor_per_point=100)
 
 
 def _race(app, n, work):
-    """Run work(i) in n threads released together; return each outcome (ok or the refusal)."""
-    outcomes, barrier = [None] * n, threading.Barrier(n)
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                work(i)
-                db.session.commit()
-                outcomes[i] = "ok"
-            except InstoreError as exc:
-                db.session.rollback()
-                outcomes[i] = type(exc).__name__
-            except Exception as exc:  # noqa: BLE001  (reported, so the assertion shows it)
-                db.session.rollback()
-                outcomes[i] = repr(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
+    return race(app, n, work, refusals=(InstoreError,))
 
 
 def _count(model) -> int:
