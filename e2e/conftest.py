@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unavailable
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -23,10 +25,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def _services_required() -> bool:
-    return os.environ.get("MALL_REQUIRE_SERVICES") == "1"
-
-
 # --- browser -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -34,11 +32,8 @@ def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright has no option for an executable path; Playwright's own browser
     download is unreachable here, so drive Debian's Chromium."""
     if not os.access(CHROMIUM, os.X_OK):
-        reason = (f"Chromium not found at {CHROMIUM} (apt-get install chromium); "
-                  "e2e tests need a real browser")
-        if _services_required():
-            pytest.fail(reason + " and MALL_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(reason)
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium); "
+                    "e2e tests need a real browser")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
