@@ -4,10 +4,30 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
-class LoginForm(Form):
-    identifier = StringField(_l("Email or mobile number"), validators=[
+# Fields that several forms share, built per form (each call is a new unbound field, so the
+# forms keep their own field order and can't share state).
+def _identifier():
+    return StringField(_l("Email or mobile number"), validators=[
         DataRequired(_l("Enter your email or mobile number.")), Length(max=254)],
         render_kw={"autocomplete": "username", "autocapitalize": "none"})
+
+
+def _new_password(label):
+    return PasswordField(label, validators=[
+        DataRequired(_l("Choose a password.")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 10 characters, with letters and digits."))
+
+
+def _repeated_password():
+    return PasswordField(_l("Repeat the password"), validators=[
+        DataRequired(_l("Repeat the password.")),
+        EqualTo("password", _l("The two passwords are different."))],
+        render_kw={"autocomplete": "new-password"})
+
+
+class LoginForm(Form):
+    identifier = _identifier()
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter your password.")), Length(max=200)],
         render_kw={"autocomplete": "current-password"})
@@ -19,17 +39,9 @@ class RegisterForm(Form):
     display_name = StringField(_l("Your name"), validators=[
         DataRequired(_l("Tell us what to call you.")), Length(max=80)],
         render_kw={"autocomplete": "name"})
-    identifier = StringField(_l("Email or mobile number"), validators=[
-        DataRequired(_l("Enter your email or mobile number.")), Length(max=254)],
-        render_kw={"autocomplete": "username", "autocapitalize": "none"})
-    password = PasswordField(_l("Password"), validators=[
-        DataRequired(_l("Choose a password.")), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-        description=_l("At least 10 characters, with letters and digits."))
-    confirm = PasswordField(_l("Repeat the password"), validators=[
-        DataRequired(_l("Repeat the password.")),
-        EqualTo("password", _l("The two passwords are different."))],
-        render_kw={"autocomplete": "new-password"})
+    identifier = _identifier()
+    password = _new_password(_l("Password"))
+    confirm = _repeated_password()
 
 
 class LocaleForm(Form):
@@ -38,17 +50,9 @@ class LocaleForm(Form):
 
 
 class ForgotPasswordForm(Form):
-    identifier = StringField(_l("Email or mobile number"), validators=[
-        DataRequired(_l("Enter your email or mobile number.")), Length(max=254)],
-        render_kw={"autocomplete": "username", "autocapitalize": "none"})
+    identifier = _identifier()
 
 
 class ResetPasswordForm(Form):
-    password = PasswordField(_l("New password"), validators=[
-        DataRequired(_l("Choose a password.")), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-        description=_l("At least 10 characters, with letters and digits."))
-    confirm = PasswordField(_l("Repeat the password"), validators=[
-        DataRequired(_l("Repeat the password.")),
-        EqualTo("password", _l("The two passwords are different."))],
-        render_kw={"autocomplete": "new-password"})
+    password = _new_password(_l("New password"))
+    confirm = _repeated_password()
