@@ -22,6 +22,7 @@ from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
+from ..notifications.orders import notice_order_event
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -54,7 +55,7 @@ def record(order: Order, kind: str, now: datetime, *, actor: str = "system", act
     db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=actor, actor_id=actor_id, note=note[:255],
                               created_at=now))
     order.updated_at = now
-    from ..notifications.orders import notice_order_event; notice_order_event(order, kind, now)  # noqa: E702  issue 6: member news, outbox
+    notice_order_event(order, kind, now)  # member news, written in the order's transaction
 
 
 def find_by_key(member_id: int, key: str) -> Order | None:
