@@ -1,5 +1,4 @@
 """Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
-import secrets
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,7 @@ from ..accounts.models import Role
 from ..catalog.services import categories
 from ..clock import now
 from ..errors import DomainError, NotFound
-from ..hq.origin import request_origin
+from ..hq.origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..hq.risk import EarningTooFast
 from ..points import tiers as tier_service
 from ..points.explain import formula
@@ -23,38 +22,26 @@ from .preview import preview
 
 bp = Blueprint("engagement", __name__)
 DESK = (Role.MERCHANDISER, Role.HQ)
-DEVICE_COOKIE = "mall_device"
 
 
-# --- the device cookie: one household's phone can't refer itself -------------------------
-
-def _browser_request() -> bool:
-    return not request.path.startswith(("/static/", "/api/"))  # not files, not server-to-server
-
+# --- the device: one household's phone can't refer itself ----------------------------------
 
 @bp.before_app_request
 def _remember_device():
-    if not _browser_request():
+    # Page views are enough to see which accounts share a phone; skipping other methods keeps
+    # the checkout path (and a flash-sale stampede of refused taps) free of this query. A
+    # first visit has no cookie yet: hq.origin issues it, and the next page view records it.
+    if request.method != "GET" or DEVICE_COOKIE not in request.cookies or not is_browser_request():
         return
-    device = request.cookies.get(DEVICE_COOKIE)
-    if device and request.method != "GET":
-        # Page views are enough to see which accounts share a phone; skipping writes keeps
-        # the checkout path (and a flash-sale stampede of refused taps) free of this query.
-        return
-    if not device:
-        g.new_device = secrets.token_urlsafe(24)
-        return
-    if (current_user.is_authenticated and current_user.role == Role.MEMBER
+    _ip, device = request_origin()  # None for a forged or mangled cookie
+    if (device is not None and current_user.is_authenticated and current_user.role == Role.MEMBER
             and session.get("device_seen") != device):
         tasks.remember_device(current_user.id, device, now())  # committed with the request
         g.device_recorded = device
 
 
 @bp.after_app_request
-def _set_device_cookie(response):
-    if getattr(g, "new_device", None):
-        response.set_cookie(DEVICE_COOKIE, g.new_device, max_age=2 * 365 * 86400, httponly=True,
-                            samesite="Lax", secure=request.is_secure)
+def _mark_device_seen(response):
     if getattr(g, "device_recorded", None) and response.status_code < 400:
         session["device_seen"] = g.device_recorded  # committed: no need to record it again
     return response

@@ -6,7 +6,7 @@ screen that checkout calls after writing an order (app.extensions["mall.order_sc
 """
 import secrets
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, g, has_request_context, request
 
 DEVICE_COOKIE = "mall_device"
 DEVICE_MAX_AGE = 2 * 365 * 24 * 3600
@@ -28,19 +28,24 @@ def screen_order_in_request(order, now) -> list[str]:
     return screen_order(order, now, ip=ip, device=device)
 
 
+def is_browser_request() -> bool:
+    return not request.path.startswith(("/static/", "/api/"))  # not files, not server-to-server
+
+
 def init_app(app: Flask) -> None:
     app.extensions["mall.order_screen"] = screen_order_in_request
 
+    # The one owner of the device cookie: risk clusters and engagement's referral checks both
+    # read it through request_origin().
     @app.before_request
     def _device_id():
-        if DEVICE_COOKIE not in request.cookies and not request.path.startswith(("/static/", "/api/")):
-            # The engagement module sets the same cookie (referral checks): share its id.
-            g.new_device_id = g.get("new_device") or secrets.token_urlsafe(16)
+        if DEVICE_COOKIE not in request.cookies and is_browser_request():
+            g.new_device_id = secrets.token_urlsafe(24)
 
     @app.after_request
     def _set_device_cookie(response):
         new = g.get("new_device_id")
-        if new is not None and g.get("new_device") is None:  # else engagement sets it
+        if new is not None:
             response.set_cookie(DEVICE_COOKIE, new, max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
-                                secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+                                secure=request.is_secure)
         return response
