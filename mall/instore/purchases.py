@@ -183,8 +183,7 @@ def _refund_outcome(purchase: Purchase, again: bool) -> Refund:
 def refund_purchase(store_id: int, receipt_no: str, *, now: datetime) -> Refund:
     """Refund a purchase in full and take back its points by the clawback rule. A second
     call changes nothing and returns the first outcome. Raises PurchaseNotFound."""
-    found = _by_receipt(store_id, normalise_receipt(receipt_no))
-    purchase = _locked(found.id) if found is not None else None
+    purchase = _by_receipt(store_id, normalise_receipt(receipt_no), lock=True)
     if purchase is None:
         raise PurchaseNotFound()
     if purchase.status == PurchaseStatus.REFUNDED:
