@@ -18,7 +18,7 @@ ORDER_CHECKS = [
         SELECT o.id, o.status, o.points_total, COALESCE(SUM(e.points), 0) AS ledger FROM orders o
         LEFT JOIN ledger_entries e ON e.reference = o.number AND e.source IN ('order', 'order-refund')
         GROUP BY o.id, o.status, o.points_total
-        HAVING (o.status IN ('awaiting_payment', 'ready', 'picked_up', 'preordered', 'offered') AND COALESCE(SUM(e.points), 0) <> -o.points_total)
+        HAVING (o.status IN ('awaiting_payment', 'in_review', 'ready', 'picked_up', 'preordered', 'offered') AND COALESCE(SUM(e.points), 0) <> -o.points_total)
             OR (o.status IN ('cancelled', 'expired', 'payment_failed', 'refunded') AND COALESCE(SUM(e.points), 0) <> 0)"""),
     Check("card-paid orders ready or picked up have a succeeded payment of the cash due", """
         SELECT o.id, o.cash_total_minor, p.amount_minor, p.status FROM orders o
