@@ -46,7 +46,10 @@ def item(item_id: int):
     except NotFound:
         return render("errors/error.html", code=404, status=404)
     is_target = current_user.is_authenticated and current_user.target_item_id == item_id
-    offers = offers_for(item_id, status, points, now()) if card.available <= 0 else []
+    presale = presale_for(item_id)
+    presale_open = presale is not None and presale.is_open(now())
+    # Substitutes are hidden while a presale is open: don't work them out for nothing.
+    offers = offers_for(item_id, status, points, now()) if card.available <= 0 and not presale_open else []
     options = plan_options(item_id, status, points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
     buy_form = PlanForm(plans=[o.plan for o in options], formdata=None)
     quote_totals = None
@@ -55,9 +58,8 @@ def item(item_id: int):
         if current_user.is_authenticated and current_user.role == Role.MEMBER:
             quote_totals = quote_or_none(current_user.id, LineRequest(item_id, options[0].plan.id), now(),
                                          points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
-    presale = presale_for(item_id)
     return render("catalog/item.html", card=card, tier=status, balance=points, is_target=is_target,
-                  presale=presale, presale_open=presale is not None and presale.is_open(now()),
+                  presale=presale, presale_open=presale_open,
                   form=PinTargetForm(), buy_form=buy_form, options=options, quote_totals=quote_totals,
                   offers=offers)
 
