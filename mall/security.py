@@ -92,10 +92,3 @@ def init_security(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.after_request(security_headers)
-    # The daily check-in belongs to another module; limit it wherever it is registered,
-    # without that module having to know about the limiter.
-    for endpoint, view in list(app.view_functions.items()):
-        if endpoint.rsplit(".", 1)[-1] in ("check_in", "checkin") and not getattr(view, "_mall_limited", False):
-            limited = checkin_limit(view)
-            limited._mall_limited = True
-            app.view_functions[endpoint] = limited

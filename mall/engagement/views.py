@@ -13,6 +13,7 @@ from ..errors import DomainError, NotFound
 from ..hq.origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..hq.risk import EarningTooFast
 from ..points import tiers as tier_service
+from ..security import checkin_limit
 from ..points.explain import formula
 from ..web import render, roles_required, wants_fragment
 from . import rulebook, tasks
@@ -93,6 +94,7 @@ def tasks_page():
 
 
 @bp.route("/tasks/check-in", methods=["POST"])
+@checkin_limit
 @roles_required(Role.MEMBER)
 def check_in():
     """HTMX swaps the check-in card in place; without JavaScript the page reloads with a flash."""
