@@ -1,9 +1,7 @@
 """Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
-from datetime import timezone
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
-from flask_babel import get_timezone, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
@@ -15,7 +13,7 @@ from ..hq.risk import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
 from ..points.explain import formula
-from ..web import render, roles_required, wants_fragment
+from ..web import local_to_utc, render, roles_required, utc_to_local, wants_fragment
 from . import rulebook, tasks
 from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
 from .home import home_panel
@@ -177,26 +175,13 @@ def dismiss_banner(change_id):
 
 # --- the earning-rules console ----------------------------------------------------------
 
-def _shop_tz() -> ZoneInfo:
-    # zoneinfo, not the pytz object Babel hands out: replace(tzinfo=<pytz zone>) would use
-    # the zone's first historical offset (LMT, +08:06 for Shanghai) instead of +08:00.
-    return ZoneInfo(str(get_timezone()))
-
-
-def _utc(value):
-    return value.replace(tzinfo=_shop_tz()).astimezone(timezone.utc) if value else None
-
-
-def _local(value):
-    return value.astimezone(_shop_tz()).replace(tzinfo=None) if value else None
-
-
 def _draft(form) -> rulebook.RuleDraft:
     return rulebook.RuleDraft(kind=form.kind.data, name=form.name.data, name_zh=form.name_zh.data,
                               value=form.value.data, tier_code=form.tier_code.data or None,
                               category_slug=form.category_slug.data or None, store_id=form.store_id.data or None,
-                              weekdays=tuple(form.weekdays.data or ()), starts_at=_utc(form.starts_at.data),
-                              ends_at=_utc(form.ends_at.data))
+                              weekdays=tuple(form.weekdays.data or ()),
+                              starts_at=local_to_utc(form.starts_at.data),
+                              ends_at=local_to_utc(form.ends_at.data))
 
 
 def _rule_form(rule=None):
@@ -205,7 +190,7 @@ def _rule_form(rule=None):
     if rule is not None and request.method == "GET":
         form.store_id.data = rule.store_id or 0
         form.weekdays.data = rule.weekday_list
-        form.starts_at.data, form.ends_at.data = _local(rule.starts_at), _local(rule.ends_at)
+        form.starts_at.data, form.ends_at.data = utc_to_local(rule.starts_at), utc_to_local(rule.ends_at)
     return form
 
 
@@ -223,7 +208,7 @@ def _refuse(form, error: DomainError):
 
 def _console(form, status=200, rule_key=None, history=()):
     pform = _preview_form()
-    result = preview(pform, _utc) if request.args else None
+    result = preview(pform, local_to_utc) if request.args else None
     return render("engagement/rules.html", status=status, rules=rulebook.current_rules(), form=form,
                   rule_key=rule_key, history=history, kinds=KIND_LABELS, weekdays=dict(WEEKDAYS),
                   stores=rulebook.store_names(), pform=pform, result=result)
@@ -251,7 +236,7 @@ def rules_preview():
     if not wants_fragment():
         return _console(_rule_form())
     form = _preview_form()
-    return render("engagement/_preview.html", pform=form, result=preview(form, _utc))
+    return render("engagement/_preview.html", pform=form, result=preview(form, local_to_utc))
 
 
 @bp.route("/console/earning-rules/<rule_key>", methods=["GET", "POST"])
