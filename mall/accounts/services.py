@@ -186,8 +186,8 @@ def request_password_reset(identifier: str) -> tuple[User, str] | None:
     return user, token
 
 
-def reset_password(token: str, password: str) -> User:
-    """Set a new password from a valid, unused reset token. Raises ResetLinkInvalid or WeakPassword."""
+def check_reset_token(token: str) -> User:
+    """The account a valid, unused reset token is for. Raises ResetLinkInvalid."""
     from itsdangerous import BadSignature
     try:
         data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
@@ -196,17 +196,12 @@ def reset_password(token: str, password: str) -> User:
     user = db.session.get(User, data.get("u") or 0)
     if user is None or data.get("f") != _fingerprint(user):
         raise ResetLinkInvalid()
-    check_password_strength(password)
-    user.password_hash = _hasher().hash(password)
     return user
 
 
-def check_reset_token(token: str) -> None:
-    from itsdangerous import BadSignature
-    try:
-        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
-    except BadSignature:
-        raise ResetLinkInvalid() from None
-    user = db.session.get(User, data.get("u") or 0)
-    if user is None or data.get("f") != _fingerprint(user):
-        raise ResetLinkInvalid()
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from a valid, unused reset token. Raises ResetLinkInvalid or WeakPassword."""
+    user = check_reset_token(token)
+    check_password_strength(password)
+    user.password_hash = _hasher().hash(password)
+    return user
