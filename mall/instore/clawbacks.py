@@ -60,11 +60,6 @@ def take_back_points(member_id: int, points: int, *, reason: str, source: str, k
             return replay
 
 
-def open_clawbacks(member_id: int) -> list[Clawback]:
-    return list(db.session.scalars(select(Clawback).where(
-        Clawback.member_id == member_id, Clawback.settled < Clawback.points).order_by(Clawback.id)))
-
-
 def settle_clawbacks(member_id: int, now: datetime) -> int:
     """Settle the member's open clawbacks, oldest first, from the points they have now.
     Returns the points taken. Each step is keyed by how much was settled before it, so two
@@ -73,7 +68,7 @@ def settle_clawbacks(member_id: int, now: datetime) -> int:
     for claw in db.session.scalars(select(Clawback).where(
             Clawback.member_id == member_id, Clawback.settled < Clawback.points)
             .order_by(Clawback.id).with_for_update().execution_options(populate_existing=True)).all():
-        owed = claw.points - claw.settled
+        owed = claw.open_points
         entry = take_back_points(member_id, owed, reason="clawback", source="clawback",
                                  key=f"clawback:{claw.id}:{claw.settled}", now=now,
                                  spend_minor=claw.spend_minor_due,

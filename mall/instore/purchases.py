@@ -207,7 +207,3 @@ def refund_purchase(store_id: int, receipt_no: str, *, now: datetime) -> Refund:
     db.session.flush()
     return _refund_outcome(purchase, again=False)
 
-
-def purchase_for_token(token: str) -> Purchase | None:
-    purchase_id = read_receipt_token(token)
-    return db.session.get(Purchase, purchase_id) if purchase_id else None
