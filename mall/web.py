@@ -24,6 +24,14 @@ def render(page_template: str, fragment_template: str | None = None, status: int
     return render_template(template, **context), status
 
 
+def refuse(form, error) -> None:
+    """Show a domain refusal next to its field, or above the form when it names none (or a
+    field that was never validated, whose errors are still an empty tuple)."""
+    field = getattr(form, error.field or "", None)
+    target = field.errors if field is not None and hasattr(field.errors, "append") else form.form_errors
+    target.append(str(error.message))
+
+
 def redirect_to(target: str):
     """Redirect, also from an HTMX request: there a 302 would be followed inside the XHR and
     the next page swapped into the fragment, so send HX-Redirect on a 200 instead."""

@@ -10,7 +10,7 @@ from ..extensions import db, login_manager
 from ..hq.origin import request_origin
 from ..hq.risk import record_sighting
 from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
-from ..web import render
+from ..web import refuse, render
 from . import services
 from .forms import ForgotPasswordForm, LocaleForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import Role, User
@@ -38,14 +38,6 @@ def home_url(user) -> str:
     return url_for(HOME_BY_ROLE.get(Role(user.role), "storefront.home"))
 
 
-def _refuse(form, error: DomainError):
-    field = getattr(form, error.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @login_limit
 @login_per_account_limit
@@ -57,7 +49,7 @@ def login():
         try:
             user = services.authenticate(form.identifier.data, form.password.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             login_user(user, remember=form.remember.data)
             if user.locale:  # pages then pick the language without loading the account
@@ -79,7 +71,7 @@ def register():
             user = services.register(form.identifier.data, form.password.data, form.display_name.data,
                                      now=now(), locale=session.get("locale") or str(get_locale()))
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             login_user(user)
             ip, device = request_origin()
@@ -152,7 +144,7 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.password.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Your password is changed. Log in with the new one."), "success")
             return redirect(url_for("accounts.login"))

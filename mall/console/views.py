@@ -14,7 +14,7 @@ from ..extensions import db
 from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
-from ..web import int_arg, local_to_utc, render, roles_required, utc_to_local
+from ..web import int_arg, local_to_utc, refuse, render, roles_required, utc_to_local
 from .forms import AdjustForm, CategoryForm, ImageForm, ImportForm, PublishForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -63,12 +63,6 @@ def _data(form) -> ItemData:
                     tier_prices={t.id: f.data for t, f in form.tier_fields if f.data}, plans=plans)
 
 
-def _refuse(form, error: DomainError):
-    field = getattr(form, error.field or "", None)
-    target = field.errors if field is not None and hasattr(field.errors, "append") else form.form_errors
-    target.append(str(error.message))
-
-
 @bp.route("/items/new", methods=["GET", "POST"])
 @roles_required(MERCH)
 def new_item():
@@ -77,7 +71,7 @@ def new_item():
         try:
             item = management.create_item(_data(form), actor_id=current_user.id, now=now())
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Created %(name)s. It stays hidden until you publish it.", name=item.name), "success")
             return redirect(url_for("console.edit_item", item_id=item.id))
@@ -93,7 +87,7 @@ def edit_item(item_id: int):
         try:
             management.update_item(item_id, _data(form), actor_id=current_user.id, now=now())
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("console.edit_item", item_id=item_id))
@@ -173,7 +167,7 @@ def item_stock(item_id: int):
             return redirect(url_for("console.item_stock", item_id=item_id))
     except DomainError as error:
         form = {"receive": receive, "adjust": adjust, "threshold": threshold}[action]
-        _refuse(form, error)
+        refuse(form, error)
     if request.method == "POST":
         status = 422
     level = stock.level_for(item_id)
@@ -243,7 +237,7 @@ def category_list():
         try:
             management.create_category(form.slug.data, form.name.data, form.name_zh.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Category added."), "success")
             return redirect(url_for("console.category_list"))
@@ -261,7 +255,7 @@ def edit_category(category_id: int):
         try:
             management.update_category(category_id, form.slug.data, form.name.data, form.name_zh.data)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Category saved."), "success")
             return redirect(url_for("console.category_list"))

@@ -13,7 +13,7 @@ from ..hq.risk import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
 from ..points.explain import formula
-from ..web import local_to_utc, render, roles_required, utc_to_local, wants_fragment
+from ..web import local_to_utc, refuse, render, roles_required, utc_to_local, wants_fragment
 from . import rulebook, tasks
 from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
 from .home import home_panel
@@ -200,12 +200,6 @@ def _preview_form():
     return form
 
 
-def _refuse(form, error: DomainError):
-    field = getattr(form, error.field or "", None)
-    target = field.errors if field is not None and hasattr(field.errors, "append") else form.form_errors
-    target.append(str(error.message))
-
-
 def _console(form, status=200, rule_key=None, history=()):
     pform = _preview_form()
     result = preview(pform, local_to_utc) if request.args else None
@@ -222,7 +216,7 @@ def rules_console():
         try:
             rule = rulebook.save_rule(_draft(form), actor_id=current_user.id, now=now())
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Rule \"%(name)s\" saved (version %(v)s).", name=rule.name, v=rule.version), "success")
             return redirect(url_for(".rules_console"))
@@ -251,7 +245,7 @@ def edit_rule(rule_key):
         try:
             rule = rulebook.save_rule(_draft(form), actor_id=current_user.id, now=now(), rule_key=rule_key)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Rule \"%(name)s\" saved (version %(v)s). Past earns keep the version they used.",
                     name=rule.name, v=rule.version), "success")

@@ -15,7 +15,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..notifications.mail import mailer_for
 from ..templating import points as format_points
-from ..web import int_arg, redirect_to, render, roles_required
+from ..web import int_arg, redirect_to, refuse, render, roles_required
 from . import analytics, budgets, risk, segments
 from .alerts import send_due_alerts
 from .audit import audit_page
@@ -23,14 +23,6 @@ from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, G
                     OrderLookupForm, RefundForm, UnfreezeForm)
 
 bp = Blueprint("hq", __name__, url_prefix="/hq")
-
-
-def _refuse(form, error: DomainError):
-    field = getattr(form, error.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
 
 
 def _send_alerts() -> None:
@@ -113,7 +105,7 @@ def budgets_page():
             budgets.set_budget(form.store_id.data, form.monthly_points.data, form.when_exhausted.data,
                                alert_email=form.alert_email.data, actor_id=current_user.id, now=now())
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
@@ -135,7 +127,7 @@ def grants():
             grant = budgets.manual_grant(form.store_id.data, form.member.data, form.points.data, form.note.data,
                                          key=form.key.data, actor_id=current_user.id, now=now())
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             db.session.commit()
             _send_alerts()
