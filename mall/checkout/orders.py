@@ -105,14 +105,20 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             return replay
 
 
-def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments) -> Order:
-    lock_account(member_id, now)
+def check_limits(member_id: int, totals) -> None:
+    """Per-member limits over the member's live orders. Call with their account row locked
+    (lock_account), so two checkouts can't both pass. Raises LimitReached."""
     for line in totals.lines:
         limit = line.item.per_member_limit
         if limit is not None:
             holding = _holding(member_id, line.item.id)
             if holding + per_item_quantity(totals, line.item.id) > limit:
                 raise LimitReached(line.item.name, limit, holding)
+
+
+def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments) -> Order:
+    lock_account(member_id, now)
+    check_limits(member_id, totals)
     cash = totals.cash_minor
     order = Order(number=new_number(now), member_id=member_id, status=S.AWAITING_PAYMENT.value,
                   points_total=totals.points, cash_total_minor=cash,

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
 from ..checkout.models import Order, OrderLine, OrderStatus
-from ..checkout.orders import LimitReached, _give_back_points, _holding, locked_order, new_number, record
+from ..checkout.orders import _give_back_points, check_limits, locked_order, new_number, record
 from ..checkout.quotes import LineRequest, price
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
@@ -113,11 +113,7 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
     line = totals.lines[0]
     with db.session.begin_nested():
         lock_account(member_id, now)  # serialises this member's orders: the limit check is race-free
-        limit = line.item.per_member_limit
-        if limit is not None:
-            holding = _holding(member_id, line.item.id)
-            if holding + line.quantity > limit:
-                raise LimitReached(line.item.name, limit, holding)
+        check_limits(member_id, totals)
         position = db.session.execute(
             update(Presale).where(Presale.id == presale_id, Presale.taken + line.quantity <= Presale.cap)
             .values(taken=Presale.taken + line.quantity).returning(Presale.taken)
