@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from .clock import SystemClock
 from .config import INSTANCE_DIR, config_from_env
+from . import unit_of_work
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .inventory.admission import NoAdmission, RedisAdmission
 from .locks import locks_for, redis_client
@@ -27,8 +28,16 @@ def select_locale() -> str:
     return "zh_Hans" if best and best.startswith("zh") else "en"
 
 
+class MallApp(Flask):
+    def handle_user_exception(self, e):
+        """An exception escaped the view (a domain error, an abort, a bug): whatever answers
+        it, the request's writes are rolled back before the answer is rendered."""
+        unit_of_work.rollback()
+        return super().handle_user_exception(e)
+
+
 def create_app(config=None, *, clock=None) -> Flask:
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), template_folder="../templates",
+    app = MallApp(__name__, instance_path=str(INSTANCE_DIR), template_folder="../templates",
                 static_folder="../static")
     app.config.from_object(config or config_from_env())
     if not app.config.get("SECRET_KEY"):
@@ -83,7 +92,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.cli.add_command(mall_cli)
     from .templating import register_templating
     register_templating(app)
-    _unit_of_work(app)
+    unit_of_work.init_app(app)
     # HQ (issue 7): security headers and rate limits on every route, and risk screening
     # of orders (device cookie, network address) installed for checkout.
     from .security import init_security
@@ -94,23 +103,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     return app
 
 
-def _unit_of_work(app: Flask) -> None:
-    """One commit point per request: commit when the response is a success or a redirect,
-    roll back on errors and refusals (4xx/5xx), so bad input changes nothing."""
-    @app.after_request
-    def commit(response):
-        if response.status_code < 400:
-            db.session.commit()
-        else:
-            db.session.rollback()
-        return response
-
-
 def _error_pages(app: Flask) -> None:
     from flask import render_template
 
     for code in (400, 403, 404, 405, 429, 500):
-        def handler(error, code=code):
-            db.session.rollback()
+        def handler(error, code=code):  # the request's writes are already rolled back (MallApp)
             return render_template("errors/error.html", code=code), code
         app.register_error_handler(code, handler)

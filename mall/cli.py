@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from .clock import now
-from .extensions import db
+from .unit_of_work import unit
 
 mall_cli = AppGroup("mall", help="Point Mall operations.")
 
@@ -15,8 +15,8 @@ mall_cli = AppGroup("mall", help="Point Mall operations.")
 def demo_command():
     """Load idempotent demo data: tiers, a store, 32 items, members at every tier."""
     from .demo import DEMO_PASSWORD, load_demo
-    logins = load_demo(now())
-    db.session.commit()
+    with unit():
+        logins = load_demo(now())
     click.echo("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD)
     for role, login, note in logins:
         click.echo(f"  {role:<13} {login:<24} {note}")
@@ -39,61 +39,61 @@ def audit_command():
 
 @mall_cli.command("jobs")
 def jobs_command():
-    """Run every due background job once (a scheduler or cron calls this every minute)."""
+    """Run every due background job once (a scheduler or cron calls this every minute).
+    Each step is its own unit of work, so one step's failure leaves the others' work."""
     from flask import current_app
 
     from .checkout import jobs
     from .checkout.gateway import gateway_for
-    from .points.ledger import expire_due_points
-    at, gateway = now(), gateway_for(current_app.config)
-    held = jobs.expire_holds(at, gateway, hold_minutes=current_app.config["MALL_HOLD_MINUTES"])
-    click.echo(f"reservations: {held} expired holds released")
-    from .presale import services as presale
-    for presale_id in presale.due_presales(at):
-        outcome = presale.allocate(presale_id, at)
-        db.session.commit()
-        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute, "
-                   f"{outcome['refunded']} refunded (no substitute)")
-    click.echo(f"presale offers: {presale.expire_offers(at)} expired and refunded")
-    db.session.commit()
-    click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
-    expired = expire_due_points(at)
-    db.session.commit()
-    click.echo(f"points expiry: {expired} lot remainders expired")
     from .instore.clawbacks import settle_due_clawbacks
-    settled = settle_due_clawbacks(at)
-    db.session.commit()
-    click.echo(f"clawbacks: {settled} points settled from refunded purchases")
     from .notifications.delivery import deliver_pending
     from .notifications.mail import mailer_for
     from .notifications.reminders import send_expiry_reminders
+    from .points.ledger import expire_due_points
     from .points.tiers import review_tiers
-    tiers = review_tiers(at)
-    db.session.commit()
+    from .presale import services as presale
+    at, gateway, mailer = now(), gateway_for(current_app.config), mailer_for(current_app.config)
+    with unit():
+        held = jobs.expire_holds(at, gateway, hold_minutes=current_app.config["MALL_HOLD_MINUTES"])
+    click.echo(f"reservations: {held} expired holds released")
+    for presale_id in presale.due_presales(at):
+        with unit():
+            outcome = presale.allocate(presale_id, at)
+        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute, "
+                   f"{outcome['refunded']} refunded (no substitute)")
+    with unit():
+        click.echo(f"presale offers: {presale.expire_offers(at)} expired and refunded")
+    with unit():
+        click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
+    with unit():
+        click.echo(f"points expiry: {expire_due_points(at)} lot remainders expired")
+    with unit():
+        click.echo(f"clawbacks: {settle_due_clawbacks(at)} points settled from refunded purchases")
+    with unit():
+        tiers = review_tiers(at)
     click.echo(f"tiers: {tiers['upgrade']} upgraded, {tiers['renewal']} renewed, {tiers['downgrade']} downgraded")
-    click.echo(f"expiry reminders: {send_expiry_reminders(at)} new")
-    db.session.commit()
-    click.echo(f"emails: {deliver_pending(at, mailer_for(current_app.config))} sent")
+    with unit():
+        click.echo(f"expiry reminders: {send_expiry_reminders(at)} new")
+    with unit():
+        click.echo(f"emails: {deliver_pending(at, mailer)} sent")
     click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
-    _hq_jobs(at)
+    _hq_jobs(at, mailer)
 
 
-def _hq_jobs(at):
+def _hq_jobs(at, mailer):
     """HQ (issue 7): roll closed days up for the dashboard, refresh segments and ROI once a
     day, and email budget alerts that are due."""
-    from flask import current_app
-
     from .hq import analytics, segments
     from .hq.alerts import send_due_alerts
-    from .notifications.mail import mailer_for
-    analytics.roll_up(at)
-    db.session.commit()
+    with unit():
+        analytics.roll_up(at)
     computed = segments.segments_computed_at()
     if computed is None or at - computed > timedelta(hours=20):
-        segments.refresh_all(at)
-        db.session.commit()
+        with unit():
+            segments.refresh_all(at)
         click.echo("segments and ROI: recomputed")
-    click.echo(f"budget alerts: {send_due_alerts(at, mailer_for(current_app.config))} emailed")
+    with unit():
+        click.echo(f"budget alerts: {send_due_alerts(at, mailer)} emailed")
 
 
 @mall_cli.command("freeze")
@@ -106,8 +106,8 @@ def freeze_command(login, reason):
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")
-    freeze_member(user.id, reason, actor_id=None, now=now())  # audited, like HQ's freeze
-    db.session.commit()
+    with unit():
+        freeze_member(user.id, reason, actor_id=None, now=now())  # audited, like HQ's freeze
     click.echo(f"frozen: {login}")
 
 
@@ -120,6 +120,6 @@ def unfreeze_command(login, reason):
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")
-    unfreeze_member(user.id, reason, actor_id=None, now=now())
-    db.session.commit()
+    with unit():
+        unfreeze_member(user.id, reason, actor_id=None, now=now())
     click.echo(f"unfrozen: {login}")

@@ -87,6 +87,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-only-not-secret"
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
+    MALL_STRICT_REFUSALS = True  # a 4xx/5xx answered after writes fails the test (unit_of_work)
     PASSWORD_HASH_FAST = True  # cheap Argon2 parameters: hundreds of logins per suite
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None

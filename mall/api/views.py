@@ -2,8 +2,9 @@
 
 Thin like every view: check the key, check the body against the same limits as the
 OpenAPI document (mall/api/openapi.py), call one service, shape the JSON. Refusals are
-domain errors turned into `{"error": {"code", "message", ...}}` with a stable code; the
-request commits only on a 2xx (mall/__init__.py), so a refusal leaves nothing behind.
+domain errors turned into `{"error": {"code", "message", ...}}` with a stable code; an
+error escaping the view rolls the request back (mall/unit_of_work.py), so a refusal leaves
+nothing behind.
 """
 import hashlib
 import re
@@ -83,7 +84,6 @@ def http_error(exc: HTTPException):
 
 @bp.errorhandler(Exception)
 def unexpected(exc: Exception):
-    db.session.rollback()
     current_app.logger.exception("API error")
     return error("internal_error", _("Something went wrong on our side. Nothing was changed."), 500)
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..inventory.models import StockLevel
+from ..unit_of_work import commit
 from .gateway import PaymentUnavailable
 from .models import Order
 from .orders import due_for_expiry, expire_order
@@ -20,7 +21,7 @@ def expire_holds(now: datetime, gateway, *, hold_minutes: int) -> int:
     for order_id in due_for_expiry(now):
         order = db.session.get(Order, order_id)
         intent_id = order.payment.intent_id if order.payment is not None else None
-        db.session.commit()
+        commit()  # batch: one order at a time, nothing held while Stripe answers
         if intent_id and gateway is not None:
             try:
                 intent = gateway.retrieve(intent_id)
@@ -30,7 +31,7 @@ def expire_holds(now: datetime, gateway, *, hold_minutes: int) -> int:
                 kind = "payment_intent." + intent.status
                 apply_event(f"poll:{intent_id}:{intent.status}", kind, {"id": intent_id, "amount": intent.amount},
                             now, hold_minutes=hold_minutes)
-                db.session.commit()
+                commit()
                 continue
             if intent.status not in ("canceled",):
                 try:
@@ -39,7 +40,7 @@ def expire_holds(now: datetime, gateway, *, hold_minutes: int) -> int:
                     continue
         if expire_order(order_id, now).status == "expired":
             expired += 1
-        db.session.commit()
+        commit()
     return expired
 
 

@@ -25,6 +25,7 @@ from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catc
 from ..notifications.orders import notice_order_event
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
+from ..unit_of_work import after_commit
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
 from .quotes import MAX_QUANTITY, InvalidQuantity, LineRequest, price
 
@@ -192,14 +193,21 @@ def _release(order: Order, status: S, now: datetime, *, kind: str, actor: str = 
     _give_back_points(order, now, kind)
     order.status, order.reserved_until = status.value, None
     record(order, kind, now, actor=actor, actor_id=actor_id, note=note)
-    admission = _ext("mall.admission")
-    for r in released:
-        admission.give_back(r.item_id, r.quantity)
+    _give_back_admission(released)
     return order
 
 
+def _give_back_admission(stock_lines) -> None:
+    """Units back in the Redis admission counter once the release is committed: given back
+    earlier, a rolled-back release would admit buyers for stock the database still holds."""
+    admission = _ext("mall.admission")
+    for r in stock_lines:
+        after_commit(admission.give_back, r.item_id, r.quantity)
+
+
 def confirm_at_counter(order_id: int, member_id: int, now: datetime) -> Order:
-    """The member chooses to pay the cash part at the store counter when picking up."""
+    """The member chooses to pay the cash part at the store counter when picking up. Returns
+    the order ready, or expired when its hold had already run out (points and stock back)."""
     order = locked_order(order_id)
     if order.member_id != member_id:
         raise NotFound()
@@ -208,8 +216,8 @@ def confirm_at_counter(order_id: int, member_id: int, now: datetime) -> Order:
     if order.status != S.AWAITING_PAYMENT.value or order.payment_mode != "counter":
         raise NotCancellable(_l("This order is no longer waiting for payment."))
     if order.reserved_until <= now:
-        expire_order(order.id, now)
-        raise NotCancellable(_l("The hold on this order ran out; your points were returned."))
+        # An outcome, not a refusal: the expiry is recorded and the member is shown it.
+        return expire_order(order.id, now)
     _confirm(order, now, actor="member", note="cash due at the counter")
     return order
 
@@ -278,8 +286,7 @@ def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str) ->
         order.payment.status, order.payment.updated_at = "refund_due", now
     order.status = S.REFUNDED.value
     record(order, "refunded", now, actor="staff", actor_id=actor_id, note=reason.strip())
-    for r in returned:
-        _ext("mall.admission").give_back(r.item_id, r.quantity)
+    _give_back_admission(returned)
     return order
 
 

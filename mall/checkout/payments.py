@@ -20,6 +20,7 @@ from ..inventory.reservations import OutOfStock
 from ..points.ledger import spend_points
 from .gateway import PaymentUnavailable, StripeGateway
 from .models import Order, OrderStatus, Payment, WebhookEvent
+from ..unit_of_work import commit
 from .orders import _confirm, _release, locked_order, record
 
 S = OrderStatus
@@ -41,7 +42,7 @@ def start_card_payment(order_id: int, member_id: int, gateway: StripeGateway, *,
     if order.status != S.AWAITING_PAYMENT.value or order.payment_mode != "stripe":
         raise NotFound()
     number, amount = order.number, order.cash_total_minor
-    db.session.commit()  # end the read transaction: nothing is held while Stripe answers
+    commit()  # the one commit inside a service: nothing is held while Stripe answers
     try:
         intent = gateway.create_intent(amount_minor=amount, currency=currency, order_number=number)
     except PaymentUnavailable as exc:
@@ -139,7 +140,7 @@ def send_due_refunds(gateway: StripeGateway, now: datetime, order_id: int | None
     for payment_id in db.session.scalars(query).all():
         payment = db.session.get(Payment, payment_id)
         intent_id, amount, order_id_ = payment.intent_id, payment.amount_minor - payment.refunded_minor, payment.order_id
-        db.session.commit()
+        commit()  # batch: each refund commits alone, and nothing is held while Stripe answers
         try:
             gateway.refund(intent_id, amount_minor=amount, key=f"refund-{intent_id}")
         except PaymentUnavailable:
@@ -149,6 +150,6 @@ def send_due_refunds(gateway: StripeGateway, now: datetime, order_id: int | None
         order.payment.updated_at = now
         order.status = S.REFUNDED.value
         record(order, "refunded", now, actor="system", note="cash refunded to the card")
-        db.session.commit()
+        commit()
         sent += 1
     return sent

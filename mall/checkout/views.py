@@ -9,6 +9,7 @@ from ..catalog.views import viewer
 from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
 from ..extensions import csrf, db
+from ..unit_of_work import after_commit
 from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
@@ -234,8 +235,8 @@ def order_action(order_id: int, action: str):
             if gateway is None:
                 abort(404)
             payments.start_card_payment(order_id, current_user.id, gateway, currency=_cfg("MALL_CURRENCY"), now=now())
-        else:
-            actions[action](order_id, current_user.id, now())
+        elif actions[action](order_id, current_user.id, now()).status == orders.S.EXPIRED.value:
+            flash(_("The hold on this order ran out; your points were returned."), "error")
     except NotFound:
         abort(404)
     except DomainError as exc:
@@ -259,6 +260,5 @@ def stripe_webhook():
     outcome = payments.apply_event(event["id"], event["type"], intent.to_dict() if hasattr(intent, "to_dict") else dict(intent),
                                    now(), hold_minutes=_cfg("MALL_HOLD_MINUTES"))
     if outcome == "refund due":
-        db.session.commit()
-        payments.send_due_refunds(gateway_for(current_app.config), now())
+        after_commit(payments.send_due_refunds, gateway_for(current_app.config), now())
     return {"outcome": outcome}, 200

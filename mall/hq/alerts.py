@@ -17,6 +17,7 @@ from ..accounts.models import Role, User
 from ..extensions import db
 from ..instore.models import Store
 from ..notifications.mail import build_message
+from ..unit_of_work import commit
 from .models import HqAlert, StoreBudget
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,12 @@ def _recipients(alert: HqAlert) -> list[tuple[str, str]]:
 def send_due_alerts(now: datetime, mailer, *, batch: int = 50) -> int:
     ids = db.session.scalars(select(HqAlert.id).where(HqAlert.emailed_at.is_(None)).order_by(HqAlert.id)
                              .limit(batch)).all()
-    db.session.commit()
+    commit()  # batch: each alert is claimed and sent alone, so one SMTP failure blocks no other
     sent = 0
     for alert_id in ids:
         claimed = db.session.execute(update(HqAlert).where(HqAlert.id == alert_id, HqAlert.emailed_at.is_(None))
                                      .values(emailed_at=now).execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
+        commit()
         if not claimed:
             continue
         alert = db.session.get(HqAlert, alert_id)
@@ -67,7 +68,7 @@ def send_due_alerts(now: datetime, mailer, *, batch: int = 50) -> int:
         except Exception:  # SMTP down: leave it for the next run
             log.exception("budget alert %s not sent", alert_id)
             db.session.execute(update(HqAlert).where(HqAlert.id == alert_id).values(emailed_at=None))
-            db.session.commit()
+            commit()
             continue
         sent += 1
     return sent

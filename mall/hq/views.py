@@ -15,6 +15,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..notifications.mail import mailer_for
 from ..templating import points as format_points
+from ..unit_of_work import after_commit
 from ..web import int_arg, redirect_to, refuse, render, roles_required
 from . import analytics, budgets, risk, segments
 from .alerts import send_due_alerts
@@ -129,8 +130,7 @@ def grants():
         except DomainError as error:
             refuse(form, error)
         else:
-            db.session.commit()
-            _send_alerts()
+            after_commit(_send_alerts)
             if grant is not None and grant.status == "held":
                 flash(_("The store's budget is used up: the grant waits for HQ's approval."), "info")
             else:
@@ -324,10 +324,9 @@ def refund(order_id: int):
         except DomainError as exc:
             flash(str(exc.message), "error")
         else:
-            db.session.commit()  # the refund stands before the card refund is sent
             gateway = gateway_for(current_app.config)
-            if gateway is not None:
-                send_due_refunds(gateway, now(), order_id=order_id)
+            if gateway is not None:  # the card refund is sent once the refund stands
+                after_commit(send_due_refunds, gateway, now(), order_id=order_id)
             flash(_("Order %(number)s refunded: stock and points are back.", number=order.number), "success")
     else:
         flash(form.reason.errors[0], "error")

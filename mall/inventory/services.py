@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..unit_of_work import after_commit
 from .models import StockLevel, StockMovement
 
 
@@ -28,7 +29,7 @@ def receive_stock(item_id: int, quantity: int, *, reference: str, reason: str, n
     db.session.add(movement)
     db.session.flush()
     db.session.expire(level)
-    current_app.extensions["mall.admission"].give_back(item_id, quantity)
+    after_commit(current_app.extensions["mall.admission"].give_back, item_id, quantity)
     return movement
 
 
@@ -62,7 +63,10 @@ def adjust_stock(item_id: int, change: int, *, reason: str, now: datetime, actor
     db.session.flush()
     db.session.expire(level)
     admission = current_app.extensions["mall.admission"]
-    admission.give_back(item_id, change) if change > 0 else admission.resync(item_id, level.available)
+    if change > 0:
+        after_commit(admission.give_back, item_id, change)
+    else:
+        after_commit(admission.resync, item_id, level.available)
     return movement
 
 

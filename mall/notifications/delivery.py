@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from ..accounts.models import User
 from ..extensions import db
+from ..unit_of_work import commit
 from .mail import build_message
 from .models import EmailState, Notification
 
@@ -41,7 +42,7 @@ def _claim(notification_id: int) -> bool:
                                    Notification.email_state == EmailState.PENDING.value)
         .values(email_state=EmailState.SENDING.value, email_attempts=Notification.email_attempts + 1)
         .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    commit()  # batch: claimed before the send, so a crash never sends one email twice
     return claimed == 1
 
 
@@ -49,7 +50,7 @@ def _finish(notification_id: int, state: str, now: datetime | None = None) -> No
     db.session.execute(update(Notification).where(Notification.id == notification_id)
                        .values(email_state=state, emailed_at=now)
                        .execution_options(synchronize_session=False))
-    db.session.commit()
+    commit()
 
 
 def deliver_pending(now: datetime, mailer, *, batch: int = 100) -> int:

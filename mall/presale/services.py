@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
-from ..checkout.models import Order, OrderLine, OrderStatus
+from ..checkout.models import Order, OrderEvent, OrderLine, OrderStatus
 from ..checkout.orders import _give_back_points, check_limits, locked_order, new_number, record
 from ..checkout.quotes import LineRequest, price
 from ..errors import DomainError, InsufficientPoints, NotFound
@@ -33,6 +33,7 @@ from ..points.ledger import lock_account, refund_points, spend_points
 from ..points.models import LedgerEntry
 from ..points.tiers import tier_status
 from ..points.statement import spendable
+from ..unit_of_work import after_commit
 from .models import Presale
 
 S = OrderStatus
@@ -189,7 +190,9 @@ def _tell(order: Order, event: str, now: datetime) -> None:
 
 
 def _resync_admission(item_id: int) -> None:
-    current_app.extensions["mall.admission"].resync(item_id, reservations.available(item_id))
+    """Reset the item's admission counter from the database once this transaction commits."""
+    admission = current_app.extensions["mall.admission"]
+    after_commit(lambda: admission.resync(item_id, reservations.available(item_id)))
 
 
 def allocate_for_item(item_id: int, now: datetime) -> dict | None:
@@ -213,15 +216,22 @@ def due_presales(now: datetime) -> list[int]:
 
 
 def _offer_order(order_id: int, member_id: int, now: datetime) -> Order:
+    """The member's open offer, locked. An offer past its deadline is refunded here and
+    returned refunded: an outcome the caller shows, not a refusal (it was written)."""
     order = locked_order(order_id)
     if order.member_id != member_id:
         raise NotFound()
     if order.status != S.OFFERED.value:
         raise DomainError(_l("This offer is no longer open."))
     if order.offer_deadline <= now:
-        expire_offer(order.id, now)
-        raise DomainError(_l("This offer has expired; your points were refunded."))
+        return expire_offer(order.id, now)
     return order
+
+
+def offer_expired(order: Order) -> bool:
+    """True for an order whose offer ran out before the member answered (and was refunded)."""
+    return order.status == S.REFUNDED.value and db.session.scalar(select(OrderEvent.id).where(
+        OrderEvent.order_id == order.id, OrderEvent.kind == "offer_expired").limit(1)) is not None
 
 
 def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now: datetime,
@@ -234,6 +244,8 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
             and order.lines[0].item_id == substitute_id):
         return order  # a second tap on the same choice
     order = _offer_order(order_id, member_id, now)
+    if order.status != S.OFFERED.value:
+        return order  # the offer ran out: refunded instead
     line = order.lines[0]
     status = tier_status(member_id, now)
     offers = {c.item.id: c for c in offers_for(line.item_id, status, 0, now)}
@@ -273,6 +285,8 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
 
 def decline_offer(order_id: int, member_id: int, now: datetime) -> Order:
     order = _offer_order(order_id, member_id, now)
+    if order.status != S.OFFERED.value:
+        return order  # the offer ran out a moment ago: refunded already
     return _refund(order, now, kind="offer_declined", actor="member", actor_id=member_id)
 
 

@@ -49,12 +49,16 @@ def answer_offer(order_id: int):
         abort(400)
     try:
         if request.form.get("answer") == "refund":
-            services.decline_offer(order_id, current_user.id, now())
-            flash(_("Refunded in full. Your points are back."), "success")
+            order = services.decline_offer(order_id, current_user.id, now())
+            done = _("Refunded in full. Your points are back.")
         else:
-            services.accept_substitute(order_id, current_user.id, form.substitute_id.data or 0, now=now(),
-                                       confirm_top_up=form.confirm_top_up.data == "yes")
-            flash(_("Done: your order is now for the substitute, and your points are settled."), "success")
+            order = services.accept_substitute(order_id, current_user.id, form.substitute_id.data or 0, now=now(),
+                                               confirm_top_up=form.confirm_top_up.data == "yes")
+            done = _("Done: your order is now for the substitute, and your points are settled.")
+        if services.offer_expired(order):
+            flash(_("This offer has expired; your points were refunded."), "error")
+        else:
+            flash(done, "success")
     except services.TopUpNeeded as needed:
         return render("presale/confirm_top_up.html", order_id=order_id, substitute_id=form.substitute_id.data,
                       points=needed.points, form=OfferForm())
