@@ -1,5 +1,5 @@
 """Earning rules as a merchandiser reads them: one row per case, the rules in force, the
-purchase, and the points with their explanation. The stacking rule is in README
+purchase, and the points with their explanation. The stacking rule is in docs/points.md
 ("Earning rules: how they stack") and mall/engagement/rules.py."""
 from datetime import datetime, timedelta, timezone
 
