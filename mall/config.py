@@ -71,6 +71,26 @@ class Config:
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
     MALL_RECEIPT_CODE_HOURS = int(os.environ.get("MALL_RECEIPT_CODE_HOURS", "24"))
+    # What 100 points cost the programme, in minor units (HQ's cost and ROI figures).
+    MALL_POINT_VALUE_MINOR_PER_100 = int(os.environ.get("MALL_POINT_VALUE_MINOR_PER_100", "100"))
+    # Risk control: earning velocity per member, device and address (earns per window in
+    # seconds), and the order-screening thresholds.
+    MALL_RISK_VELOCITY = {"member": (20, 3600), "device": (40, 3600), "ip": (60, 3600)}
+    MALL_RISK_CLUSTER_SIZE = 3
+    MALL_RISK_NEW_ACCOUNT_DAYS = 7
+    MALL_RISK_HIGH_VALUE_POINTS = 10_000
+    MALL_RISK_HIGH_VALUE_MINOR = 50_000
+    MALL_RISK_ADDRESS_ORDERS = 5
+    # Loopback and private addresses are a proxy's or an office's, not a customer's: the
+    # address rules ignore them unless told otherwise (run behind ProxyFix in production so
+    # the client's own address is seen).
+    MALL_RISK_PRIVATE_ADDRESSES = False
+    # RFM segments (HQ): loyal, potential and dormant members.
+    MALL_RFM_LOYAL_DAYS = 60
+    MALL_RFM_LOYAL_PURCHASES = 6
+    MALL_RFM_LOYAL_SPEND_MINOR = 200_000
+    MALL_RFM_POTENTIAL_DAYS = 30
+    MALL_RFM_DORMANT_DAYS = 90
     MALL_CODE_ENTRY_RATE_LIMIT = os.environ.get("MALL_CODE_ENTRY_RATE_LIMIT", "30 per minute")
     MALL_EARN_RATE_LIMIT = os.environ.get("MALL_EARN_RATE_LIMIT", "120 per minute")
 

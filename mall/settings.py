@@ -1,0 +1,91 @@
+"""The settings services need, built once at start-up from the app's config.
+
+Services take a `Settings` (or the one value they need) as an argument instead of reading
+`current_app.config`, so each default lives in `config.py` alone and a service is callable
+from a view, a job, the CLI or a test alike. Views, jobs and the CLI get it with `current()`.
+"""
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    velocity: dict            # {"member"|"device"|"ip": (max earns, window seconds)}
+    cluster_size: int
+    new_account_days: int
+    high_value_points: int
+    high_value_minor: int
+    address_orders: int
+    private_addresses: bool
+
+
+@dataclass(frozen=True)
+class TaskRewards:
+    checkin_points: int
+    streak_days: int
+    streak_bonus: int
+    profile_points: int
+    referral_points: int
+    daily_cap: int
+    monthly_cap: int
+
+
+@dataclass(frozen=True)
+class RfmThresholds:
+    loyal_days: int
+    loyal_purchases: int
+    loyal_spend_minor: int
+    potential_days: int
+    dormant_days: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str
+    currency: str
+    earn_base_minor_per_point: int
+    points_per_currency_unit: int
+    point_value_minor_per_100: int
+    hold_minutes: int
+    pickup_days: int
+    receipt_code_hours: int
+    tasks: TaskRewards
+    risk: RiskLimits
+    rfm: RfmThresholds
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_config(cls, config) -> "Settings":
+        c = config
+        return cls(
+            timezone=c["BABEL_DEFAULT_TIMEZONE"], currency=c["MALL_CURRENCY"],
+            earn_base_minor_per_point=c["MALL_EARN_BASE_MINOR_PER_POINT"],
+            points_per_currency_unit=c["MALL_POINTS_PER_CURRENCY_UNIT"],
+            point_value_minor_per_100=c["MALL_POINT_VALUE_MINOR_PER_100"],
+            hold_minutes=c["MALL_HOLD_MINUTES"], pickup_days=c["MALL_PICKUP_DAYS"],
+            receipt_code_hours=c["MALL_RECEIPT_CODE_HOURS"],
+            tasks=TaskRewards(
+                checkin_points=c["MALL_TASK_CHECKIN_POINTS"], streak_days=c["MALL_TASK_STREAK_DAYS"],
+                streak_bonus=c["MALL_TASK_STREAK_BONUS"], profile_points=c["MALL_TASK_PROFILE_POINTS"],
+                referral_points=c["MALL_TASK_REFERRAL_POINTS"], daily_cap=c["MALL_TASK_DAILY_CAP"],
+                monthly_cap=c["MALL_TASK_MONTHLY_CAP"]),
+            risk=RiskLimits(
+                velocity=dict(c["MALL_RISK_VELOCITY"]), cluster_size=c["MALL_RISK_CLUSTER_SIZE"],
+                new_account_days=c["MALL_RISK_NEW_ACCOUNT_DAYS"], high_value_points=c["MALL_RISK_HIGH_VALUE_POINTS"],
+                high_value_minor=c["MALL_RISK_HIGH_VALUE_MINOR"], address_orders=c["MALL_RISK_ADDRESS_ORDERS"],
+                private_addresses=bool(c["MALL_RISK_PRIVATE_ADDRESSES"])),
+            rfm=RfmThresholds(
+                loyal_days=int(c["MALL_RFM_LOYAL_DAYS"]), loyal_purchases=int(c["MALL_RFM_LOYAL_PURCHASES"]),
+                loyal_spend_minor=int(c["MALL_RFM_LOYAL_SPEND_MINOR"]),
+                potential_days=int(c["MALL_RFM_POTENTIAL_DAYS"]), dormant_days=int(c["MALL_RFM_DORMANT_DAYS"])),
+        )
+
+
+def current() -> Settings:
+    """The running app's settings: for views, jobs and the CLI, which pass them on."""
+    return current_app.extensions["mall.settings"]
