@@ -7,8 +7,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..clock import now
 from ..errors import DomainError
 from ..extensions import db, login_manager
-from ..hq.origin import request_origin
-from ..hq.risk import record_sighting
+from ..origin import request_origin
+from ..risk.services import record_sighting
 from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
 from ..web import refuse, render
 from . import services

@@ -16,9 +16,11 @@ from ..extensions import db
 from ..notifications.mail import mailer_for
 from ..templating import points as format_points
 from ..web import int_arg, redirect_to, refuse, render, roles_required
-from . import analytics, budgets, risk, segments
+from . import analytics, segments
+from ..budgets import services as budgets
+from ..risk import services as risk
 from .alerts import send_due_alerts
-from .audit import audit_page
+from ..accounts.auditlog import audit_page
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
                     OrderLookupForm, RefundForm, UnfreezeForm)
 

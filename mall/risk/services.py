@@ -34,7 +34,7 @@ from ..checkout.models import Order, OrderStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..inventory import reservations
-from .audit import audit
+from ..accounts.auditlog import audit
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
 DEFAULTS = {

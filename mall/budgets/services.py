@@ -7,7 +7,7 @@ it, per the store's setting. Code that writes its own ledger credit can call
 (it raises BudgetHeld / BudgetRefused when the budget can't cover the points; on BudgetHeld
 the caller should not credit, and should record the grant with `hold_grant`).
 
-Purchase-based base points never come here: `points.earning.earn_for_purchase` is not
+Purchase-based base points never come here: `engagement.earning.earn_for_purchase` is not
 budgeted, so a store over budget still gives every customer their purchase points.
 
 Why 50 concurrent grants can't overshoot: the charge is ONE conditional UPDATE
@@ -30,11 +30,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import DomainError, InvalidAmount, NotFound
+from ..events import budget_threshold_crossed
 from ..extensions import db
 from ..points.ledger import credit_points
-from .audit import audit
-from .risk import check_earn_velocity
-from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, HqAlert, StoreBudget,
+from ..accounts.auditlog import audit
+from ..risk.services import check_earn_velocity
+from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, StoreBudget,
                      WhenExhausted)
 
 WARN_PCT = 80
@@ -82,13 +83,8 @@ def _month_row(store_id: int, month: str, limit: int) -> None:
 
 
 def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
-    """One alert per kind, store and month; a second writer finds it there."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts, created_at=now))
-            db.session.flush()
-    except IntegrityError:
-        pass
+    """Announce a crossed threshold (HQ's alerts receive it: one per kind, store and month)."""
+    budget_threshold_crossed.send("budgets", kind=kind, store_id=store_id, month=month, facts=facts, now=now)
 
 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
