@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..clock import now
 from ..errors import DomainError
 from ..extensions import db, login_manager
+from ..notifications.mail import build_message, mailer_for
 from ..origin import request_origin
 from ..risk.services import record_sighting
 from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
@@ -118,7 +119,6 @@ def _send_reset_email(user, token: str) -> None:
     from flask import current_app
     from flask_babel import force_locale
 
-    from ..notifications.mail import build_message, mailer_for
     link = current_app.config.get("MALL_BASE_URL", request.host_url.rstrip("/")) + url_for(
         "accounts.reset_password", token=token)
     with force_locale(user.locale or "en"):

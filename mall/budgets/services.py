@@ -28,12 +28,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..accounts.auditlog import audit
 from ..accounts.models import Role, User
+from ..accounts.services import find_by_identifier
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..events import budget_threshold_crossed
 from ..extensions import db
 from ..points.ledger import credit_points
-from ..accounts.auditlog import audit
+from ..points.tiers import expiry_for, tier_status
 from ..risk.services import check_earn_velocity
 from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, StoreBudget,
                      WhenExhausted)
@@ -248,7 +250,6 @@ def set_budget(store_id: int, monthly_points: int, when_exhausted: str, *, alert
 
 def find_member(query: str) -> User:
     """A member by email, mobile number or member code; NotFound otherwise."""
-    from ..accounts.services import find_by_identifier
     text = (query or "").strip()
     user = find_by_identifier(text) or db.session.scalar(select(User).where(User.member_code == text.upper()))
     if user is None or user.role != Role.MEMBER.value:
@@ -260,7 +261,6 @@ def manual_grant(store_id: int, member_query: str, points: int, note: str, *, ke
                  now: datetime) -> DiscretionaryGrant | None:
     """An HQ or store grant of discretionary points, through the store's budget.
     The member's points expire as their tier's purchase points do."""
-    from ..points.tiers import expiry_for, tier_status
     member = find_member(member_query)
     if not (note or "").strip():
         raise DomainError(_l("Give a reason for the grant."), field="note")
