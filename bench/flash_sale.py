@@ -192,7 +192,7 @@ def main():
     with app.app_context():
         from sqlalchemy import text
         from mall.extensions import db
-        from mall.points.audit import run_audit
+        from mall.audit import run_audit
         db.session.remove()
         sold, reserved, received = db.session.execute(text(
             "SELECT sold, reserved, received FROM stock_levels WHERE item_id = :i"), {"i": item_id}).one()

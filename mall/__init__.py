@@ -71,6 +71,12 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.extensions["mall.admission"] = RedisAdmission(client) if client is not None else NoAdmission()
 
     from . import models  # noqa: F401  (every table registered before create_all/migrate)
+    # Each domain's invariant checks join `mall audit`'s registry (mall/audit.py) on import.
+    from .points import audit as _  # noqa: F401
+    from .checkout import audit as _  # noqa: F401,F811
+    from .inventory import audit as _  # noqa: F401,F811
+    from .presale import audit as _  # noqa: F401,F811
+    from .instore import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp
@@ -93,12 +99,18 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .templating import register_templating
     register_templating(app)
     unit_of_work.init_app(app)
-    # HQ (issue 7): security headers and rate limits on every route, and risk screening
-    # of orders (device cookie, network address) installed for checkout.
+    # HQ (issue 7): security headers and rate limits on every route, and the device cookie
+    # that risk screening reads (mall/origin.py).
     from .security import init_security
     init_security(app)
-    from .hq.origin import init_app as init_origin
+    from .origin import init_app as init_origin
     init_origin(app)
+    # Domain events (mall/events.py): the reacting domains connect their receivers once.
+    from .engagement import receivers as engagement_receivers
+    from .hq import receivers as hq_receivers
+    from .notifications import receivers as notification_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers):
+        receivers.connect()
     _error_pages(app)
     return app
 

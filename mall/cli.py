@@ -25,7 +25,7 @@ def demo_command():
 @mall_cli.command("audit")
 def audit_command():
     """Check the points and stock invariants; exit 1 on any violation."""
-    from .points.audit import run_audit
+    from .audit import run_audit
     failed = 0
     for finding in run_audit():
         mark = "ok  " if not finding.violations else "FAIL"
@@ -102,7 +102,7 @@ def _hq_jobs(at, mailer):
 def freeze_command(login, reason):
     """Freeze an account by email or mobile number."""
     from .accounts.services import find_by_identifier
-    from .hq.risk import freeze_member
+    from .risk.services import freeze_member
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")
@@ -116,7 +116,7 @@ def freeze_command(login, reason):
 @click.option("--reason", default="unfrozen from the command line", help="Kept in the audit log.")
 def unfreeze_command(login, reason):
     from .accounts.services import find_by_identifier
-    from .hq.risk import unfreeze_member
+    from .risk.services import unfreeze_member
     user = find_by_identifier(login)
     if user is None:
         raise click.ClickException(f"no account for {login}")

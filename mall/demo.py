@@ -14,7 +14,7 @@ from .extensions import db
 from .instore.models import Store
 from .inventory.models import StockLevel
 from .inventory.services import receive_stock
-from .points.earning import earn_for_purchase
+from .engagement.earning import earn_for_purchase
 from .points.ledger import expire_member_points, spend_points
 from .points.models import LedgerEntry, Tier
 

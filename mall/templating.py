@@ -44,7 +44,6 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money, points=points, date=lambda d, fmt="medium": format_date(d, fmt) if d else "",
         datetime=lambda d, fmt="medium": format_datetime(d, fmt) if d else "")
-    from .points.explain import explain, kind_label
-    app.jinja_env.globals.update(localized=localized, get_locale=get_locale, explain=explain,
-                                 kind_label=kind_label, image_url=image_url)
+    # points' explain and kind_label are added by the points blueprint (mall/points/views.py)
+    app.jinja_env.globals.update(localized=localized, get_locale=get_locale, image_url=image_url)
     app.jinja_env.add_extension("jinja2.ext.do")

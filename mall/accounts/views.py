@@ -7,8 +7,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..clock import now
 from ..errors import DomainError
 from ..extensions import db, login_manager
-from ..hq.origin import request_origin
-from ..hq.risk import record_sighting
+from ..notifications import mail  # looked up per call (tests swap the mailer)
+from ..origin import request_origin
+from ..risk.services import record_sighting
 from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
 from ..web import refuse, render
 from . import services
@@ -118,7 +119,6 @@ def _send_reset_email(user, token: str) -> None:
     from flask import current_app
     from flask_babel import force_locale
 
-    from ..notifications.mail import build_message, mailer_for
     link = current_app.config.get("MALL_BASE_URL", request.host_url.rstrip("/")) + url_for(
         "accounts.reset_password", token=token)
     with force_locale(user.locale or "en"):
@@ -127,7 +127,7 @@ def _send_reset_email(user, token: str) -> None:
                  "Choose a new password here within one hour:\n%(link)s\n\n"
                  "If it wasn't you, ignore this email: your password stays as it is.", link=link)
     try:
-        mailer_for(current_app.config).send(build_message(user.email, subject, body,
+        mail.mailer_for(current_app.config).send(mail.build_message(user.email, subject, body,
                                                           message_id_key=f"reset-{user.id}-{token[-12:]}"))
     except OSError:  # the mail server is down: the answer stays the same, the member can retry
         current_app.logger.warning("password reset email for user %s not sent", user.id)

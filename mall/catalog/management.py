@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..inventory import services as stock
 from ..inventory.models import StockLevel
 from .models import Category, Item, ItemChange, ItemSubstitute, ItemTierPrice, PricePlan
 
@@ -117,6 +118,14 @@ def record_change(item_id: int, action: str, before: dict, after: dict, *, actor
         db.session.add(ItemChange(item_id=item_id, actor_id=actor_id, action=action, created_at=now,
                                   before={k: before.get(k) for k in changed},
                                   after={k: after.get(k) for k in changed}))
+
+
+def set_low_stock_threshold(item_id: int, threshold: int, *, now: datetime, actor_id: int | None = None) -> None:
+    """The available count at or below which the item is flagged as low (inventory's), kept
+    in the item's history."""
+    before = stock.set_low_stock_threshold(item_id, threshold)
+    record_change(item_id, "low_stock_threshold", {"low_stock_threshold": before},
+                  {"low_stock_threshold": threshold}, actor_id=actor_id, now=now)
 
 
 def _apply(item: Item, data: ItemData) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from ..accounts.services import pin_target as set_target
 from ..errors import NotFound
 from ..extensions import db
 from ..inventory.models import StockLevel
@@ -122,7 +123,6 @@ def item_card(item_id: int, status: TierStatus, balance: int, now: datetime | No
 
 def pin_target(member_id: int, item_id: int | None) -> None:
     """Pin the reward a member is saving for (None unpins). Only published items."""
-    from ..accounts.services import pin_target as set_target
     if item_id is not None:
         item = db.session.get(Item, item_id)
         if item is None or not item.published:

@@ -11,7 +11,7 @@ from ..points.models import Tier
 from ..points.tiers import TierStatus
 from ..errors import NotFound
 from .management import InvalidItem, get_item, snapshot
-from .models import Item, ItemSubstitute, PricePlan
+from .models import Item, ItemChange, ItemSubstitute, PricePlan
 from .services import ItemCard, item_card
 
 MIN_SUBSTITUTES, MAX_SUBSTITUTES = 2, 3
@@ -61,7 +61,6 @@ def _links(item_id: int) -> list[ItemSubstitute]:
 
 
 def _log_links(item, before, after_links, actor_id, now):
-    from .models import ItemChange
     if before.get("substitutes") != after_links["substitutes"]:
         db.session.add(ItemChange(item_id=item.id, actor_id=actor_id, action="substitutes", created_at=now,
                                   before={"substitutes": before.get("substitutes")}, after=after_links))

@@ -1,5 +1,5 @@
 """Invariant checks for orders and stock holds (DESIGN.md #2, #3, #4), run by `mall audit`."""
-from ..points.audit import Check
+from ..audit import Check, register
 
 ORDER_CHECKS = [
     Check("stock reserved equals the sum of held reservations", """
@@ -41,3 +41,5 @@ ORDER_CHECKS = [
            OR (o.status IN ('ready', 'picked_up') AND r.status <> 'confirmed')
            OR (o.status IN ('cancelled', 'expired', 'payment_failed', 'refunded') AND r.status <> 'released')"""),
 ]
+
+register(*ORDER_CHECKS)

@@ -18,11 +18,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..events import order_changed
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
-from ..notifications.orders import notice_order_event
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
@@ -56,7 +56,7 @@ def record(order: Order, kind: str, now: datetime, *, actor: str = "system", act
     db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=actor, actor_id=actor_id, note=note[:255],
                               created_at=now))
     order.updated_at = now
-    notice_order_event(order, kind, now)  # member news, written in the order's transaction
+    order_changed.send("checkout", order=order, kind=kind, now=now)
 
 
 def find_by_key(member_id: int, key: str) -> Order | None:
@@ -70,9 +70,12 @@ def _holding(member_id: int, item_id: int) -> int:
 
 
 def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: datetime,
-                hold_minutes: int, card_payments: bool, points_per_unit: int) -> Order:
+                hold_minutes: int, card_payments: bool, points_per_unit: int, screen=None) -> Order:
     """Place an order once per `key`. Raises OutOfStock, InsufficientPoints, LimitReached,
-    InvalidOffset, ItemLocked or LockUnavailable (Redis down); each leaves nothing behind."""
+    InvalidOffset, ItemLocked or LockUnavailable (Redis down); each leaves nothing behind.
+
+    `screen(order, now)` is risk screening, passed in by the web view: it is called right
+    after the order is written and returns reasons to hold it for review (none: go on)."""
     if not requests:
         raise EmptyOrder()
     existing = find_by_key(member_id, key)
@@ -98,7 +101,7 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
         try:
             with db.session.begin_nested():
                 return _write_order(member_id, totals, wants, key=key, now=now,
-                                    hold_minutes=hold_minutes, card_payments=card_payments)
+                                    hold_minutes=hold_minutes, card_payments=card_payments, screen=screen)
         except IntegrityError:
             replay = find_by_key(member_id, key)  # the same submit won the race elsewhere
             if replay is None:
@@ -117,15 +120,18 @@ def check_limits(member_id: int, totals) -> None:
                 raise LimitReached(line.item.name, limit, holding)
 
 
-def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments) -> Order:
-    lock_account(member_id, now)
-    check_limits(member_id, totals)
+def write_order(member_id: int, totals, *, status: str, key: str, now: datetime, card_payments: bool = False,
+                reserved_until: datetime | None = None, presale_id: int | None = None,
+                queue_position: int | None = None, label: str = "") -> Order:
+    """Write an order with its lines at `status` and spend its points (ledger key
+    "order:<id>"): the one place orders are written (place_order, presale's preorder). Call
+    with the member's account locked and limits checked (check_limits), in a savepoint."""
     cash = totals.cash_minor
-    order = Order(number=new_number(now), member_id=member_id, status=S.AWAITING_PAYMENT.value,
+    order = Order(number=new_number(now), member_id=member_id, status=status,
                   points_total=totals.points, cash_total_minor=cash,
                   payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"),
-                  idempotency_key=key, reserved_until=now + timedelta(minutes=hold_minutes),
-                  created_at=now, updated_at=now)
+                  idempotency_key=key, reserved_until=reserved_until, presale_id=presale_id,
+                  queue_position=queue_position, created_at=now, updated_at=now)
     order.lines = [OrderLine(item_id=l.item.id, plan_id=l.plan.id, plan_kind=l.plan.kind, item_name=l.item.name,
                              quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
                              cash_minor=l.quote.cash_minor) for l in totals.lines]
@@ -134,11 +140,19 @@ def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payme
     if order.points_total:
         spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
                      now=now, reference=order.number, queue=False,
-                     detail={"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines)})
+                     detail={"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines) + label})
+    return order
+
+
+def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
+    lock_account(member_id, now)
+    check_limits(member_id, totals)
+    cash = totals.cash_minor
+    order = write_order(member_id, totals, status=S.AWAITING_PAYMENT.value, key=key, now=now,
+                        card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes))
     record(order, "placed", now, actor="member", actor_id=member_id)
-    # Risk screening (mall/hq/risk.py, installed by create_app): a risky redemption waits
-    # for HQ in `in_review`, its stock held (not sold) and its points taken, until decided.
-    screen = current_app.extensions.get("mall.order_screen")
+    # Risk screening (mall/risk, passed in by the view): a risky redemption waits for HQ in
+    # `in_review`, its stock held (not sold) and its points taken, until decided.
     in_review = bool(screen and screen(order, now))
     if in_review:
         order.status, order.reserved_until = S.IN_REVIEW.value, None
@@ -175,7 +189,8 @@ def locked_order(order_id: int) -> Order:
     return order
 
 
-def _give_back_points(order: Order, now: datetime, why: str) -> None:
+def give_back_points(order: Order, now: datetime, why: str) -> None:
+    """Refund every points spend of the order (first take, retakes, top-ups) to its lots, once per `why`."""
     keys = [f"order:{order.id}", f"order:{order.id}:retake", f"order:{order.id}:topup"]
     spends = db.session.scalars(select(LedgerEntry).where(
         LedgerEntry.source == "order", LedgerEntry.idempotency_key.in_(keys)).order_by(LedgerEntry.id)).all()
@@ -190,7 +205,7 @@ def _give_back_points(order: Order, now: datetime, why: str) -> None:
 def _release(order: Order, status: S, now: datetime, *, kind: str, actor: str = "system",
              actor_id=None, note: str = "") -> Order:
     released = reservations.release(order.id, now=now, reason=kind)
-    _give_back_points(order, now, kind)
+    give_back_points(order, now, kind)
     order.status, order.reserved_until = status.value, None
     record(order, kind, now, actor=actor, actor_id=actor_id, note=note)
     _give_back_admission(released)
@@ -281,7 +296,7 @@ def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str) ->
     if order.status != S.READY.value:
         raise NotRefundable()
     returned = reservations.unsell(order.id, now=now, reason="refund")
-    _give_back_points(order, now, "refund")
+    give_back_points(order, now, "refund")
     if order.payment is not None and order.payment.status == "succeeded":
         order.payment.status, order.payment.updated_at = "refund_due", now
     order.status = S.REFUNDED.value

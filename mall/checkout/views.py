@@ -9,6 +9,9 @@ from ..catalog.views import viewer
 from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
 from ..extensions import csrf, db
+from ..origin import request_origin
+from ..presale.services import offer_choices
+from ..risk.services import screen_order
 from ..unit_of_work import after_commit
 from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
@@ -26,7 +29,13 @@ def _cfg(name):
 
 def _place_args():
     return dict(hold_minutes=_cfg("MALL_HOLD_MINUTES"), card_payments=bool(_cfg("STRIPE_SECRET_KEY")),
-                points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+                points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"), screen=_screen)
+
+
+def _screen(order_, when):
+    """Risk screening of a new order with where this request came from (ip, device cookie)."""
+    ip, device = request_origin()
+    return screen_order(order_, when, ip=ip, device=device)
 
 
 def _plan_form(item_id: int) -> tuple[Item, PlanForm]:
@@ -215,7 +224,6 @@ def order(order_id: int):
         abort(404)
     offers = []
     if order_.status == "offered":  # a presale shortfall: what the member may switch to
-        from ..presale.services import offer_choices
         offers = offer_choices(order_, now())
     return render("checkout/order.html", "checkout/_status.html", order=order_, form=ConfirmForm(), now=now(),
                   stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers)

@@ -4,9 +4,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
-from ..catalog import csv_io, management, substitutes
+from ..catalog import management, substitutes
+from ..catalog.images import store_image
 from ..catalog.management import ItemData, PlanData
-from ..catalog.models import Item
+from ..catalog.models import Category, Item
 from ..catalog.services import MERCH_SORTS, categories, merchandise
 from ..clock import now
 from ..errors import DomainError, NotFound
@@ -15,6 +16,7 @@ from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
 from ..web import int_arg, local_to_utc, refuse, render, roles_required, utc_to_local
+from . import csv_io
 from .forms import AdjustForm, CategoryForm, ImageForm, ImportForm, PublishForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -162,7 +164,7 @@ def item_stock(item_id: int):
             flash(_("Stock adjusted."), "success")
             return redirect(url_for("console.item_stock", item_id=item_id))
         if action == "threshold" and threshold.validate_on_submit():
-            stock.set_low_stock_threshold(item_id, threshold.threshold.data, now=now(), actor_id=current_user.id)
+            management.set_low_stock_threshold(item_id, threshold.threshold.data, now=now(), actor_id=current_user.id)
             flash(_("Low-stock warning saved."), "success")
             return redirect(url_for("console.item_stock", item_id=item_id))
     except DomainError as error:
@@ -212,7 +214,6 @@ def import_csv():
 def item_image(item_id: int):
     from flask import current_app
     from pathlib import Path
-    from ..catalog.images import store_image
     form = ImageForm()
     if form.validate_on_submit():
         try:
@@ -248,7 +249,6 @@ def category_list():
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
 @roles_required(MERCH)
 def edit_category(category_id: int):
-    from ..catalog.models import Category
     category = db.session.get(Category, category_id) or abort(404)
     form = CategoryForm(obj=category)
     if form.validate_on_submit():

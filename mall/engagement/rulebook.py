@@ -12,7 +12,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..errors import DomainError, NotFound
+from ..catalog.services import categories
 from ..extensions import db
+from ..instore.models import Store
+from ..points.tiers import all_tiers
 from .models import EarningRule, RuleKind
 from .rules import Earning, PurchaseFacts, RuleView, compute
 
@@ -127,9 +130,6 @@ def earning_for(facts: PurchaseFacts) -> tuple[Earning, int]:
 
 def rule_choices() -> tuple[list, list, list]:
     """(tiers, categories, stores) the console offers as a rule's scope."""
-    from ..catalog.services import categories
-    from ..instore.models import Store
-    from ..points.tiers import all_tiers
     return all_tiers(), categories(), list(db.session.scalars(select(Store).order_by(Store.code)))
 
 

@@ -17,12 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..budgets.models import DiscretionaryGrant
+from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, hold_grant
 from ..errors import DomainError
 from ..extensions import db
-from ..points.earning import is_first_purchase
 from ..points.ledger import credit_points, lock_account
 from ..points.models import EntryKind, LedgerEntry
 from ..points.tiers import expiry_for, tier_status
+from ..risk.services import check_earn_velocity
+from .earning import is_first_purchase
 from .models import Checkin, MemberDevice, MemberProfile, Referral
 
 TASK_SOURCE = "task"
@@ -134,7 +137,6 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         if budget == "refused":
             return TaskGrant(points, 0, "budget", None)
         if budget == "held":
-            from ..hq.budgets import hold_grant
             hold_grant(member_id, granted, store_id=store_id, kind="task", reason=reason, source=TASK_SOURCE,
                        key=key, expires_at=expires_at, now=now, note=f"task:{reason}")
             return TaskGrant(granted, 0, capped, None, held=True)
@@ -147,14 +149,10 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
 
 
 def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> str:
-    """Charge a store's budget for discretionary points (HQ's hook), when the task has a
-    store: "charged", or "held" / "refused" per the store's setting when the budget is used
-    up (nothing is charged then, and the caller credits nothing)."""
+    """Charge a store's budget for discretionary points, when the task has a store:
+    "charged", or "held" / "refused" per the store's setting when the budget is used up
+    (nothing is charged then, and the caller credits nothing)."""
     if store_id is None:
-        return "charged"
-    try:
-        from ..hq.budgets import BudgetHeld, BudgetRefused, charge_discretionary
-    except ImportError:  # HQ's budgets not installed
         return "charged"
     try:
         charge_discretionary(store_id, points, f"task:{reason}", now)
@@ -167,20 +165,12 @@ def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime
 
 def _held_grant(key: str):
     """The grant HQ holds (or decided) for this task key, if the store's budget held it."""
-    try:
-        from ..hq.models import DiscretionaryGrant
-    except ImportError:
-        return None
     return db.session.scalar(select(DiscretionaryGrant).where(DiscretionaryGrant.source == TASK_SOURCE,
                                                               DiscretionaryGrant.idempotency_key == key))
 
 
 def held_task_points(member_id: int) -> int:
     """Task points of this member waiting for HQ's approval (shown on the task board)."""
-    try:
-        from ..hq.models import DiscretionaryGrant
-    except ImportError:
-        return 0
     return db.session.scalar(select(func.coalesce(func.sum(DiscretionaryGrant.points), 0)).where(
         DiscretionaryGrant.member_id == member_id, DiscretionaryGrant.source == TASK_SOURCE,
         DiscretionaryGrant.status == "held"))
@@ -188,11 +178,7 @@ def held_task_points(member_id: int) -> int:
 
 def check_velocity(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
     """Risk control's earning velocity limits (per member, device and address) for an earn
-    the member started; raises hq.risk.EarningTooFast before anything is written."""
-    try:
-        from ..hq.risk import check_earn_velocity
-    except ImportError:  # HQ's risk control not installed
-        return
+    the member started; raises risk.services.EarningTooFast before anything is written."""
     check_earn_velocity(member_id, device=device, ip=ip, now=now)
 
 

@@ -8,8 +8,8 @@ from ..accounts.models import Role
 from ..catalog.services import categories
 from ..clock import now
 from ..errors import DomainError, NotFound
-from ..hq.origin import DEVICE_COOKIE, is_browser_request, request_origin
-from ..hq.risk import EarningTooFast
+from ..origin import DEVICE_COOKIE, is_browser_request, request_origin
+from ..risk.services import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
 from ..points.explain import formula
@@ -29,7 +29,7 @@ DESK = (Role.MERCHANDISER, Role.HQ)
 def _remember_device():
     # Page views are enough to see which accounts share a phone; skipping other methods keeps
     # the checkout path (and a flash-sale stampede of refused taps) free of this query. A
-    # first visit has no cookie yet: hq.origin issues it, and the next page view records it.
+    # first visit has no cookie yet: mall.origin issues it, and the next page view records it.
     if request.method != "GET" or DEVICE_COOKIE not in request.cookies or not is_browser_request():
         return
     _ip, device = request_origin()  # None for a forged or mangled cookie

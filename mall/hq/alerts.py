@@ -12,15 +12,28 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
+from ..budgets.models import StoreBudget
 from ..extensions import db
 from ..instore.models import Store
 from ..notifications.mail import build_message
 from ..unit_of_work import commit
-from .models import HqAlert, StoreBudget
+from .models import HqAlert
 
 log = logging.getLogger(__name__)
+
+
+def record_alert(sender, *, kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
+    """Receiver of budget-threshold-crossed: one alert per kind, store and month; a second
+    writer finds it there. Emailed after commit by `send_due_alerts`."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts, created_at=now))
+            db.session.flush()
+    except IntegrityError:
+        pass
 
 
 def _text(alert: HqAlert, store: Store) -> tuple[str, str]:

@@ -28,7 +28,9 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..instore.models import Store
 from ..points.models import LedgerEntry, PointsAccount
-from .models import BudgetMonth, HqAlert, LedgerDaily, RollupState, StoreBudget
+from ..budgets.models import BudgetMonth, StoreBudget
+from ..budgets.services import month_of
+from .models import HqAlert, LedgerDaily, RollupState
 
 PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
 GRAINS = ("day", "week", "month")
@@ -341,7 +343,6 @@ class BudgetLine:
 
 def budget_status(now: datetime) -> list[BudgetLine]:
     """Every store budget with this month's usage, fullest first."""
-    from .budgets import month_of
     month = month_of(now)
     usage = aliased(BudgetMonth)
     rows = db.session.execute(

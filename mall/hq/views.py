@@ -6,20 +6,24 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ..accounts.auditlog import audit_page
 from ..accounts.models import Role
+from ..budgets import services as budgets
 from ..checkout import orders
 from ..checkout.gateway import gateway_for
 from ..checkout.payments import send_due_refunds
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..instore.api_keys import all_stores
+from ..instore.pickups import staff_stores
 from ..notifications.mail import mailer_for
+from ..risk import services as risk
 from ..templating import points as format_points
 from ..unit_of_work import after_commit
 from ..web import int_arg, redirect_to, refuse, render, roles_required
-from . import analytics, budgets, risk, segments
+from . import analytics, segments
 from .alerts import send_due_alerts
-from .audit import audit_page
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
                     OrderLookupForm, RefundForm, UnfreezeForm)
 
@@ -88,10 +92,8 @@ def export(chart: str):
 
 def _store_choices(user) -> list:
     if user.role == Role.HQ.value:
-        from ..instore.api_keys import all_stores
         stores = all_stores()
     else:
-        from ..instore.pickups import staff_stores
         stores = staff_stores(user.id)
     return [(s.id, s.name) for s in stores]
 

@@ -1,6 +1,6 @@
 """`flask mall audit` checks for the counter and store purchases, each one SQL query that
-returns the rows breaking it (the same shape as mall/points/audit.py)."""
-from ..points.audit import Check
+returns the rows breaking it (registered with mall/audit.py)."""
+from ..audit import Check, register
 
 INSTORE_CHECKS = [
     Check("picked-up orders have exactly one hand-over, and only they have one", """
@@ -26,3 +26,5 @@ INSTORE_CHECKS = [
         LEFT JOIN ledger_entries e ON e.source = 'clawback' AND e.idempotency_key LIKE 'clawback:' || c.id || ':%'
         GROUP BY c.id, c.settled HAVING c.settled <> COALESCE(-SUM(e.points), 0)"""),
 ]
+
+register(*INSTORE_CHECKS)

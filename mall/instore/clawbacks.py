@@ -9,55 +9,15 @@ any other points that arrived. The balance never goes negative (CHECK constraint
 every point taken back is one ledger line (kind "adjust") backed by lot movements, so
 `mall audit` still balances.
 
-This module writes ledger lines through the ledger's own account lock and entry writer,
-so it follows the same queue, row lock and conditional UPDATE as every other writer.
+This module writes ledger lines through the ledger's `claw_back`, so it follows the same queue, row lock and conditional UPDATE as every other writer.
 """
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..points.ledger import _expire_due_lots, _locked_account, _locks, _take_from_lots, _write_entry  # one writer path
-from ..points.models import EntryKind, LedgerEntry
+from ..points.ledger import claw_back as take_back_points  # the ledger's one writer path
 from .models import Clawback
-
-
-def _existing(source: str, key: str) -> LedgerEntry | None:
-    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
-                                                       LedgerEntry.idempotency_key == key))
-
-
-def take_back_points(member_id: int, points: int, *, reason: str, source: str, key: str, now: datetime,
-                     first_entry_id: int | None = None, spend_minor: int = 0, reference: str | None = None,
-                     detail: dict | None = None, store_id: int | None = None) -> LedgerEntry | None:
-    """Take up to `points` from the member, never below zero. Returns the adjustment line,
-    or None when there was nothing to take. Idempotent per (source, key): a replay returns
-    the first line whatever the balance is now. `spend_minor` comes off the tier window."""
-    def write():
-        account = _locked_account(member_id, now)
-        _expire_due_lots(account, now)  # expired points are never taken back as if live
-        take = min(points, account.balance)
-        if take <= 0:
-            return None
-        entry = _write_entry(account, kind=EntryKind.ADJUST, points=-take, reason=reason, source=source,
-                             key=key, now=now, reference=reference, detail=detail, spend_minor=-spend_minor,
-                             store_id=store_id)
-        _take_from_lots(member_id, entry, take, first_entry_id)
-        return entry
-
-    with _locks().hold(f"points:{member_id}"):
-        replay = _existing(source, key)
-        if replay is not None:
-            return replay
-        try:
-            with db.session.begin_nested():
-                return write()
-        except IntegrityError:
-            replay = _existing(source, key)
-            if replay is None:
-                raise
-            return replay
 
 
 def settle_clawbacks(member_id: int, now: datetime) -> int:

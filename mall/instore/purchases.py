@@ -6,8 +6,9 @@ the POS API (the till names the member). One purchase earns once (DESIGN.md #3):
 - a receipt code is bound to the first member who claims it (a conditional write on the
   locked purchase row); the same member scanning again sees what they got, another member
   is refused, and an expired or refunded code earns nothing;
-- the points are credited with the idempotency key `purchase:<id>`, by the earning rules
-  (`mall.points.earning.earn_for_purchase`), so the statement line explains them.
+- the points are credited with the idempotency key `purchase:<id>`, by the earning rules:
+  the purchase-recorded event (mall/events.py), which engagement's earning receives, so the
+  statement line explains them.
 
 A refund reverses the purchase's points by the clawback rule (mall/instore/clawbacks.py).
 """
@@ -19,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import InvalidAmount
+from ..events import purchase_recorded
 from ..extensions import db
-from ..hq.risk import check_earn_velocity
-from ..points.earning import earn_for_purchase
+from ..risk.services import check_earn_velocity
 from ..points.models import LedgerEntry
 from .clawbacks import settle_clawbacks, take_back_points
 from .codes import read_receipt_token
@@ -98,9 +99,12 @@ def create_purchase(store_id: int, receipt_no: str, amount_minor: int, *, now: d
 
 def _credit(purchase: Purchase, member_id: int, now: datetime, minor_per_point: int) -> LedgerEntry | None:
     """Bind the locked purchase to the member and credit it once; settle clawbacks after."""
-    entry = earn_for_purchase(member_id, purchase.amount_minor, minor_per_point=minor_per_point, source=SOURCE,
-                              key=f"purchase:{purchase.id}", now=now, store_id=purchase.store_id,
-                              reference=purchase.receipt_no)
+    key = f"purchase:{purchase.id}"
+    purchase_recorded.send("instore", member_id=member_id, spend_minor=purchase.amount_minor,
+                           minor_per_point=minor_per_point, source=SOURCE, key=key, now=now,
+                           store_id=purchase.store_id, reference=purchase.receipt_no)
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == SOURCE,
+                                                        LedgerEntry.idempotency_key == key))
     purchase.member_id, purchase.status, purchase.claimed_at = member_id, PurchaseStatus.CLAIMED, now
     purchase.earn_entry_id = entry.id if entry is not None else None
     purchase.points = entry.points if entry is not None else 0
@@ -119,7 +123,7 @@ class Claim:
 def claim_receipt(token: str, member_id: int, *, now: datetime, minor_per_point: int,
                   device: str | None = None, ip: str | None = None) -> Claim:
     """A member scanned a receipt QR. Raises InvalidCode (forged or tampered), ReceiptExpired,
-    ReceiptClaimedByOther, PurchaseRefunded, MemberFrozen, or hq.risk.EarningTooFast past
+    ReceiptClaimedByOther, PurchaseRefunded, MemberFrozen, or risk.services.EarningTooFast past
     the earning velocity limits per member, device (cookie) and address (then nothing is
     written and the receipt stays claimable)."""
     purchase_id = read_receipt_token(token)

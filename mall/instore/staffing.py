@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import Role, User
 from ..errors import DomainError
 from ..extensions import db
-from ..hq.audit import audit
+from ..accounts.auditlog import audit
 from .models import Store, StoreStaff
 
 

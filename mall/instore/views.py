@@ -12,8 +12,8 @@ from ..checkout.orders import member_order
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db, limiter
-from ..hq.origin import request_origin
-from ..hq.risk import EarningTooFast
+from ..origin import request_origin
+from ..risk.services import EarningTooFast
 from ..points.models import LedgerEntry
 from ..points.statement import balance
 from ..web import int_arg, redirect_to, render, roles_required

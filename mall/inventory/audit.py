@@ -1,7 +1,7 @@
 """Stock movement checks for `mall audit` (DESIGN.md #2, #6): every change to the counters
 went through the inventory services, which write a movement beside each conditional UPDATE,
 so the counters can be re-derived from the movement history."""
-from ..points.audit import Check
+from ..audit import Check, register
 
 MOVEMENT_CHECKS = [
     Check("stock received equals the sum of its receipts and adjustments", """
@@ -16,3 +16,11 @@ MOVEMENT_CHECKS = [
         SELECT id, item_id, kind FROM stock_movements
         WHERE kind NOT IN ('receive', 'adjust', 'reserve', 'release', 'sell', 'return')"""),
 ]
+
+STOCK_CHECKS = [
+    Check("stock counters are never negative and never oversold", """
+        SELECT item_id, received, reserved, sold FROM stock_levels
+        WHERE received < 0 OR reserved < 0 OR sold < 0 OR reserved + sold > received"""),
+]
+
+register(*STOCK_CHECKS, *MOVEMENT_CHECKS)

@@ -70,18 +70,6 @@ def adjust_stock(item_id: int, change: int, *, reason: str, now: datetime, actor
     return movement
 
 
-def set_low_stock_threshold(item_id: int, threshold: int, *, now: datetime, actor_id: int | None = None) -> None:
-    """The available count at or below which the item is flagged as low; kept in its history."""
-    from ..catalog.management import record_change
-    if not isinstance(threshold, int) or threshold < 0:
-        raise InvalidAmount(_l("Use 0 or more."), field="threshold")
-    level = db.session.get(StockLevel, item_id)
-    if level is None:
-        raise NotFound()
-    record_change(item_id, "low_stock_threshold", {"low_stock_threshold": level.low_stock_threshold},
-                  {"low_stock_threshold": threshold}, actor_id=actor_id, now=now)
-    level.low_stock_threshold = threshold
-
 
 def movements(item_id: int, *, page: int = 1, per_page: int = 30):
     total = db.session.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.item_id == item_id))
@@ -95,3 +83,15 @@ def movements(item_id: int, *, page: int = 1, per_page: int = 30):
 
 def level_for(item_id: int) -> StockLevel | None:
     return db.session.get(StockLevel, item_id)
+
+
+def set_low_stock_threshold(item_id: int, threshold: int) -> int:
+    """The available count at or below which the item is flagged as low. Returns the previous
+    one (catalog's management keeps it in the item's history)."""
+    if not isinstance(threshold, int) or threshold < 0:
+        raise InvalidAmount(_l("Use 0 or more."), field="threshold")
+    level = db.session.get(StockLevel, item_id)
+    if level is None:
+        raise NotFound()
+    before, level.low_stock_threshold = level.low_stock_threshold, threshold
+    return before

@@ -12,13 +12,13 @@ from ..extensions import db
 from ..points.models import PointLot
 from ..points.statement import balance
 from ..points.tiers import tier_status
+from ..catalog.services import browse
 from .services import find_notification, notify
 
 STAGES = (30, 7)  # days before expiry; the nearest stage not yet passed is the one sent
 
 
 def _affordable_rewards(member_id: int, now: datetime, limit: int = 3) -> list[dict]:
-    from ..catalog.services import browse
     points = balance(member_id, now).points
     page = browse(tier_status(member_id, now), points, affordable_only=True, per_page=limit, now=now)
     return [{"id": c.item.id, "name": c.item.name, "name_zh": c.item.name_zh, "points": c.price}

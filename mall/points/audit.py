@@ -1,20 +1,6 @@
-"""Checks of the points invariants (DESIGN.md #1) over the whole database.
-
-Each check is one SQL query returning the offending rows, so it runs in the database
-even over millions of entries. `flask mall audit` prints them and exits non-zero on any.
-"""
-from dataclasses import dataclass
-
-from sqlalchemy import text
-
-from ..extensions import db
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    sql: str
-
+"""Checks of the points invariants (DESIGN.md #1) over the whole database, registered
+with `mall audit` (mall/audit.py)."""
+from ..audit import Check, register
 
 POINTS_CHECKS = [
     Check("account balance equals the sum of its ledger entries", """
@@ -61,27 +47,4 @@ POINTS_CHECKS = [
         GROUP BY s.id, s.points HAVING SUM(r.points) > -s.points"""),
 ]
 
-STOCK_CHECKS = [
-    Check("stock counters are never negative and never oversold", """
-        SELECT item_id, received, reserved, sold FROM stock_levels
-        WHERE received < 0 OR reserved < 0 OR sold < 0 OR reserved + sold > received"""),
-]
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    violations: list
-
-
-def all_checks() -> list[Check]:
-    from ..checkout.audit import ORDER_CHECKS
-    from ..inventory.audit import MOVEMENT_CHECKS
-    from ..instore.audit import INSTORE_CHECKS
-    from ..presale.audit import PRESALE_CHECKS
-    return POINTS_CHECKS + STOCK_CHECKS + ORDER_CHECKS + MOVEMENT_CHECKS + PRESALE_CHECKS + INSTORE_CHECKS
-
-
-def run_audit(checks=None) -> list[Finding]:
-    return [Finding(c.name, [tuple(r) for r in db.session.execute(text(c.sql)).fetchmany(20)])
-            for c in (checks or all_checks())]
+register(*POINTS_CHECKS)

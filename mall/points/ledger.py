@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
+from ..events import points_credited, points_expired
 from ..extensions import db
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
@@ -132,12 +133,46 @@ def credit_points(member_id: int, points: int, *, reason: str, source: str, key:
         db.session.add(PointLot(member_id=member_id, entry_id=entry.id, amount=points,
                                 remaining=points, expires_at=expires_at, created_at=now))
         db.session.flush()
+        points_credited.send("points", entry=entry, now=now)
         return entry
 
     if not queue:
         return _guarded(source, key, points, write)
     with _locks().hold(f"points:{member_id}"):
         return _guarded(source, key, points, write)
+
+
+def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str, now: datetime,
+              first_entry_id: int | None = None, spend_minor: int = 0, reference: str | None = None,
+              detail: dict | None = None, store_id: int | None = None) -> LedgerEntry | None:
+    """Take up to `points` back from the member (a refunded purchase), never below zero: from
+    `first_entry_id`'s lot first, then soonest-expiring first. Returns the adjustment line,
+    or None when there was nothing to take. Idempotent per (source, key): a replay returns
+    the first line whatever the balance is now. `spend_minor` comes off the tier window."""
+    def write():
+        account = _locked_account(member_id, now)
+        _expire_due_lots(account, now)  # expired points are never taken back as if live
+        take = min(points, account.balance)
+        if take <= 0:
+            return None
+        entry = _write_entry(account, kind=EntryKind.ADJUST, points=-take, reason=reason, source=source,
+                             key=key, now=now, reference=reference, detail=detail, spend_minor=-spend_minor,
+                             store_id=store_id)
+        _take_from_lots(member_id, entry, take, first_entry_id)
+        return entry
+
+    with _locks().hold(f"points:{member_id}"):
+        replay = _existing(source, key)
+        if replay is not None:
+            return replay
+        try:
+            with db.session.begin_nested():
+                return write()
+        except IntegrityError:
+            replay = _existing(source, key)
+            if replay is None:
+                raise
+            return replay
 
 
 def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
@@ -273,6 +308,8 @@ def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry |
         db.session.add(LotMovement(entry_id=entry.id, lot_id=lot.id, points=-amount))
         db.session.flush()
         entries.append(entry)
+    if entries:
+        points_expired.send("points", member_id=account.member_id, entries=entries, now=now)
     return entries
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..events import tier_changed
 from ..extensions import db
 from .models import LedgerEntry, MemberTier, Tier, TierChange
 
@@ -120,14 +121,7 @@ def _change(member_id: int, kind: str, from_tier: Tier | None, to_tier: Tier, sp
                         created_at=now)
     db.session.add(change)
     db.session.flush()
-    if kind != "renewal":
-        from ..notifications.services import notify
-        notify(member_id, "tier_change", f"tier-change:{change.id}",
-               {"kind": kind, "from": from_tier.code if from_tier else None, "to": to_tier.code,
-                "to_name": to_tier.name, "to_name_zh": to_tier.name_zh,
-                "from_name": from_tier.name if from_tier else None,
-                "from_name_zh": from_tier.name_zh if from_tier else None,
-                "period_ends_at": period_ends_at.isoformat() if period_ends_at else None}, now)
+    tier_changed.send("points", change=change, from_tier=from_tier, to_tier=to_tier, now=now)
     return change
 
 

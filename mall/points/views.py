@@ -3,9 +3,12 @@ from flask_login import current_user
 
 from ..accounts.models import Role
 from ..web import int_arg, render, roles_required
+from .explain import explain, kind_label
 from .statement import STATEMENT_FILTERS, statement
 
 bp = Blueprint("points", __name__, url_prefix="/points")
+bp.add_app_template_global(explain)  # statement lines explained on every page that lists them
+bp.add_app_template_global(kind_label)
 
 
 @bp.route("/statement")

@@ -1,5 +1,5 @@
 """Presale and substitute settlement checks for `mall audit` (DESIGN.md #7)."""
-from ..points.audit import Check
+from ..audit import Check, register
 
 PRESALE_CHECKS = [
     Check("presale: no pre-order was served ahead of an earlier one still waiting", """
@@ -26,3 +26,5 @@ PRESALE_CHECKS = [
         WHERE o.status IN ('ready', 'picked_up')
         GROUP BY o.id, l.item_id HAVING MAX(r.quantity) IS NULL OR SUM(l.quantity) <> MAX(r.quantity)"""),
 ]
+
+register(*PRESALE_CHECKS)

@@ -21,9 +21,10 @@ from sqlalchemy import func, select, update
 
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
-from ..checkout.models import Order, OrderEvent, OrderLine, OrderStatus
-from ..checkout.orders import _give_back_points, check_limits, locked_order, new_number, record
+from ..checkout.models import Order, OrderEvent, OrderStatus
+from ..checkout.orders import check_limits, give_back_points, locked_order, record, write_order
 from ..checkout.quotes import LineRequest, price
+from ..events import presale_news
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..inventory import reservations
@@ -121,19 +122,8 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
             .execution_options(synchronize_session=False)).scalar()
         if position is None:
             raise PresaleFull()
-        order = Order(number=new_number(now), member_id=member_id, status=S.PREORDERED.value,
-                      points_total=totals.points, cash_total_minor=totals.cash_minor,
-                      payment_mode="none" if totals.cash_minor == 0 else "counter", idempotency_key=key,
-                      presale_id=presale_id, queue_position=position, created_at=now, updated_at=now)
-        order.lines = [OrderLine(item_id=line.item.id, plan_id=line.plan.id, plan_kind=line.plan.kind,
-                                 item_name=line.item.name, quantity=line.quantity, offset_points=line.offset_points,
-                                 points=line.quote.points, cash_minor=line.quote.cash_minor)]
-        db.session.add(order)
-        db.session.flush()
-        if order.points_total:
-            spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
-                         now=now, reference=order.number, queue=False,
-                         detail={"item": f"{line.item.name} ×{line.quantity} (pre-order)"})
+        order = write_order(member_id, totals, status=S.PREORDERED.value, key=key, now=now,
+                            presale_id=presale_id, queue_position=position, label=" (pre-order)")
         record(order, "preordered", now, actor="member", actor_id=member_id,
                note=f"place {position} of {presale.cap}, ships {presale.ships_on.isoformat()}")
     return order
@@ -184,9 +174,7 @@ def _tell(order: Order, event: str, now: datetime) -> None:
     """Tell the member (inbox, then email by the delivery job): written in this transaction,
     so a rolled-back allocation tells nobody, and keyed per order and event, so running the
     allocation again never repeats the news."""
-    from ..notifications.services import notify
-    notify(order.member_id, "presale", f"order:{order.id}:{event}",
-           {"event": event, "order": order.number, "order_id": order.id}, now)
+    presale_news.send("presale", order=order, event=event, now=now)
 
 
 def _resync_admission(item_id: int) -> None:
@@ -298,7 +286,7 @@ def expire_offer(order_id: int, now: datetime) -> Order:
 
 
 def _refund(order: Order, now: datetime, *, kind: str, actor: str, actor_id=None) -> Order:
-    _give_back_points(order, now, kind)
+    give_back_points(order, now, kind)
     order.status, order.offer_deadline = S.REFUNDED.value, None
     record(order, kind, now, actor=actor, actor_id=actor_id, note="full refund")
     if actor == "system":  # the member didn't ask for it, so tell them

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from mall.extensions import db
-from mall.hq import budgets
-from mall.hq.models import BudgetMonth, DiscretionaryGrant, HqAlert
+from mall.budgets import services as budgets
+from mall.budgets.models import BudgetMonth, DiscretionaryGrant
+from mall.hq.models import HqAlert
 from mall.instore.models import Store
-from mall.points.audit import run_audit
-from mall.points.earning import earn_for_purchase
+from mall.audit import run_audit
+from mall.engagement.earning import earn_for_purchase
 from mall.points.models import LedgerEntry
 from tests.factories import make_tiers, make_user
 

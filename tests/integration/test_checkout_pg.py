@@ -14,7 +14,7 @@ from mall.errors import InsufficientPoints, LockUnavailable
 from mall.extensions import db
 from mall.inventory.models import StockLevel
 from mall.inventory.reservations import OutOfStock
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import LedgerEntry, PointsAccount
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 from tests.concurrency import race

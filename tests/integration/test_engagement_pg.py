@@ -11,7 +11,7 @@ from mall.extensions import db
 from mall.notifications.delivery import deliver_pending
 from mall.notifications.models import Notification
 from mall.notifications.services import notify
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import LedgerEntry
 from tests.factories import make_tiers, make_user
 

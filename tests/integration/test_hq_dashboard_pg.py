@@ -5,7 +5,7 @@ from datetime import timedelta
 from mall.extensions import db
 from mall.hq import analytics
 from mall.instore.models import Store
-from mall.points.earning import earn_for_purchase
+from mall.engagement.earning import earn_for_purchase
 from mall.points.ledger import credit_points, expire_due_points, spend_points
 from tests.factories import make_tiers, make_user
 

@@ -13,7 +13,7 @@ from mall.instore.clawbacks import settle_due_clawbacks
 from mall.instore.codes import receipt_token
 from mall.instore.errors import InstoreError, ReceiptClaimedByOther
 from mall.instore.models import Clawback, Pickup, Purchase
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance

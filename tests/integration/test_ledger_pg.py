@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from mall.errors import InsufficientPoints
 from mall.extensions import db
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry, PointsAccount
 from tests.factories import give_points, make_tiers, make_user

@@ -13,7 +13,7 @@ from mall.errors import InsufficientPoints
 from mall.extensions import db
 from mall.inventory.models import Reservation, StockLevel
 from mall.inventory.services import receive_stock
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import PointsAccount
 from mall.presale import services as presale
 from tests.factories import give_points, make_item, make_tiers, make_user

@@ -2,7 +2,7 @@
 import pytest
 
 from mall.extensions import db
-from mall.hq import risk
+from mall.risk import services as risk
 from tests.factories import make_tiers, make_user
 
 

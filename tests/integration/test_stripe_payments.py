@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from mall.checkout.models import Order, Payment
 from mall.extensions import db
 from mall.inventory.models import StockLevel
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import LedgerEntry, PointsAccount
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 from tests.stripe_standin import StripeStandIn

@@ -11,7 +11,7 @@ from mall.errors import InsufficientPoints
 from mall.extensions import db
 from mall.inventory.models import StockLevel
 from mall.inventory.reservations import OutOfStock
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import PointsAccount
 from tests.factories import give_points, make_item, make_user
 

@@ -8,7 +8,7 @@ import pytest
 from mall.engagement.rulebook import RuleDraft, retire_rule, save_rule
 from mall.engagement.preview import preview_purchase
 from mall.extensions import db
-from mall.points.earning import earn_for_purchase
+from mall.engagement.earning import earn_for_purchase
 from mall.points.explain import explain
 from mall.points.models import LedgerEntry
 from tests.factories import make_user

@@ -14,7 +14,7 @@ from mall.instore.codes import receipt_token
 from mall.instore.errors import (InvalidCode, PurchaseRefunded, ReceiptClaimedByOther, ReceiptExpired,
                                  ReceiptMismatch)
 from mall.instore.models import Clawback
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance

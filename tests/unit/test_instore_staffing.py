@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from mall.errors import DomainError
 from mall.extensions import db
-from mall.hq.models import AuditEntry
+from mall.accounts.models import AuditEntry
 from mall.instore import staffing
 from mall.instore.models import StoreStaff
 from tests.factories import PASSWORD, make_user

@@ -2,7 +2,7 @@
 import pytest
 
 from mall.extensions import db
-from mall.points.earning import earn_for_purchase
+from mall.engagement.earning import earn_for_purchase
 from tests.factories import PASSWORD, give_points, make_item, make_user
 
 

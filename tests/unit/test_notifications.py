@@ -217,7 +217,7 @@ def test_one_reminder_run_covers_every_member_page_by_page(tiers, clock):
 
 
 def test_one_tier_review_covers_every_member_page_by_page(tiers, clock):
-    from mall.points.earning import earn_for_purchase
+    from mall.engagement.earning import earn_for_purchase
     from mall.points.tiers import review_tiers, tier_status
     members = [make_user(clock.now()) for _ in range(3)]
     for n, member in enumerate(members):

@@ -14,7 +14,7 @@ from mall.checkout.models import Order
 from mall.checkout.quotes import LineRequest
 from mall.extensions import db
 from mall.inventory.models import StockLevel
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import PointsAccount
 from mall.presale import services as presale
 from mall.presale.models import Presale

@@ -9,10 +9,11 @@ from mall.checkout import orders as order_service
 from mall.checkout.models import Order, Payment
 from mall.checkout.quotes import LineRequest
 from mall.extensions import db
-from mall.hq import risk
-from mall.hq.models import AuditEntry, RiskReview
+from mall.risk import services as risk
+from mall.accounts.models import AuditEntry
+from mall.risk.models import RiskReview
 from mall.inventory.models import Reservation, StockLevel
-from mall.points.audit import run_audit
+from mall.audit import run_audit
 from mall.points.models import LedgerEntry, PointsAccount
 from tests.factories import PASSWORD, give_points, make_item, make_user
 
@@ -40,10 +41,9 @@ def _new_member(clock, login=None, points=50_000):
 
 def _place(member, item, clock, key="k", ip=None, device=None, plan=0):
     """Place an order as checkout does, screened as the web request would screen it."""
-    from flask import current_app
-    current_app.extensions["mall.order_screen"] = lambda order, now: risk.screen_order(order, now, ip=ip, device=device)
     return order_service.place_order(member.id, [LineRequest(item.id, item.plans[plan].id, 1)], key=key,
-                                     now=clock.now(), **ARGS)
+                                     now=clock.now(), **ARGS,
+                                     screen=lambda order, now: risk.screen_order(order, now, ip=ip, device=device))
 
 
 def _stock(item):
@@ -78,7 +78,7 @@ def test_earning_velocity_is_limited_per_member_device_and_address(app, hq, cloc
 
 
 def test_velocity_applies_to_discretionary_grants(app, hq, clock):
-    from mall.hq.budgets import issue_discretionary
+    from mall.budgets.services import issue_discretionary
     app.config["MALL_RISK_VELOCITY"] = {"member": (2, 3600), "device": (10, 3600), "ip": (10, 3600)}
     member = make_user(clock.now())
     for n in range(2):

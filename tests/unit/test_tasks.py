@@ -7,7 +7,7 @@ import pytest
 from mall.engagement import tasks
 from mall.engagement.tasks import AlreadyCheckedIn, ReferralRefused
 from mall.extensions import db
-from mall.points.earning import earn_for_purchase
+from mall.engagement.earning import earn_for_purchase
 from mall.points.explain import explain
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from mall.engagement import tasks
 from mall.engagement.models import Checkin
 from mall.extensions import db
-from mall.hq import budgets
-from mall.hq.models import DiscretionaryGrant
-from mall.hq.risk import EarningTooFast
+from mall.budgets import services as budgets
+from mall.budgets.models import DiscretionaryGrant
+from mall.risk.services import EarningTooFast
 from mall.instore import purchases
 from mall.instore.codes import receipt_token
 from mall.instore.models import Purchase, Store

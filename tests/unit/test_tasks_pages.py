@@ -70,7 +70,7 @@ def test_profile_and_referral_forms(member, client, auth, clock):
 
 
 def test_the_upgrade_banner_shows_once_and_can_be_dismissed(member, client, auth, clock):
-    from mall.points.earning import earn_for_purchase
+    from mall.engagement.earning import earn_for_purchase
     earn_for_purchase(member.id, 500_000, minor_per_point=100, source="pos", key="big", now=clock.now())
     db.session.commit()
     auth.login("tasker@example.com")

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from mall.extensions import db
 from mall.notifications.models import Notification
-from mall.points.earning import earn_for_purchase
+from mall.engagement.earning import earn_for_purchase
 from mall.points.ledger import spend_points
 from mall.points.tiers import dismiss_banner, review_tiers, tier_history, tier_status, unseen_upgrade
 from tests.factories import make_user

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from mall.extensions import db
-from mall.points.earning import earn_for_purchase, purchase_points
+from mall.engagement.earning import earn_for_purchase, purchase_points
 from mall.points.ledger import spend_points
 from mall.points.tiers import add_months, tier_status
 from tests.factories import make_user

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from ..accounts.models import User
+from .models import User
 from ..extensions import db
 from .models import AuditEntry
 

@@ -1,4 +1,7 @@
-"""Points for purchases, by the earning rules (mall/engagement/rules.py has the stacking rule).
+"""Points for purchases, by the earning rules (rules.py has the stacking rule).
+
+A store purchase earns through the purchase-recorded event (mall/events.py): the store
+records the purchase, and `purchase_recorded` here credits it by the rules.
 
 Integer arithmetic only; fractions of a point are dropped (floor), never rounded up,
 so the programme never issues a point nobody paid for.
@@ -12,10 +15,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..errors import InvalidAmount
+from ..events import first_purchase
 from ..extensions import db
-from .ledger import credit_points
-from .models import LedgerEntry
-from .tiers import expiry_for, record_tier_changes, tier_status
+from ..points.ledger import credit_points
+from ..points.models import LedgerEntry
+from ..points.tiers import expiry_for, record_tier_changes, tier_status
+from .rulebook import earning_for
+from .rules import PurchaseFacts
 
 
 def purchase_points(spend_minor: int, minor_per_point: int, multiplier_pct: int) -> tuple[int, int]:
@@ -30,7 +36,6 @@ def is_first_purchase(member_id: int) -> bool:
 
 def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, now: datetime,
                    store_id: int | None = None, category: str | None = None, tier=None):
-    from ..engagement.rules import PurchaseFacts
     tier = tier or tier_status(member_id, now).tier
     return PurchaseFacts(spend_minor=spend_minor, at=now, tier_code=tier.code, tier_name=tier.name,
                          tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
@@ -52,7 +57,6 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     referral is rewarded when this is the member's first purchase. Returns None when the
     spend is too small to earn a point.
     """
-    from ..engagement.rulebook import earning_for
     if not isinstance(spend_minor, int) or spend_minor <= 0:
         raise InvalidAmount(field="amount")
     replay = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
@@ -77,6 +81,12 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
                 "rules_version": version, **earning.facts()})
     record_tier_changes(member_id, now)
     if facts.first_purchase:
-        from ..engagement.tasks import reward_referral
-        reward_referral(member_id, now, store_id=store_id)
+        first_purchase.send("engagement", member_id=member_id, now=now, store_id=store_id)
     return entry
+
+
+def purchase_recorded(sender, *, member_id: int, spend_minor: int, minor_per_point: int, source: str, key: str,
+                      now: datetime, store_id: int | None = None, reference: str | None = None) -> None:
+    """Receiver of the purchase-recorded event: earn for the store's purchase by the rules."""
+    earn_for_purchase(member_id, spend_minor, minor_per_point=minor_per_point, source=source, key=key, now=now,
+                      store_id=store_id, reference=reference)

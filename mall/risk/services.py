@@ -30,11 +30,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts import services as accounts
 from ..accounts.models import User
+from ..checkout import orders  # checkout's own moves, so ledger, stock and timeline agree
 from ..checkout.models import Order, OrderStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..inventory import reservations
-from .audit import audit
+from ..accounts.auditlog import audit
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
 DEFAULTS = {
@@ -247,7 +248,6 @@ def _locked_review(review_id: int) -> RiskReview:
 def decide_review(review_id: int, *, approve: bool, actor_id: int, reason: str, now: datetime,
                   hold_minutes: int) -> RiskReview:
     """Approve (the order proceeds) or reject (everything given back) a held order, once."""
-    from ..checkout import orders  # checkout's own moves, so ledger, stock and timeline agree
 
     if not (reason or "").strip():
         raise DomainError(_l("Give a reason; it is kept in the audit log."), field="reason")

@@ -7,7 +7,7 @@ it, per the store's setting. Code that writes its own ledger credit can call
 (it raises BudgetHeld / BudgetRefused when the budget can't cover the points; on BudgetHeld
 the caller should not credit, and should record the grant with `hold_grant`).
 
-Purchase-based base points never come here: `points.earning.earn_for_purchase` is not
+Purchase-based base points never come here: `engagement.earning.earn_for_purchase` is not
 budgeted, so a store over budget still gives every customer their purchase points.
 
 Why 50 concurrent grants can't overshoot: the charge is ONE conditional UPDATE
@@ -28,13 +28,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..accounts.auditlog import audit
 from ..accounts.models import Role, User
+from ..accounts.services import find_by_identifier
 from ..errors import DomainError, InvalidAmount, NotFound
+from ..events import budget_threshold_crossed
 from ..extensions import db
 from ..points.ledger import credit_points
-from .audit import audit
-from .risk import check_earn_velocity
-from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, HqAlert, StoreBudget,
+from ..points.tiers import expiry_for, tier_status
+from ..risk.services import check_earn_velocity
+from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, StoreBudget,
                      WhenExhausted)
 
 WARN_PCT = 80
@@ -82,13 +85,8 @@ def _month_row(store_id: int, month: str, limit: int) -> None:
 
 
 def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
-    """One alert per kind, store and month; a second writer finds it there."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts, created_at=now))
-            db.session.flush()
-    except IntegrityError:
-        pass
+    """Announce a crossed threshold (HQ's alerts receive it: one per kind, store and month)."""
+    budget_threshold_crossed.send("budgets", kind=kind, store_id=store_id, month=month, facts=facts, now=now)
 
 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
@@ -252,7 +250,6 @@ def set_budget(store_id: int, monthly_points: int, when_exhausted: str, *, alert
 
 def find_member(query: str) -> User:
     """A member by email, mobile number or member code; NotFound otherwise."""
-    from ..accounts.services import find_by_identifier
     text = (query or "").strip()
     user = find_by_identifier(text) or db.session.scalar(select(User).where(User.member_code == text.upper()))
     if user is None or user.role != Role.MEMBER.value:
@@ -264,7 +261,6 @@ def manual_grant(store_id: int, member_query: str, points: int, note: str, *, ke
                  now: datetime) -> DiscretionaryGrant | None:
     """An HQ or store grant of discretionary points, through the store's budget.
     The member's points expire as their tier's purchase points do."""
-    from ..points.tiers import expiry_for, tier_status
     member = find_member(member_query)
     if not (note or "").strip():
         raise DomainError(_l("Give a reason for the grant."), field="note")

@@ -1,8 +1,8 @@
 """Where a request comes from: its network address and a long-lived device cookie.
 
 Web-side glue for risk control: services never read the request, so this module reads it
-and hands plain values (ip, device) to the risk services. `init_app` installs the order
-screen that checkout calls after writing an order (app.extensions["mall.order_screen"]).
+and views hand plain values (ip, device) to the risk services (checkout's view screens a new
+order with them). `init_app` issues the device cookie.
 """
 import secrets
 
@@ -22,19 +22,11 @@ def request_origin() -> tuple[str | None, str | None]:
     return request.remote_addr, device
 
 
-def screen_order_in_request(order, now) -> list[str]:
-    from .risk import screen_order
-    ip, device = request_origin()
-    return screen_order(order, now, ip=ip, device=device)
-
-
 def is_browser_request() -> bool:
     return not request.path.startswith(("/static/", "/api/"))  # not files, not server-to-server
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["mall.order_screen"] = screen_order_in_request
-
     # The one owner of the device cookie: risk clusters and engagement's referral checks both
     # read it through request_origin().
     @app.before_request

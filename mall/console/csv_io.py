@@ -16,8 +16,9 @@ from ..errors import DomainError
 from ..extensions import db
 from ..inventory.models import StockLevel
 from ..points.models import Tier
-from .management import ItemData, PlanData, create_item, snapshot, update_item
-from .models import Category, Item
+from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
+from ..catalog.models import Category, Item
+from ..presale.services import receive_goods
 
 COLUMNS = ["sku", "name", "name_zh", "category", "min_tier", "points_price", "per_member_limit",
            "published", "receive", "received", "reserved", "sold", "available"]
@@ -159,7 +160,6 @@ def import_items(text: str, *, actor_id: int | None, now: datetime, reference: s
 
 
 def _apply_row(row, *, actor_id, now, reference, result):
-    from .management import set_published
     item = db.session.scalar(select(Item).where(Item.sku == row["sku"]))
     fields = {k: row[k] for k in ("sku", "name", "name_zh", "category_id", "min_tier_id", "points_price",
                                   "per_member_limit")}
@@ -179,7 +179,6 @@ def _apply_row(row, *, actor_id, now, reference, result):
         result.updated += 1
     if row["receive"]:
         # Goods received for a presale item go to its pre-orders first, as in the console.
-        from ..presale.services import receive_goods
         outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
                                 actor_id=actor_id)
         result.received += row["receive"]

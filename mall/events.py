@@ -1,0 +1,54 @@
+"""Domain events: the moments one domain announces and others react to (CONVENTIONS #16).
+
+A lower domain sends a signal instead of importing the domain that cares, so domains import
+downwards only. Receivers are connected once at start-up (`create_app` calls each reacting
+domain's `receivers.connect()`), and run synchronously, inside the sender's transaction: a
+rolled-back sender leaves nothing of theirs behind. A receiver whose effect must wait for
+the commit (an email, a call to another system) registers after-commit work instead of
+acting at once. Senders never use receivers' return values; every signal is sent with the
+sender named below and keyword arguments only.
+"""
+from blinker import Namespace
+
+_events = Namespace()
+
+purchase_recorded = _events.signal("purchase-recorded", doc="""\
+A store purchase was bound to a member and should earn points. Sent by
+instore.purchases (receipt claim, POS earn) with sender="instore" and member_id, spend_minor,
+minor_per_point, source, key, now, store_id, reference. The ledger entry that earns it is
+keyed (source, key). Received by engagement (earning.purchase_recorded: earns by the rules).""")
+
+first_purchase = _events.signal("first-purchase", doc="""\
+A member's first purchase earned points. Sent by engagement.earning with sender="engagement"
+and member_id, now, store_id. Received by engagement (tasks: rewards a pending referral).""")
+
+order_changed = _events.signal("order-changed", doc="""\
+An order's status moved and its timeline got an OrderEvent: placed, held_for_review,
+ready_for_pickup, picked_up, cancelled, expired, refunded, payment_failed, review_approved,
+review_rejected, presale kinds. Sent by checkout.orders.record (the one timeline writer, also
+used by instore pickups, presale and risk reviews) with sender="checkout" and order, kind,
+now. Received by notifications (orders: member news for the kinds a member cares about).""")
+
+presale_news = _events.signal("presale-news", doc="""\
+Something happened to a member's pre-order (arrived, offer, refunded...). Sent by
+presale.services with sender="presale" and order, event, facts, now. Received by
+notifications (member news of kind "presale").""")
+
+points_credited = _events.signal("points-credited", doc="""\
+Points were credited as a new lot. Sent by points.ledger.credit_points with sender="points"
+and entry (the new LedgerEntry), now. Not sent for a replayed key. No receiver yet.""")
+
+points_expired = _events.signal("points-expired", doc="""\
+Lots expired. Sent by points.ledger with sender="points" and member_id, entries (the expiry
+LedgerEntry lines), now. No receiver yet.""")
+
+tier_changed = _events.signal("tier-changed", doc="""\
+A member's held tier changed (upgrade, downgrade or renewal). Sent by points.tiers with
+sender="points" and change (the TierChange row), from_tier, to_tier, now. Received by
+notifications (member news, not for renewals).""")
+
+budget_threshold_crossed = _events.signal("budget-threshold-crossed", doc="""\
+A store's monthly budget for discretionary points passed a threshold. Sent by
+budgets.services with sender="budgets" and kind ("budget_80", "budget_100"), store_id, month,
+facts, now; once per kind, store and month for the charge thresholds. Received by hq
+(alerts: one HqAlert per kind, store and month, emailed later by the alerts job).""")
