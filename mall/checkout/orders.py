@@ -23,6 +23,7 @@ from ..extensions import db
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..notifications.orders import notice_order_event
+from ..pagination import paginate
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -242,13 +243,9 @@ def due_for_expiry(now: datetime, limit: int = 500) -> list[int]:
 
 
 def member_orders(member_id: int, page: int = 1, per_page: int = 20):
-    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.member_id == member_id))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    orders = db.session.scalars(select(Order).where(Order.member_id == member_id)
-                                .order_by(Order.created_at.desc(), Order.id.desc())
-                                .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(orders), page, pages
+    p = paginate(select(Order).where(Order.member_id == member_id)
+                 .order_by(Order.created_at.desc(), Order.id.desc()), page, per_page)
+    return p.items, p.page, p.pages
 
 
 def member_order(order_id: int, member_id: int) -> Order:

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..pagination import paginate
 from ..points.ledger import credit_points
 from .audit import audit
 from .risk import check_earn_velocity
@@ -279,9 +280,5 @@ def manual_grant(store_id: int, member_query: str, points: int, note: str, *, ke
 
 def held_grants(page: int = 1, per_page: int = 20):
     query = select(DiscretionaryGrant).where(DiscretionaryGrant.status == GrantStatus.HELD.value)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id)
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), page, pages
+    p = paginate(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id), page, per_page)
+    return p.items, p.page, p.pages

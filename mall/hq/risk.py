@@ -34,6 +34,7 @@ from ..checkout.models import Order, OrderStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..inventory import reservations
+from ..pagination import paginate
 from .audit import audit
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
@@ -228,12 +229,8 @@ def screen_order(order: Order, now: datetime, *, ip: str | None = None, device: 
 
 def review_queue(status: str = ReviewStatus.PENDING.value, page: int = 1, per_page: int = 20):
     query = select(RiskReview).where(RiskReview.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.order_by(RiskReview.created_at, RiskReview.id)
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), page, pages, total
+    p = paginate(query.order_by(RiskReview.created_at, RiskReview.id), page, per_page)
+    return p.items, p.page, p.pages, p.total
 
 
 def _locked_review(review_id: int) -> RiskReview:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..pagination import paginate
 from .models import KINDS, EmailState, Notification, NotificationOptOut
 
 
@@ -67,13 +68,9 @@ class InboxPage:
 
 
 def inbox(member_id: int, *, page: int = 1, per_page: int = 20) -> InboxPage:
-    total = db.session.scalar(select(func.count()).select_from(Notification).where(_visible(member_id)))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(select(Notification).where(_visible(member_id))
-                              .order_by(Notification.created_at.desc(), Notification.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return InboxPage(list(rows), page, pages, total, unread_count(member_id))
+    p = paginate(select(Notification).where(_visible(member_id))
+                 .order_by(Notification.created_at.desc(), Notification.id.desc()), page, per_page)
+    return InboxPage(p.items, p.page, p.pages, p.total, unread_count(member_id))
 
 
 def read_notification(member_id: int, notification_id: int, now: datetime) -> Notification:
