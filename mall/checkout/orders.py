@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..notifications.orders import notice_order_event
@@ -95,15 +95,11 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
         # The member's account row (locked first in _write_order) serialises their
         # checkouts, so per-member limits and the balance are checked race-free.
-        try:
-            with db.session.begin_nested():
-                return _write_order(member_id, totals, wants, key=key, now=now,
-                                    hold_minutes=hold_minutes, card_payments=card_payments)
-        except IntegrityError:
-            replay = find_by_key(member_id, key)  # the same submit won the race elsewhere
-            if replay is None:
-                raise
-            return replay
+        # If the same submit won the race elsewhere, its order is the answer (a replay).
+        order, _ = insert_once(lambda: _write_order(member_id, totals, wants, key=key, now=now,
+                                                    hold_minutes=hold_minutes, card_payments=card_payments),
+                               lambda: find_by_key(member_id, key))
+        return order
 
 
 def check_limits(member_id: int, totals) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..errors import DomainError
 from ..extensions import db
+from ..idempotency import insert_once
 from ..points.earning import is_first_purchase
 from ..points.ledger import credit_points, lock_account
 from ..points.models import EntryKind, LedgerEntry
@@ -298,11 +299,8 @@ def remember_device(member_id: int, device_id: str | None, now: datetime) -> Non
         return
     if db.session.get(MemberDevice, (member_id, device_id)) is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(MemberDevice(member_id=member_id, device_id=device_id, first_seen=now))
-    except IntegrityError:
-        pass  # two tabs at once
+    insert_once(lambda: db.session.add(MemberDevice(member_id=member_id, device_id=device_id,
+                                                    first_seen=now)))  # skipped if two tabs race
 
 
 def _shares_device(a: int, b: int, device_id: str | None) -> bool:

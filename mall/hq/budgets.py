@@ -26,11 +26,11 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..pagination import paginate
 from ..points.ledger import credit_points
 from .audit import audit
@@ -73,23 +73,15 @@ def _month_row(store_id: int, month: str, limit: int) -> None:
                                                             BudgetMonth.month == month))
     if exists is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit, used_points=0,
-                                       over_points=0))
-            db.session.flush()
-    except IntegrityError:
-        pass  # another grant created it first
+    # Skipped if another grant created it first.
+    insert_once(lambda: db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit,
+                                                   used_points=0, over_points=0)))
 
 
 def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
     """One alert per kind, store and month; a second writer finds it there."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts, created_at=now))
-            db.session.flush()
-    except IntegrityError:
-        pass
+    insert_once(lambda: db.session.add(HqAlert(kind=kind, store_id=store_id, month=month, facts=facts,
+                                               created_at=now)))
 
 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:

@@ -26,13 +26,13 @@ import redis
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts import services as accounts
 from ..accounts.models import User
 from ..checkout.models import Order, OrderStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..pagination import paginate
 from .audit import audit
@@ -142,13 +142,9 @@ def record_sighting(member_id: int, *, device: str | None, ip: str | None, now: 
             .values(last_seen=now).execution_options(synchronize_session=False)).rowcount
         if updated:
             continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(MemberSighting(member_id=member_id, kind=kind, value=value, first_seen=now,
-                                              last_seen=now))
-                db.session.flush()
-        except IntegrityError:
-            pass  # a concurrent request recorded it
+        # Skipped if a concurrent request recorded it.
+        insert_once(lambda: db.session.add(MemberSighting(member_id=member_id, kind=kind, value=value,
+                                                          first_seen=now, last_seen=now)))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ so it follows the same queue, row lock and conditional UPDATE as every other wri
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..idempotency import insert_once
 from ..points.ledger import _expire_due_lots, _locked_account, _locks, _take_from_lots, _write_entry  # one writer path
 from ..points.models import EntryKind, LedgerEntry
 from .models import Clawback
@@ -50,14 +50,7 @@ def take_back_points(member_id: int, points: int, *, reason: str, source: str, k
         replay = _existing(source, key)
         if replay is not None:
             return replay
-        try:
-            with db.session.begin_nested():
-                return write()
-        except IntegrityError:
-            replay = _existing(source, key)
-            if replay is None:
-                raise
-            return replay
+        return insert_once(write, lambda: _existing(source, key))[0]
 
 
 def settle_clawbacks(member_id: int, now: datetime) -> int:

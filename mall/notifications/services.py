@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..pagination import paginate
 from .models import KINDS, EmailState, Notification, NotificationOptOut
 
@@ -41,10 +41,8 @@ def notify(member_id: int, kind: str, key: str, params: dict, now: datetime) -> 
     state = EmailState.OPTED_OUT if opted_out else (EmailState.PENDING if member.email else EmailState.NO_ADDRESS)
     row = Notification(member_id=member_id, kind=kind, key=key, params=params or {}, visible=not opted_out,
                        created_at=now, email_state=state.value)
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:  # another worker sent the same news a moment ago
+    _, created = insert_once(lambda: db.session.add(row))
+    if not created:  # another worker sent the same news a moment ago
         return find_notification(member_id, kind, key)
     return row
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
 from ..extensions import db
+from ..idempotency import insert_once
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
 
@@ -101,14 +101,7 @@ def _guarded(source: str, key: str, points: int, write):
     replay = _replayed(source, key, points)
     if replay is not None:
         return replay
-    try:
-        with db.session.begin_nested():
-            return write()
-    except IntegrityError:
-        replay = _replayed(source, key, points)
-        if replay is None:
-            raise
-        return replay
+    return insert_once(write, lambda: _replayed(source, key, points))[0]
 
 
 def credit_points(member_id: int, points: int, *, reason: str, source: str, key: str,
@@ -278,11 +271,8 @@ def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry |
 
 def expire_member_points(member_id: int, now: datetime) -> list[LedgerEntry]:
     with _locks().hold(f"points:{member_id}"):
-        try:
-            with db.session.begin_nested():
-                return _expire_due_lots(_locked_account(member_id, now), now)
-        except IntegrityError:  # another worker expired the same lot first
-            return []
+        entries, _ = insert_once(lambda: _expire_due_lots(_locked_account(member_id, now), now))
+        return entries or []  # None: another worker expired the same lot first
 
 
 def expire_due_points(now: datetime, *, batch: int = 500) -> int:
