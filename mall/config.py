@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from .shoptime import DEFAULT_ZONE
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -34,7 +36,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     LANGUAGES = ["en", "zh_Hans"]
     BABEL_DEFAULT_LOCALE = "en"
-    BABEL_DEFAULT_TIMEZONE = os.environ.get("MALL_TIMEZONE", "Asia/Shanghai")
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("MALL_TIMEZONE", DEFAULT_ZONE)
     MALL_CURRENCY = os.environ.get("MALL_CURRENCY", "CNY")
     MALL_CURRENCY_SYMBOL = os.environ.get("MALL_CURRENCY_SYMBOL", "¥")
     # One point is earned per this many minor units of qualifying spend (¥1 = 100 fen).

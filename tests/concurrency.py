@@ -4,20 +4,21 @@ import threading
 from mall.extensions import db
 
 
-def race(app, n, work, *, refusals=(Exception,)):
+def race(app, n, work, *, refusals=(Exception,), returns=False):
     """Run work(i) in n threads released together by a barrier, each in its own app context
-    and session. Returns each thread's outcome: "ok", or the class name of the refusal it
-    raised (rolled back). Anything not in `refusals` is reported as its repr, so the
-    assertion that fails shows it instead of a hung or silent thread."""
+    and session. Returns each thread's outcome: "ok" (or, with returns=True, what work(i)
+    returned), or the class name of the refusal it raised (rolled back). Anything not in
+    `refusals` is reported as its repr, so the assertion that fails shows it instead of a
+    hung or silent thread."""
     outcomes, barrier = [None] * n, threading.Barrier(n)
 
     def run(i):
         with app.app_context():
             barrier.wait()
             try:
-                work(i)
+                result = work(i)
                 db.session.commit()
-                outcomes[i] = "ok"
+                outcomes[i] = result if returns else "ok"
             except refusals as exc:
                 db.session.rollback()
                 outcomes[i] = type(exc).__name__

@@ -1,10 +1,11 @@
 """The audit log: every HQ and risk action (budgets, grants, reviews, freezes) writes one line."""
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .models import User
 from ..extensions import db
+from ..pagination import paginate
 from .models import AuditEntry
 
 
@@ -25,9 +26,6 @@ def audit_page(page: int = 1, per_page: int = 50, *, subject_type: str | None = 
         query = query.where(AuditEntry.subject_type == subject_type)
     if subject_id is not None:
         query = query.where(AuditEntry.subject_id == subject_id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.execute(query.add_columns(User.display_name).outerjoin(User, User.id == AuditEntry.actor_id)
-                              .order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return [(entry, actor) for entry, actor in rows], page, pages
+    p = paginate(query.add_columns(User.display_name).outerjoin(User, User.id == AuditEntry.actor_id)
+                 .order_by(AuditEntry.id.desc()), page, per_page, rows=True)
+    return [(entry, actor) for entry, actor in p.items], p.page, p.pages

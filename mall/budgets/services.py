@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
 from ..accounts.auditlog import audit
 from ..accounts.models import Role, User
@@ -34,6 +33,8 @@ from ..accounts.services import find_by_identifier
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..events import budget_threshold_crossed
 from ..extensions import db
+from ..idempotency import insert_once
+from ..pagination import paginate
 from ..points.ledger import credit_points
 from ..points.tiers import expiry_for, tier_status
 from ..risk.services import check_earn_velocity
@@ -75,13 +76,9 @@ def _month_row(store_id: int, month: str, limit: int) -> None:
                                                             BudgetMonth.month == month))
     if exists is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit, used_points=0,
-                                       over_points=0))
-            db.session.flush()
-    except IntegrityError:
-        pass  # another grant created it first
+    # Skipped if another grant created it first.
+    insert_once(lambda: db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit,
+                                                   used_points=0, over_points=0)))
 
 
 def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
@@ -275,9 +272,5 @@ def manual_grant(store_id: int, member_query: str, points: int, note: str, *, ke
 
 def held_grants(page: int = 1, per_page: int = 20):
     query = select(DiscretionaryGrant).where(DiscretionaryGrant.status == GrantStatus.HELD.value)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id)
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), page, pages
+    p = paginate(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id), page, per_page)
+    return p.items, p.page, p.pages

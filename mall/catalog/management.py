@@ -11,6 +11,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..inventory import services as stock
 from ..inventory.models import StockLevel
+from ..pagination import paginate
 from .models import Category, Item, ItemChange, ItemSubstitute, ItemTierPrice, PricePlan
 
 
@@ -210,14 +211,10 @@ def get_item(item_id: int) -> Item:
 
 def history(item_id: int, *, page: int = 1, per_page: int = 30) -> tuple[list[ItemChange], int, int]:
     """The item's change log, newest first, with who made each change. Returns rows, page, pages."""
-    total = db.session.scalar(select(db.func.count()).select_from(ItemChange).where(ItemChange.item_id == item_id))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(select(ItemChange).where(ItemChange.item_id == item_id)
-                              .options(joinedload(ItemChange.actor))
-                              .order_by(ItemChange.created_at.desc(), ItemChange.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page))
-    return list(rows), page, pages
+    p = paginate(select(ItemChange).where(ItemChange.item_id == item_id)
+                 .options(joinedload(ItemChange.actor))
+                 .order_by(ItemChange.created_at.desc(), ItemChange.id.desc()), page, per_page)
+    return p.items, p.page, p.pages
 
 
 def substitutes(item_id: int) -> list[ItemSubstitute]:

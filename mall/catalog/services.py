@@ -12,6 +12,7 @@ from ..accounts.services import pin_target as set_target
 from ..errors import NotFound
 from ..extensions import db
 from ..inventory.models import StockLevel
+from ..pagination import paginate
 from ..points.models import Tier
 from ..points.tiers import TierStatus
 from .models import Category, Item, ItemTierPrice
@@ -157,18 +158,15 @@ def merchandise(*, search: str = "", sort: str = "sku", descending: bool = False
         query = query.where(Item.published.is_(False))
     elif state == "low":
         query = query.where(low)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
     column = {"sku": Item.sku, "name": Item.name, "points": Item.points_price, "available": available,
               "newest": Item.created_at}.get(sort, Item.sku)
     if sort == "newest":
         descending = not descending  # newest first unless reversed
     order = [column.desc() if descending else column.asc(), Item.id]
-    rows = db.session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    p = paginate(query.order_by(*order), page, per_page, rows=True)
     result = []
-    for item, stock in rows:
+    for item, stock in p.items:
         level = stock.available if stock else 0
         result.append(MerchandiseRow(item=item, available=level, received=stock.received if stock else 0,
                                      low=level <= (stock.low_stock_threshold if stock else 0)))
-    return result, page, pages
+    return result, p.page, p.pages

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..events import order_changed
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
+from ..pagination import paginate
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
@@ -98,15 +99,12 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
         # The member's account row (locked first in _write_order) serialises their
         # checkouts, so per-member limits and the balance are checked race-free.
-        try:
-            with db.session.begin_nested():
-                return _write_order(member_id, totals, wants, key=key, now=now,
-                                    hold_minutes=hold_minutes, card_payments=card_payments, screen=screen)
-        except IntegrityError:
-            replay = find_by_key(member_id, key)  # the same submit won the race elsewhere
-            if replay is None:
-                raise
-            return replay
+        # If the same submit won the race elsewhere, its order is the answer (a replay).
+        order, _ = insert_once(lambda: _write_order(member_id, totals, wants, key=key, now=now,
+                                                    hold_minutes=hold_minutes, card_payments=card_payments,
+                                                    screen=screen),
+                               lambda: find_by_key(member_id, key))
+        return order
 
 
 def check_limits(member_id: int, totals) -> None:
@@ -265,13 +263,9 @@ def due_for_expiry(now: datetime, limit: int = 500) -> list[int]:
 
 
 def member_orders(member_id: int, page: int = 1, per_page: int = 20):
-    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.member_id == member_id))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    orders = db.session.scalars(select(Order).where(Order.member_id == member_id)
-                                .order_by(Order.created_at.desc(), Order.id.desc())
-                                .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(orders), page, pages
+    p = paginate(select(Order).where(Order.member_id == member_id)
+                 .order_by(Order.created_at.desc(), Order.id.desc()), page, per_page)
+    return p.items, p.page, p.pages
 
 
 def member_order(order_id: int, member_id: int) -> Order:

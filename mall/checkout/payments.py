@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock
 from ..points.ledger import spend_points
@@ -59,11 +59,9 @@ def start_card_payment(order_id: int, member_id: int, gateway: StripeGateway, *,
 
 def apply_event(event_id: str, event_type: str, intent: dict, now: datetime, *, hold_minutes: int) -> str:
     """Apply one verified Stripe event. Returns what happened, for logs and tests."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(WebhookEvent(event_id=event_id, type=event_type, received_at=now))
-            db.session.flush()
-    except IntegrityError:
+    _, created = insert_once(lambda: db.session.add(WebhookEvent(event_id=event_id, type=event_type,
+                                                                 received_at=now)))
+    if not created:
         return "duplicate"
     payment = db.session.scalar(select(Payment).where(Payment.intent_id == intent.get("id")))
     if payment is None:

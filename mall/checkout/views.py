@@ -8,7 +8,7 @@ from ..catalog.substitutes import offers_for
 from ..catalog.views import viewer
 from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
-from ..extensions import csrf, db
+from ..extensions import csrf
 from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..points.tiers import all_tiers
+from ..shoptime import DEFAULT_ZONE
 from .rulebook import earning_for
 from .rules import Earning, PurchaseFacts
 
@@ -31,7 +32,7 @@ def preview_purchase(*, tier_code: str, spend_minor: int, at, store_id: int | No
                           tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
                           default_minor_per_point=current_app.config["MALL_EARN_BASE_MINOR_PER_POINT"],
                           store_id=store_id, category=category, first_purchase=first_purchase,
-                          timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+                          timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_ZONE))
     earning, version = earning_for(facts)
     return Preview(facts, earning, version)
 

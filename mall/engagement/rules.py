@@ -21,8 +21,8 @@ with the steps that explain them, so the console preview and real earning agree.
 """
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from ..shoptime import DEFAULT_ZONE, shop_zone
 from .models import RuleKind
 
 PROMOTIONS = (RuleKind.TIME_SLOT.value, RuleKind.CAMPAIGN.value)
@@ -64,7 +64,7 @@ class PurchaseFacts:
     store_id: int | None = None
     category: str | None = None
     first_purchase: bool = False
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_ZONE
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _in_window(rule: RuleView, at: datetime) -> bool:
 
 def applicable(rules: list[RuleView], facts: PurchaseFacts) -> list[RuleView]:
     """Rules whose window, store, category, tier and weekdays match the purchase."""
-    weekday = facts.at.astimezone(ZoneInfo(facts.timezone)).isoweekday()
+    weekday = facts.at.astimezone(shop_zone(facts.timezone)).isoweekday()
     out = []
     for rule in rules:
         if not _in_window(rule, facts.at):

@@ -8,19 +8,20 @@ points together are capped per local day and per local month; a capped grant say
 wanted and what was granted.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import shoptime
 from ..accounts.models import User
 from ..budgets.models import DiscretionaryGrant
 from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, hold_grant
 from ..errors import DomainError
 from ..extensions import db
+from ..idempotency import insert_once
 from ..points.ledger import credit_points, lock_account
 from ..points.models import EntryKind, LedgerEntry
 from ..points.tiers import expiry_for, tier_status
@@ -44,16 +45,12 @@ def _cfg(name: str) -> int:
     return current_app.config[name]
 
 
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+def _zone_name() -> str | None:
+    return current_app.config.get("BABEL_DEFAULT_TIMEZONE")
 
 
 def local_day(now: datetime) -> date:
-    return now.astimezone(_tz()).date()
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=_tz())
+    return shoptime.local_day(now, _zone_name())
 
 
 def _used(member_id: int, start: datetime, end: datetime) -> int:
@@ -77,11 +74,9 @@ class CapUsage:
 
 def cap_usage(member_id: int, now: datetime) -> CapUsage:
     day = local_day(now)
-    month_start = _day_start(day.replace(day=1))
-    next_month = _day_start((day.replace(day=28) + timedelta(days=4)).replace(day=1))
-    return CapUsage(used_today=_used(member_id, _day_start(day), _day_start(day + timedelta(days=1))),
+    return CapUsage(used_today=_used(member_id, *shoptime.day_bounds_utc(day, _zone_name())),
                     daily_cap=_cfg("MALL_TASK_DAILY_CAP"),
-                    used_month=_used(member_id, month_start, next_month),
+                    used_month=_used(member_id, *shoptime.month_bounds_utc(day, _zone_name())),
                     monthly_cap=_cfg("MALL_TASK_MONTHLY_CAP"))
 
 
@@ -284,11 +279,8 @@ def remember_device(member_id: int, device_id: str | None, now: datetime) -> Non
         return
     if db.session.get(MemberDevice, (member_id, device_id)) is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(MemberDevice(member_id=member_id, device_id=device_id, first_seen=now))
-    except IntegrityError:
-        pass  # two tabs at once
+    insert_once(lambda: db.session.add(MemberDevice(member_id=member_id, device_id=device_id,
+                                                    first_seen=now)))  # skipped if two tabs race
 
 
 def _shares_device(a: int, b: int, device_id: str | None) -> bool:

@@ -18,13 +18,14 @@ Definitions (the dashboard's "how these are computed" note says the same):
   category: the category an earn names (detail.category), else none.
 """
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, insert, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
+from .. import shoptime
 from ..extensions import db
 from ..instore.models import Store
 from ..points.models import LedgerEntry, PointsAccount
@@ -37,16 +38,20 @@ GRAINS = ("day", "week", "month")
 NO_STORE = 0
 
 
+def _zone_name() -> str | None:
+    return current_app.config.get("BABEL_DEFAULT_TIMEZONE")
+
+
 def business_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+    return shoptime.shop_zone(_zone_name())
 
 
 def local_day(at: datetime) -> date:
-    return at.astimezone(business_tz()).date()
+    return shoptime.local_day(at, _zone_name())
 
 
 def day_start_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=business_tz()).astimezone(timezone.utc)
+    return shoptime.day_start_utc(day, _zone_name())
 
 
 def point_value_minor(points: int) -> int:

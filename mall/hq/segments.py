@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from ..accounts.models import Role, User
 from ..extensions import db
+from ..pagination import page_bounds
 from ..points.models import LedgerEntry
 from .analytics import _rule_expr, point_value_minor
 from .models import MemberSegment, RuleRoi
@@ -76,8 +77,7 @@ def segment_members(segment: str, page: int = 1, per_page: int = 50):
     query = select(MemberSegment, User).join(User, User.id == MemberSegment.member_id) \
         .where(MemberSegment.segment == segment)
     total = db.session.scalar(select(func.count()).select_from(MemberSegment).where(MemberSegment.segment == segment))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
+    page, pages = page_bounds(total, page, per_page)  # counted without the join to users
     rows = db.session.execute(query.order_by(MemberSegment.spend_minor.desc(), MemberSegment.member_id.desc())
                               .offset((page - 1) * per_page).limit(per_page)).all()
     return rows, page, pages, total

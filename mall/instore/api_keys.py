@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..pagination import paginate
 from .codes import api_key_hash
 from .errors import InvalidApiKey, RevokedApiKey
 from .models import ApiKey, Store
@@ -65,13 +66,9 @@ def authenticate(secret: str | None, now: datetime) -> ApiKey:
 
 
 def list_keys(page: int = 1, per_page: int = 20):
-    total = db.session.scalar(select(func.count()).select_from(ApiKey))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    keys = db.session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(),
-                                                      ApiKey.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(keys), page, pages
+    p = paginate(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc()),
+                 page, per_page)
+    return p.items, p.page, p.pages
 
 
 def all_stores() -> list[Store]:

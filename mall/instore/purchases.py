@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import InvalidAmount
 from ..events import purchase_recorded
 from ..extensions import db
+from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
 from ..points.models import LedgerEntry
 from .clawbacks import settle_clawbacks, take_back_points
@@ -85,11 +85,8 @@ def create_purchase(store_id: int, receipt_no: str, amount_minor: int, *, now: d
     purchase = Purchase(store_id=store_id, receipt_no=receipt_no, amount_minor=amount_minor,
                         status=PurchaseStatus.OPEN, created_by_id=created_by_id, api_key_id=api_key_id,
                         created_at=now, expires_at=now + timedelta(hours=code_hours))
-    try:
-        with db.session.begin_nested():
-            db.session.add(purchase)
-            db.session.flush()
-    except IntegrityError:  # the same receipt sent twice at once: the other one won
+    _, created = insert_once(lambda: db.session.add(purchase))
+    if not created:  # the same receipt sent twice at once: the other one won
         existing = _by_receipt(store_id, receipt_no)
         if existing is None or existing.amount_minor != amount_minor:
             raise ReceiptMismatch() from None

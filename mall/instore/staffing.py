@@ -3,13 +3,14 @@ an account is bound to, so every bind and unbind writes a line in HQ's audit log
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..errors import DomainError
 from ..extensions import db
 from ..accounts.auditlog import audit
+from ..pagination import paginate
 from .models import Store, StoreStaff
 
 
@@ -67,11 +68,8 @@ def unbind(staff_id: int | None, store_id: int | None, *, actor_id: int, now: da
 def list_staff(page: int = 1, per_page: int = 20):
     """Store staff accounts, by name, each with the stores it is bound to."""
     query = select(User).where(User.role == Role.STORE_STAFF.value)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    users = list(db.session.scalars(query.order_by(User.display_name, User.id)
-                                    .offset((page - 1) * per_page).limit(per_page)))
+    p = paginate(query.order_by(User.display_name, User.id), page, per_page)
+    users, page, pages = p.items, p.page, p.pages
     stores: dict[int, list[Store]] = {u.id: [] for u in users}
     if users:
         for user_id, store in db.session.execute(

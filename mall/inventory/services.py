@@ -3,10 +3,11 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..pagination import paginate
 from ..unit_of_work import after_commit
 from .models import StockLevel, StockMovement
 
@@ -72,13 +73,9 @@ def adjust_stock(item_id: int, change: int, *, reason: str, now: datetime, actor
 
 
 def movements(item_id: int, *, page: int = 1, per_page: int = 30):
-    total = db.session.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.item_id == item_id))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(select(StockMovement).where(StockMovement.item_id == item_id)
-                              .order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), page, pages
+    p = paginate(select(StockMovement).where(StockMovement.item_id == item_id)
+                 .order_by(StockMovement.created_at.desc(), StockMovement.id.desc()), page, per_page)
+    return p.items, p.page, p.pages
 
 
 def level_for(item_id: int) -> StockLevel | None:

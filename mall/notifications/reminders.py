@@ -3,7 +3,6 @@ rewards the member can afford now. Keyed per member, expiry day and stage, so ru
 job again (or every minute) reminds nobody twice."""
 from collections import defaultdict
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from ..points.models import PointLot
 from ..points.statement import balance
 from ..points.tiers import tier_status
 from ..catalog.services import browse
+from ..shoptime import local_day
 from .services import find_notification, notify
 
 STAGES = (30, 7)  # days before expiry; the nearest stage not yet passed is the one sent
@@ -28,7 +28,7 @@ def _affordable_rewards(member_id: int, now: datetime, limit: int = 3) -> list[d
 def send_expiry_reminders(now: datetime, *, batch: int = 500) -> int:
     """Notify every member with points expiring within 30 days; returns new reminders.
     Members are taken in pages of `batch` (by id), so a long list is covered in one run."""
-    tz = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE")
     due_lot = (PointLot.remaining > 0) & (PointLot.expires_at > now) & (
         PointLot.expires_at <= now + timedelta(days=STAGES[0]))
     sent, after = 0, 0
@@ -43,7 +43,7 @@ def send_expiry_reminders(now: datetime, *, batch: int = 500) -> int:
                                   .order_by(PointLot.member_id, PointLot.expires_at)).all()
         due: dict[tuple[int, str], dict] = defaultdict(lambda: {"points": 0})
         for member_id, expires_at, remaining in rows:
-            day = expires_at.astimezone(tz).date().isoformat()
+            day = local_day(expires_at, zone).isoformat()
             entry = due[(member_id, day)]
             entry["points"] += remaining
             entry.setdefault("expires_at", expires_at)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..idempotency import insert_once
+from ..pagination import paginate
 from .models import KINDS, EmailState, Notification, NotificationOptOut
 
 
@@ -40,10 +41,8 @@ def notify(member_id: int, kind: str, key: str, params: dict, now: datetime) -> 
     state = EmailState.OPTED_OUT if opted_out else (EmailState.PENDING if member.email else EmailState.NO_ADDRESS)
     row = Notification(member_id=member_id, kind=kind, key=key, params=params or {}, visible=not opted_out,
                        created_at=now, email_state=state.value)
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:  # another worker sent the same news a moment ago
+    _, created = insert_once(lambda: db.session.add(row))
+    if not created:  # another worker sent the same news a moment ago
         return find_notification(member_id, kind, key)
     return row
 
@@ -67,13 +66,9 @@ class InboxPage:
 
 
 def inbox(member_id: int, *, page: int = 1, per_page: int = 20) -> InboxPage:
-    total = db.session.scalar(select(func.count()).select_from(Notification).where(_visible(member_id)))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(select(Notification).where(_visible(member_id))
-                              .order_by(Notification.created_at.desc(), Notification.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return InboxPage(list(rows), page, pages, total, unread_count(member_id))
+    p = paginate(select(Notification).where(_visible(member_id))
+                 .order_by(Notification.created_at.desc(), Notification.id.desc()), page, per_page)
+    return InboxPage(p.items, p.page, p.pages, p.total, unread_count(member_id))
 
 
 def read_notification(member_id: int, notification_id: int, now: datetime) -> Notification:

@@ -15,12 +15,12 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
 from ..events import points_credited, points_expired
 from ..extensions import db
+from ..idempotency import insert_once
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
 
@@ -102,14 +102,7 @@ def _guarded(source: str, key: str, points: int, write):
     replay = _replayed(source, key, points)
     if replay is not None:
         return replay
-    try:
-        with db.session.begin_nested():
-            return write()
-    except IntegrityError:
-        replay = _replayed(source, key, points)
-        if replay is None:
-            raise
-        return replay
+    return insert_once(write, lambda: _replayed(source, key, points))[0]
 
 
 def credit_points(member_id: int, points: int, *, reason: str, source: str, key: str,
@@ -165,14 +158,7 @@ def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str
         replay = _existing(source, key)
         if replay is not None:
             return replay
-        try:
-            with db.session.begin_nested():
-                return write()
-        except IntegrityError:
-            replay = _existing(source, key)
-            if replay is None:
-                raise
-            return replay
+        return insert_once(write, lambda: _existing(source, key))[0]
 
 
 def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
@@ -315,11 +301,8 @@ def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry |
 
 def expire_member_points(member_id: int, now: datetime) -> list[LedgerEntry]:
     with _locks().hold(f"points:{member_id}"):
-        try:
-            with db.session.begin_nested():
-                return _expire_due_lots(_locked_account(member_id, now), now)
-        except IntegrityError:  # another worker expired the same lot first
-            return []
+        entries, _ = insert_once(lambda: _expire_due_lots(_locked_account(member_id, now), now))
+        return entries or []  # None: another worker expired the same lot first
 
 
 def expire_due_points(now: datetime, *, batch: int = 500) -> int:

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..pagination import paginate
 from .models import EntryKind, LedgerEntry, PointLot, PointsAccount
 
 STATEMENT_FILTERS = {
@@ -63,11 +64,6 @@ def statement(member_id: int, *, kind: str | None = None, page: int = 1, per_pag
         where.append(LedgerEntry.kind.in_(STATEMENT_FILTERS[kind]))
     else:
         kind = None
-    total = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(*where))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    entries = db.session.scalars(
-        select(LedgerEntry).where(*where)
-        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)).all()
-    return StatementPage(entries=list(entries), page=page, pages=pages, total=total, kind=kind)
+    p = paginate(select(LedgerEntry).where(*where)
+                 .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()), page, per_page)
+    return StatementPage(entries=p.items, page=p.page, pages=p.pages, total=p.total, kind=kind)

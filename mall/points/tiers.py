@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..events import tier_changed
 from ..extensions import db
+from ..idempotency import insert_once
 from .models import LedgerEntry, MemberTier, Tier, TierChange
 
 WINDOW = timedelta(days=365)
@@ -142,11 +142,9 @@ def record_tier_changes(member_id: int, now: datetime) -> TierChange | None:
         if reached.rank == entry_tier.rank:
             return None
         ends = add_months(now, PERIOD_MONTHS)
-        try:
-            with db.session.begin_nested():
-                db.session.add(MemberTier(member_id=member_id, tier_id=reached.id, reached_at=now,
-                                          period_ends_at=ends))
-        except IntegrityError:  # a concurrent purchase recorded this upgrade first
+        _, created = insert_once(lambda: db.session.add(MemberTier(member_id=member_id, tier_id=reached.id,
+                                                                   reached_at=now, period_ends_at=ends)))
+        if not created:  # a concurrent purchase recorded this upgrade first
             return None
         return _change(member_id, "upgrade", entry_tier, reached, spend, ends, now)
     current = held.tier

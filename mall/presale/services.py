@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
@@ -30,6 +30,7 @@ from ..extensions import db
 from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want
 from ..inventory.services import receive_stock
+from ..pagination import paginate
 from ..points.ledger import lock_account, refund_points, spend_points
 from ..points.models import LedgerEntry
 from ..points.tiers import tier_status
@@ -306,12 +307,8 @@ def queue(presale_id: int) -> list[Order]:
 
 def queue_page(presale_id: int, *, page: int = 1, per_page: int = 50) -> tuple[list[Order], int, int]:
     """One page of the queue in first-come-first-served order. Returns orders, page, pages."""
-    total = db.session.scalar(select(func.count()).select_from(Order).where(Order.presale_id == presale_id))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    orders = db.session.scalars(select(Order).where(Order.presale_id == presale_id).order_by(Order.queue_position)
-                                .offset((page - 1) * per_page).limit(per_page))
-    return list(orders), page, pages
+    p = paginate(select(Order).where(Order.presale_id == presale_id).order_by(Order.queue_position), page, per_page)
+    return p.items, p.page, p.pages
 
 
 def offer_choices(order: Order, now: datetime) -> list[tuple]:

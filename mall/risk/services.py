@@ -26,7 +26,6 @@ import redis
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts import services as accounts
 from ..accounts.models import User
@@ -34,8 +33,10 @@ from ..checkout import orders  # checkout's own moves, so ledger, stock and time
 from ..checkout.models import Order, OrderStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..accounts.auditlog import audit
+from ..pagination import paginate
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
 DEFAULTS = {
@@ -142,13 +143,9 @@ def record_sighting(member_id: int, *, device: str | None, ip: str | None, now: 
             .values(last_seen=now).execution_options(synchronize_session=False)).rowcount
         if updated:
             continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(MemberSighting(member_id=member_id, kind=kind, value=value, first_seen=now,
-                                              last_seen=now))
-                db.session.flush()
-        except IntegrityError:
-            pass  # a concurrent request recorded it
+        # Skipped if a concurrent request recorded it.
+        insert_once(lambda: db.session.add(MemberSighting(member_id=member_id, kind=kind, value=value,
+                                                          first_seen=now, last_seen=now)))
 
 
 @dataclass(frozen=True)
@@ -229,12 +226,8 @@ def screen_order(order: Order, now: datetime, *, ip: str | None = None, device: 
 
 def review_queue(status: str = ReviewStatus.PENDING.value, page: int = 1, per_page: int = 20):
     query = select(RiskReview).where(RiskReview.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.order_by(RiskReview.created_at, RiskReview.id)
-                              .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), page, pages, total
+    p = paginate(query.order_by(RiskReview.created_at, RiskReview.id), page, per_page)
+    return p.items, p.page, p.pages, p.total
 
 
 def _locked_review(review_id: int) -> RiskReview:

@@ -1,7 +1,6 @@
 """Store budgets on real PostgreSQL and Redis: 50 concurrent grants never overshoot the
 budget, the 80% warning is written once, 100% holds or refuses per the setting, and
 purchase base points go through at a store whose budget is used up."""
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from mall.instore.models import Store
 from mall.audit import run_audit
 from mall.engagement.earning import earn_for_purchase
 from mall.points.models import LedgerEntry
+from tests.concurrency import race
 from tests.factories import make_tiers, make_user
 
 GRANTS, POINTS, BUDGET = 50, 30, 1000  # 50 x 30 = 1,500 asked against 1,000: at most 33 fit
@@ -34,27 +34,9 @@ def _store_with_budget(clock, when_exhausted):
 
 
 def _race(pg_app, clock, store_id, members, work):
-    outcomes, barrier = [], threading.Barrier(GRANTS)
-
-    def one(n):
-        with pg_app.app_context():
-            barrier.wait()
-            try:
-                outcomes.append(work(n))
-                db.session.commit()
-            except budgets.BudgetRefused:
-                db.session.rollback()
-                outcomes.append("refused")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(GRANTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    outcomes = race(pg_app, GRANTS, work, refusals=(budgets.BudgetRefused,), returns=True)
     db.session.expire_all()
-    return outcomes
+    return ["refused" if o == budgets.BudgetRefused.__name__ else o for o in outcomes]
 
 
 def _grant(store_id, members, clock):

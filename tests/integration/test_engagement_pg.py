@@ -13,30 +13,13 @@ from mall.notifications.models import Notification
 from mall.notifications.services import notify
 from mall.audit import run_audit
 from mall.points.models import LedgerEntry
+from tests.concurrency import race
 from tests.factories import make_tiers, make_user
 
 
 def _race(app, n, work):
-    """Run work(i) in n threads that start together, each in its own app context."""
-    outcomes, barrier = [], threading.Barrier(n)
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                outcomes.append(work(i))
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001  (the outcome is what the test checks)
-                db.session.rollback()
-                outcomes.append(type(exc).__name__)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    """What work(i) returned in each of n threads started together, or the refusal's name."""
+    outcomes = race(app, n, work, returns=True)
     db.session.expire_all()
     return outcomes
 

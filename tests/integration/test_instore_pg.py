@@ -1,7 +1,6 @@
 """In store under concurrency, on real PostgreSQL and Redis: two scans at the same instant
 redeem once, two members racing for a receipt get one credit, a POS retry storm earns once,
 clawbacks settle once, and rate limits are shared through Redis by every worker."""
-import threading
 
 from sqlalchemy import func, select
 
@@ -53,20 +52,9 @@ def test_ten_counters_scanning_the_same_code_at_once_hand_over_exactly_once(pg_a
 
 def test_two_tills_redeeming_through_the_api_at_once_get_one_201_and_one_409(pg_app, clock):
     world = make_world(clock.now())
-    statuses = [None] * 6
-    barrier = threading.Barrier(6)
-
-    def call(i):
-        client = pg_app.test_client()
-        barrier.wait()
-        statuses[i] = client.post("/api/v1/pickups", json={"code": world.code},
-                                  headers={"Authorization": f"Bearer {world.api_key}"}).status_code
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    statuses = race(pg_app, 6, lambda i: pg_app.test_client().post(
+        "/api/v1/pickups", json={"code": world.code},
+        headers={"Authorization": f"Bearer {world.api_key}"}).status_code, returns=True)
     assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
     db.session.expire_all()
     assert _count(Pickup) == 1

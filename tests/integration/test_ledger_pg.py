@@ -1,6 +1,4 @@
 """The ledger on real PostgreSQL and Redis: properties and concurrent spends."""
-import threading
-
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
@@ -9,6 +7,7 @@ from mall.extensions import db
 from mall.audit import run_audit
 from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry, PointsAccount
+from tests.concurrency import race
 from tests.factories import give_points, make_tiers, make_user
 from tests.ledger_properties import ops, run_and_check
 
@@ -25,31 +24,13 @@ def test_twenty_threads_spending_one_balance_never_spend_more_than_it_holds(pg_a
     give_points(member.id, 1000, clock.now())
     db.session.commit()
     member_id = member.id
-    outcomes, barrier = [], threading.Barrier(20)
-
-    def spend(n):
-        with pg_app.app_context():
-            barrier.wait()
-            try:
-                spend_points(member_id, 70, reason="redeem", source="race", key=f"t{n}", now=clock.now())
-                db.session.commit()
-                outcomes.append("ok")
-            except InsufficientPoints:
-                db.session.rollback()
-                outcomes.append("refused")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=spend, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    outcomes = race(pg_app, 20, lambda n: spend_points(member_id, 70, reason="redeem", source="race", key=f"t{n}",
+                                                       now=clock.now()), refusals=(InsufficientPoints,))
 
     db.session.expire_all()
     spent = -db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
                                .where(LedgerEntry.kind == "spend"))
-    assert outcomes.count("ok") == 14 and outcomes.count("refused") == 6
+    assert outcomes.count("ok") == 14 and outcomes.count("InsufficientPoints") == 6
     assert spent == 14 * 70 <= 1000
     assert db.session.get(PointsAccount, member_id).balance == 1000 - spent
     assert not [f for f in run_audit() if f.violations]
@@ -60,20 +41,9 @@ def test_the_same_spend_sent_by_ten_threads_at_once_takes_points_once(pg_app, cl
     member = make_user(clock.now())
     give_points(member.id, 1000, clock.now())
     db.session.commit()
-    member_id, barrier = member.id, threading.Barrier(10)
-
-    def retry():
-        with pg_app.app_context():
-            barrier.wait()
-            spend_points(member_id, 300, reason="redeem", source="order", key="double-tap", now=clock.now())
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=retry) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    member_id = member.id
+    race(pg_app, 10, lambda i: spend_points(member_id, 300, reason="redeem", source="order", key="double-tap",
+                                            now=clock.now()))
     db.session.expire_all()
     assert db.session.get(PointsAccount, member_id).balance == 700
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)

@@ -1,6 +1,5 @@
 """Presale on real PostgreSQL and Redis: the cap under concurrency, allocation by two
 workers at once, and a partial receipt's offers accepted, declined and expired."""
-import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from mall.inventory.services import receive_stock
 from mall.audit import run_audit
 from mall.points.models import PointsAccount
 from mall.presale import services as presale
+from tests.concurrency import race
 from tests.factories import give_points, make_item, make_tiers, make_user
 
 
@@ -41,26 +41,7 @@ def _members(clock, n, points=5000):
 
 
 def _race(app, n, work):
-    outcomes, barrier = [None] * n, threading.Barrier(n)
-
-    def run(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                outcomes[i] = work(i)
-                db.session.commit()
-            except (presale.PresaleFull, InsufficientPoints) as exc:
-                db.session.rollback()
-                outcomes[i] = type(exc).__name__
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
+    return race(app, n, work, refusals=(presale.PresaleFull, InsufficientPoints), returns=True)
 
 
 def test_fifty_concurrent_preorders_against_a_cap_of_twenty_accept_exactly_twenty(pg_app, clock):

@@ -1,7 +1,6 @@
 """Card payments through the real Stripe SDK against a local stand-in, with webhooks signed
 by the test, on real PostgreSQL and Redis."""
 import json
-import threading
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from mall.extensions import db
 from mall.inventory.models import StockLevel
 from mall.audit import run_audit
 from mall.points.models import LedgerEntry, PointsAccount
+from tests.concurrency import race
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 from tests.stripe_standin import StripeStandIn
 
@@ -168,25 +168,17 @@ def test_a_webhook_racing_the_expiry_job_ends_consistent(shop, standin, card_app
     order = _order_with_intent(client, item, standin)
     clock.advance(minutes=11)
     intent = standin.set_status(order.payment.intent_id, "succeeded")
-    barrier, errors = threading.Barrier(2), []
+    errors = []
 
     def webhook():
-        with card_app.app_context():
-            barrier.wait()
-            _event(card_app.test_client(), intent, "payment_intent.succeeded")
+        _event(card_app.test_client(), intent, "payment_intent.succeeded")
 
     def jobs():
-        with card_app.app_context():
-            barrier.wait()
-            result = card_app.test_cli_runner().invoke(args=["mall", "jobs"])
-            if result.exception:
-                errors.append(result.exception)
+        result = card_app.test_cli_runner().invoke(args=["mall", "jobs"])
+        if result.exception:
+            errors.append(result.exception)
 
-    threads = [threading.Thread(target=webhook), threading.Thread(target=jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    race(card_app, 2, lambda i: (webhook, jobs)[i]())
     assert not errors
     status, reserved, sold, balance = _state(order.id, item.id, member.id)
     # Either way the money, the stock and the points agree: paid and ready, or refunded.
