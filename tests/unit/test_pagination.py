@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 
 import mall.models  # noqa: F401  (every mapper, so collecting this file first configures none half-way)
+from mall.accounts.auditlog import audit
+from mall.accounts.models import AuditEntry
 from mall.extensions import db
-from mall.hq.audit import audit
-from mall.hq.models import AuditEntry
 from mall.pagination import page_bounds, paginate
 
 
