@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from .clock import SystemClock
 from .config import INSTANCE_DIR, config_from_env
-from . import unit_of_work
+from . import settings, unit_of_work
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .inventory.admission import NoAdmission, RedisAdmission
 from .locks import locks_for, redis_client
@@ -65,6 +65,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
     app.extensions["mall.clock"] = clock or SystemClock()
+    settings.reload(app)
     client = redis_client(app.config.get("REDIS_URL"))
     app.extensions["mall.redis"] = client
     app.extensions["mall.locks"] = locks_for(client)

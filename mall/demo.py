@@ -203,7 +203,7 @@ def _history(user: User, history: dict | None, items: dict[str, Item], store: St
 
 # In store (issue 5): the staff account works at the demo store, the Gold member has two
 # orders waiting there (one paid in points, one with ¥9.90 to pay at the counter), and the
-# store has a POS API key whose secret is published here, for the README's curl examples.
+# store has a POS API key whose secret is published here, for the curl examples in docs/instore.md.
 DEMO_API_KEY = "pm_live_demo0001_try-the-pos-api-with-this-demo-key"
 
 

@@ -6,9 +6,11 @@ conditional write, so a lease that lapses during a pause can't corrupt anything.
 """
 import logging
 import threading
+import time
 from contextlib import contextmanager
 
 import redis
+from flask import current_app
 
 from .errors import LockUnavailable
 
@@ -70,3 +72,43 @@ def redis_client(redis_url: str | None) -> redis.Redis | None:
 
 def locks_for(client: redis.Redis | None):
     return RedisLocks(client) if client is not None else LocalLocks()
+
+
+# --- the running app's instances (set up by create_app; bound to the app like db.session) ---
+
+def app_locks():
+    return current_app.extensions["mall.locks"]
+
+
+def app_redis() -> redis.Redis | None:
+    return current_app.extensions.get("mall.redis")
+
+
+class LocalCounter:
+    """Fixed-window counters for one process (no REDIS_URL), like the in-process locks."""
+
+    def __init__(self):
+        self._lock, self._counts = threading.Lock(), {}
+
+    def incr(self, key: str, ttl: int) -> int:
+        with self._lock:
+            now = time.monotonic()
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            count, expires = self._counts.get(key, (0, now + ttl))
+            self._counts[key] = (count + 1, expires)
+            return count + 1
+
+
+def count_in_window(key: str, ttl: int) -> int:
+    """Add one to a counter that lives `ttl` seconds from its first count; returns the count.
+    Redis when configured (0 when Redis fails: a counter must never stop the work it counts)."""
+    client = app_redis()
+    if client is None:
+        return current_app.extensions.setdefault("mall.counters", LocalCounter()).incr(key, ttl)
+    try:
+        pipe = client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, ttl, nx=True)
+        return pipe.execute()[0]
+    except redis.RedisError:
+        return 0

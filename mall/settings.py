@@ -4,7 +4,7 @@ Services take a `Settings` (or the one value they need) as an argument instead o
 `current_app.config`, so each default lives in `config.py` alone and a service is callable
 from a view, a job, the CLI or a test alike. Views, jobs and the CLI get it with `current()`.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -54,6 +54,8 @@ class Settings:
     tasks: TaskRewards
     risk: RiskLimits
     rfm: RfmThresholds
+    secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
+    password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -83,9 +85,18 @@ class Settings:
                 loyal_days=int(c["MALL_RFM_LOYAL_DAYS"]), loyal_purchases=int(c["MALL_RFM_LOYAL_PURCHASES"]),
                 loyal_spend_minor=int(c["MALL_RFM_LOYAL_SPEND_MINOR"]),
                 potential_days=int(c["MALL_RFM_POTENTIAL_DAYS"]), dormant_days=int(c["MALL_RFM_DORMANT_DAYS"])),
+            secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )
 
 
 def current() -> Settings:
-    """The running app's settings: for views, jobs and the CLI, which pass them on."""
+    """The running app's settings, built at start-up (create_app). Views, jobs and the CLI
+    pass values on to services; event receivers and deep helpers read them here, the one
+    place settings come from."""
     return current_app.extensions["mall.settings"]
+
+
+def reload(app) -> Settings:
+    """Rebuild after the app's config changed (tests that tighten a limit do this)."""
+    app.extensions["mall.settings"] = Settings.from_config(app.config)
+    return app.extensions["mall.settings"]

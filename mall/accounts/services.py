@@ -6,7 +6,6 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import AccountExists, AccountFrozen, BadCredentials, DomainError, NotFound
 from ..extensions import db
 from ..points.ledger import open_account
+from ..settings import current as current_settings
 from .models import Role, User
 
 _hashers: dict[bool, tuple[PasswordHasher, str]] = {}
@@ -29,7 +29,7 @@ def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
     The dummy is a real hash to verify against when the login name is unknown, so that a
     miss takes as long as a wrong password and timing doesn't reveal which accounts exist.
     """
-    fast = bool(current_app.config.get("PASSWORD_HASH_FAST"))
+    fast = current_settings().password_hash_fast
     if fast not in _hashers:
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if fast else PasswordHasher()
         _hashers[fast] = (hasher, hasher.hash("not-a-real-password"))
@@ -167,7 +167,7 @@ class ResetLinkInvalid(DomainError):
 
 def _reset_serializer():
     from itsdangerous import URLSafeTimedSerializer
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+    return URLSafeTimedSerializer(current_settings().secret_key, salt="password-reset")
 
 
 def _fingerprint(user: User) -> str:

@@ -13,7 +13,6 @@ import secrets
 from collections import Counter
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -22,6 +21,7 @@ from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..idempotency import insert_once
 from ..inventory import reservations
+from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..pagination import paginate
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
@@ -47,10 +47,6 @@ class NotCancellable(DomainError):
 
 class EmptyOrder(DomainError):
     message = _l("There is nothing to order.")
-
-
-def _ext(name):
-    return current_app.extensions[name]
 
 
 def record(order: Order, kind: str, now: datetime, *, actor: str = "system", actor_id=None, note: str = "") -> None:
@@ -91,7 +87,7 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
 
     # Admission first: in a flash sale most requests can't win, and they are turned away
     # by one Redis round trip before any pricing query or lock.
-    with _ext("mall.admission").admit(wants, reservations.available) as admitted:
+    with app_admission().admit(wants, reservations.available) as admitted:
         if admitted is not True:
             raise OutOfStock([admitted])
         totals = price(member_id, requests, now, points_per_unit=points_per_unit)
@@ -213,7 +209,7 @@ def _release(order: Order, status: S, now: datetime, *, kind: str, actor: str = 
 def _give_back_admission(stock_lines) -> None:
     """Units back in the Redis admission counter once the release is committed: given back
     earlier, a rolled-back release would admit buyers for stock the database still holds."""
-    admission = _ext("mall.admission")
+    admission = app_admission()
     for r in stock_lines:
         after_commit(admission.give_back, r.item_id, r.quantity)
 

@@ -11,16 +11,15 @@ Every purchase entry carries the rulebook version and the steps that made its po
 """
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..errors import InvalidAmount
 from ..events import first_purchase
 from ..extensions import db
-from ..shoptime import DEFAULT_ZONE
 from ..points.ledger import credit_points
 from ..points.models import LedgerEntry
 from ..points.tiers import expiry_for, record_tier_changes, tier_status
+from ..settings import current as current_settings
 from .rulebook import earning_for
 from .rules import PurchaseFacts
 
@@ -42,7 +41,7 @@ def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, no
                          tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
                          default_minor_per_point=minor_per_point, store_id=store_id, category=category,
                          first_purchase=is_first_purchase(member_id),
-                         timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_ZONE))
+                         timezone=current_settings().timezone)
 
 
 def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int, source: str,

@@ -2,10 +2,8 @@
 exactly as the member's statement will explain it (same function, same steps)."""
 from dataclasses import dataclass
 
-from flask import current_app
-
 from ..points.tiers import all_tiers
-from ..shoptime import DEFAULT_ZONE
+from ..settings import current as current_settings
 from .rulebook import earning_for
 from .rules import Earning, PurchaseFacts
 
@@ -28,11 +26,12 @@ class Preview:
 def preview_purchase(*, tier_code: str, spend_minor: int, at, store_id: int | None, category: str | None,
                      first_purchase: bool) -> Preview:
     tier = next(t for t in all_tiers() if t.code == tier_code)
+    settings = current_settings()
     facts = PurchaseFacts(spend_minor=spend_minor, at=at, tier_code=tier.code, tier_name=tier.name,
                           tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
-                          default_minor_per_point=current_app.config["MALL_EARN_BASE_MINOR_PER_POINT"],
+                          default_minor_per_point=settings.earn_base_minor_per_point,
                           store_id=store_id, category=category, first_purchase=first_purchase,
-                          timezone=current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_ZONE))
+                          timezone=settings.timezone)
     earning, version = earning_for(facts)
     return Preview(facts, earning, version)
 

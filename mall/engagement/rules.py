@@ -1,6 +1,6 @@
 """Earning rules: which rules apply to a purchase, and how they stack.
 
-THE STACKING RULE (README "Earning rules: how they stack"; tests/unit/test_earning_rules.py):
+THE STACKING RULE (docs/points.md "Earning rules: how they stack"; tests/unit/test_earning_rules.py):
 
 1. base = floor(spend / base rate). A store's own base rate replaces the general one.
 2. Multipliers multiply: base × tier multiplier × the ONE best promotion (a time slot such

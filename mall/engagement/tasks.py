@@ -10,7 +10,6 @@ wanted and what was granted.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +21,13 @@ from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, 
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import insert_once
+from ..locks import app_locks
 from ..points.ledger import credit_points, lock_account
 from ..points.models import EntryKind, LedgerEntry
 from ..points.tiers import expiry_for, tier_status
 from ..risk.services import check_earn_velocity
+from ..settings import TaskRewards
+from ..settings import current as current_settings
 from .earning import is_first_purchase
 from .models import Checkin, MemberDevice, MemberProfile, Referral
 
@@ -41,12 +43,12 @@ class ReferralRefused(DomainError):
     field = "code"
 
 
-def _cfg(name: str) -> int:
-    return current_app.config[name]
+def _rewards() -> TaskRewards:
+    return current_settings().tasks
 
 
-def _zone_name() -> str | None:
-    return current_app.config.get("BABEL_DEFAULT_TIMEZONE")
+def _zone_name() -> str:
+    return current_settings().timezone
 
 
 def local_day(now: datetime) -> date:
@@ -75,9 +77,9 @@ class CapUsage:
 def cap_usage(member_id: int, now: datetime) -> CapUsage:
     day = local_day(now)
     return CapUsage(used_today=_used(member_id, *shoptime.day_bounds_utc(day, _zone_name())),
-                    daily_cap=_cfg("MALL_TASK_DAILY_CAP"),
+                    daily_cap=_rewards().daily_cap,
                     used_month=_used(member_id, *shoptime.month_bounds_utc(day, _zone_name())),
-                    monthly_cap=_cfg("MALL_TASK_MONTHLY_CAP"))
+                    monthly_cap=_rewards().monthly_cap)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
     (source "task", same key) that HQ approves or rejects; approving credits the ledger
     entry with this key, so a replay afterwards finds it and nothing is credited twice.
     """
-    with current_app.extensions["mall.locks"].hold(f"points:{member_id}"):
+    with app_locks().hold(f"points:{member_id}"):
         lock_account(member_id, now)
         replay = db.session.scalar(select(LedgerEntry).where(
             LedgerEntry.source == TASK_SOURCE, LedgerEntry.idempotency_key == key))
@@ -201,8 +203,8 @@ def check_in(member_id: int, now: datetime, *, device: str | None = None, ip: st
     check_velocity(member_id, device=device, ip=ip, now=now)
     yesterday = _checkin_on(member_id, day - timedelta(days=1))
     streak = yesterday.streak + 1 if yesterday else 1
-    bonus = streak % _cfg("MALL_TASK_STREAK_DAYS") == 0
-    wanted = _cfg("MALL_TASK_CHECKIN_POINTS") + (_cfg("MALL_TASK_STREAK_BONUS") if bonus else 0)
+    bonus = streak % _rewards().streak_days == 0
+    wanted = _rewards().checkin_points + (_rewards().streak_bonus if bonus else 0)
     checkin = Checkin(member_id=member_id, day=day, streak=streak, points=0, wanted=wanted, created_at=now)
     try:
         with db.session.begin_nested():
@@ -261,7 +263,7 @@ def update_profile(member_id: int, *, birthday: date | None, city: str | None,
     grants = []
     for name in PROFILE_FIELDS:
         if getattr(profile, name) is not None:
-            grants.append(grant_task_points(member_id, _cfg("MALL_TASK_PROFILE_POINTS"), reason="profile",
+            grants.append(grant_task_points(member_id, _rewards().profile_points, reason="profile",
                                             key=f"profile:{member_id}:{name}", now=now,
                                             detail={"field": name}))
     return [g for g in grants if not g.replayed]
@@ -334,7 +336,7 @@ def reward_referral(member_id: int, now: datetime, *, store_id: int | None = Non
                                                         Referral.rewarded_at.is_(None)).with_for_update())
     if referral is None:
         return []
-    points = _cfg("MALL_TASK_REFERRAL_POINTS")
+    points = _rewards().referral_points
     grants = [grant_task_points(referral.referrer_id, points, reason="referral",
                                 key=f"referral:{referral.id}:referrer", now=now,
                                 detail={"role": "referrer", "referral": referral.id}, store_id=store_id),
@@ -395,10 +397,10 @@ def task_board(member_id: int, now: datetime) -> TaskBoard:
                                   .where(Referral.referrer_id == member_id)).one()
     by_id = _referrer_of(member_id)
     by = db.session.get(User, by_id).display_name if by_id else None
-    return TaskBoard(streak=streak, checked_in_today=today, streak_days=_cfg("MALL_TASK_STREAK_DAYS"),
-                     checkin_points=_cfg("MALL_TASK_CHECKIN_POINTS"), streak_bonus=_cfg("MALL_TASK_STREAK_BONUS"),
-                     profile_done=done, profile_total=total, profile_points=_cfg("MALL_TASK_PROFILE_POINTS"),
-                     referral_code=member.member_code, referral_points=_cfg("MALL_TASK_REFERRAL_POINTS"),
+    return TaskBoard(streak=streak, checked_in_today=today, streak_days=_rewards().streak_days,
+                     checkin_points=_rewards().checkin_points, streak_bonus=_rewards().streak_bonus,
+                     profile_done=done, profile_total=total, profile_points=_rewards().profile_points,
+                     referral_code=member.member_code, referral_points=_rewards().referral_points,
                      referred_count=referred[0], rewarded_count=referred[1], referred_by=by,
                      can_claim_referral=by is None and is_first_purchase(member_id),
                      caps=cap_usage(member_id, now), held_points=held_task_points(member_id))

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import func, insert, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from .. import shoptime
 from ..extensions import db
 from ..instore.models import Store
-from ..points.models import LedgerEntry, PointsAccount
 from ..budgets.models import BudgetMonth, StoreBudget
 from ..budgets.services import month_of
+from ..points.models import LedgerEntry, PointsAccount
+from ..settings import current as current_settings
 from .models import HqAlert, LedgerDaily, RollupState
 
 PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
@@ -38,8 +38,8 @@ GRAINS = ("day", "week", "month")
 NO_STORE = 0
 
 
-def _zone_name() -> str | None:
-    return current_app.config.get("BABEL_DEFAULT_TIMEZONE")
+def _zone_name() -> str:
+    return current_settings().timezone
 
 
 def business_tz() -> ZoneInfo:
@@ -56,7 +56,7 @@ def day_start_utc(day: date) -> datetime:
 
 def point_value_minor(points: int) -> int:
     """Money value of `points`, in minor units, floored."""
-    return points * int(current_app.config.get("MALL_POINT_VALUE_MINOR_PER_100", 100)) // 100
+    return points * current_settings().point_value_minor_per_100 // 100
 
 
 def _day_expr():

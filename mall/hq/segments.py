@@ -20,7 +20,6 @@ ROI per rule (the campaign code an earn names, else its reason), over the last 3
 """
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
@@ -28,20 +27,14 @@ from ..accounts.models import Role, User
 from ..extensions import db
 from ..pagination import page_bounds
 from ..points.models import LedgerEntry
+from ..settings import current as current_settings
 from .analytics import _rule_expr, point_value_minor
 from .models import MemberSegment, RuleRoi
 
 SEGMENTS = ("loyal", "potential", "dormant", "ordinary")
-DEFAULTS = {"MALL_RFM_LOYAL_DAYS": 60, "MALL_RFM_LOYAL_PURCHASES": 6, "MALL_RFM_LOYAL_SPEND_MINOR": 200_000,
-            "MALL_RFM_POTENTIAL_DAYS": 30, "MALL_RFM_DORMANT_DAYS": 90}
-
-
-def _cfg(name: str) -> int:
-    return int(current_app.config.get(name, DEFAULTS[name]))
-
-
 def refresh_segments(now: datetime) -> dict:
     """Recompute every member's segment. Returns the counts per segment."""
+    rfm = current_settings().rfm
     since = now - timedelta(days=365)
     agg = (select(LedgerEntry.member_id.label("member_id"), func.max(LedgerEntry.created_at).label("last"),
                   func.count().label("n"), func.sum(LedgerEntry.spend_minor).label("m"))
@@ -50,10 +43,10 @@ def refresh_segments(now: datetime) -> dict:
     n, m, last = func.coalesce(agg.c.n, 0), func.coalesce(agg.c.m, 0), agg.c.last
     segment = case(
         (last.is_(None), "dormant"),
-        (last < now - timedelta(days=_cfg("MALL_RFM_DORMANT_DAYS")), "dormant"),
-        ((last >= now - timedelta(days=_cfg("MALL_RFM_LOYAL_DAYS"))) & (n >= _cfg("MALL_RFM_LOYAL_PURCHASES"))
-         & (m >= _cfg("MALL_RFM_LOYAL_SPEND_MINOR")), "loyal"),
-        (last >= now - timedelta(days=_cfg("MALL_RFM_POTENTIAL_DAYS")), "potential"),
+        (last < now - timedelta(days=rfm.dormant_days), "dormant"),
+        ((last >= now - timedelta(days=rfm.loyal_days)) & (n >= rfm.loyal_purchases)
+         & (m >= rfm.loyal_spend_minor), "loyal"),
+        (last >= now - timedelta(days=rfm.potential_days), "potential"),
         else_="ordinary")
     rows = (select(User.id, segment, last, n, m, literal(now, MemberSegment.computed_at.type))
             .outerjoin(agg, agg.c.member_id == User.id).where(User.role == Role.MEMBER.value))

@@ -204,7 +204,7 @@ def decide_review(review_id: int):
 @bp.route("/risk/clusters")
 @roles_required(Role.HQ)
 def clusters():
-    return render("hq/clusters.html", clusters=risk.clusters(), size=risk.setting("MALL_RISK_CLUSTER_SIZE"))
+    return render("hq/clusters.html", clusters=risk.clusters(), size=risk.limits().cluster_size)
 
 
 @bp.route("/members")

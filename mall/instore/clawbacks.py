@@ -1,6 +1,6 @@
 """Taking back the points of a refunded purchase, never below zero.
 
-The rule (README, "In store"): a refund takes back the purchase's points, from that
+The rule (docs/instore.md): a refund takes back the purchase's points, from that
 purchase's own lot first and then from the member's other points, soonest-expiring first.
 If the balance can't cover it (the member already spent them), it takes what there is and
 records the rest as a Clawback. Later earnings settle an open clawback before the member

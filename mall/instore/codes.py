@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import segno
-from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..settings import current as current_settings
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed can't be misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -47,7 +48,7 @@ def _from_b32(text: str) -> int | None:
 
 
 def _key(purpose: str) -> bytes:
-    secret = current_app.config["SECRET_KEY"].encode()
+    secret = current_settings().secret_key.encode()
     return hmac.new(secret, f"mall.instore.{purpose}".encode(), hashlib.sha256).digest()
 
 
@@ -100,7 +101,7 @@ def verify_pickup_code(parsed: ParsedCode, order_number: str) -> bool:
 
 
 def _receipts() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="mall.instore.receipt")
+    return URLSafeSerializer(current_settings().secret_key, salt="mall.instore.receipt")
 
 
 def receipt_token(purchase_id: int) -> str:

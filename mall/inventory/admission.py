@@ -13,6 +13,7 @@ admitted and the database alone decides.
 from contextlib import contextmanager
 
 import redis
+from flask import current_app
 
 from ..errors import LockUnavailable
 
@@ -107,3 +108,8 @@ class RedisAdmission:
             self.client.set(KEY.format(item_id=item_id), available, ex=TTL_SECONDS)
         except redis.RedisError:
             pass
+
+
+def app_admission():
+    """The running app's admission counter (set up by create_app; bound to the app like db.session)."""
+    return current_app.extensions["mall.admission"]

@@ -1,7 +1,6 @@
 """Stock movements: every change to the counters goes through here, with a record."""
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -9,6 +8,7 @@ from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
 from ..pagination import paginate
 from ..unit_of_work import after_commit
+from .admission import app_admission
 from .models import StockLevel, StockMovement
 
 
@@ -30,7 +30,7 @@ def receive_stock(item_id: int, quantity: int, *, reference: str, reason: str, n
     db.session.add(movement)
     db.session.flush()
     db.session.expire(level)
-    after_commit(current_app.extensions["mall.admission"].give_back, item_id, quantity)
+    after_commit(app_admission().give_back, item_id, quantity)
     return movement
 
 
@@ -63,7 +63,7 @@ def adjust_stock(item_id: int, change: int, *, reason: str, now: datetime, actor
     db.session.add(movement)
     db.session.flush()
     db.session.expire(level)
-    admission = current_app.extensions["mall.admission"]
+    admission = app_admission()
     if change > 0:
         after_commit(admission.give_back, item_id, change)
     else:

@@ -4,7 +4,6 @@ job again (or every minute) reminds nobody twice."""
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
@@ -12,6 +11,7 @@ from ..points.models import PointLot
 from ..points.statement import balance
 from ..points.tiers import tier_status
 from ..catalog.services import browse
+from ..settings import current as current_settings
 from ..shoptime import local_day
 from .services import find_notification, notify
 
@@ -28,7 +28,7 @@ def _affordable_rewards(member_id: int, now: datetime, limit: int = 3) -> list[d
 def send_expiry_reminders(now: datetime, *, batch: int = 500) -> int:
     """Notify every member with points expiring within 30 days; returns new reminders.
     Members are taken in pages of `batch` (by id), so a long list is covered in one run."""
-    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE")
+    zone = current_settings().timezone
     due_lot = (PointLot.remaining > 0) & (PointLot.expires_at > now) & (
         PointLot.expires_at <= now + timedelta(days=STAGES[0]))
     sent, after = 0, 0

@@ -13,7 +13,6 @@ the first entry and changes nothing; the same key with different points is refus
 """
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +20,7 @@ from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLa
 from ..events import points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
+from ..locks import app_locks
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
 
@@ -29,7 +29,7 @@ class IdempotencyConflict(DomainError):
 
 
 def _locks():
-    return current_app.extensions["mall.locks"]
+    return app_locks()
 
 
 def open_account(member_id: int, now: datetime) -> PointsAccount:

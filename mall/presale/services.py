@@ -15,7 +15,6 @@ and shortfall offers (a substitute, settled in points, or a full refund).
 """
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -28,6 +27,7 @@ from ..events import presale_news
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
 from ..inventory import reservations
+from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want
 from ..inventory.services import receive_stock
 from ..pagination import paginate
@@ -180,7 +180,7 @@ def _tell(order: Order, event: str, now: datetime) -> None:
 
 def _resync_admission(item_id: int) -> None:
     """Reset the item's admission counter from the database once this transaction commits."""
-    admission = current_app.extensions["mall.admission"]
+    admission = app_admission()
     after_commit(lambda: admission.resync(item_id, reservations.available(item_id)))
 
 

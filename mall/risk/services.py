@@ -1,7 +1,7 @@
 """Risk control: earning velocity, shared devices and addresses, the review queue for risky
 redemptions, and account freezes. Every decision writes an audit line.
 
-Rules (thresholds in config, defaults below):
+Rules (thresholds in config.py, passed in through the app's settings):
 - velocity: at most N earns per member, per device and per network address in a window
   (`check_earn_velocity`, a fixed-window counter in Redis, in-process without Redis);
 - cluster: accounts seen on one device or one network address, MALL_RISK_CLUSTER_SIZE or
@@ -17,17 +17,14 @@ for payment again) or rejects (stock back on the shelf, points back to their lot
 refunded; no cash was taken, since review happens before payment).
 """
 import ipaddress
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import redis
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from ..accounts import services as accounts
+from ..accounts.auditlog import audit
 from ..accounts.models import User
 from ..checkout import orders  # checkout's own moves, so ledger, stock and timeline agree
 from ..checkout.models import Order, OrderStatus
@@ -35,27 +32,17 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..idempotency import insert_once
 from ..inventory import reservations
-from ..accounts.auditlog import audit
+from ..locks import count_in_window
 from ..pagination import paginate
+from ..settings import RiskLimits
+from ..settings import current as current_settings
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
-DEFAULTS = {
-    "MALL_RISK_VELOCITY": {"member": (20, 3600), "device": (40, 3600), "ip": (60, 3600)},
-    "MALL_RISK_CLUSTER_SIZE": 3,
-    "MALL_RISK_NEW_ACCOUNT_DAYS": 7,
-    "MALL_RISK_HIGH_VALUE_POINTS": 10_000,
-    "MALL_RISK_HIGH_VALUE_MINOR": 50_000,
-    "MALL_RISK_ADDRESS_ORDERS": 5,
-    # Loopback and private addresses are a proxy's or an office's, not a customer's: the
-    # address rules ignore them unless told otherwise (run behind ProxyFix in production so
-    # the client's own address is seen).
-    "MALL_RISK_PRIVATE_ADDRESSES": False,
-}
 REASON_CODES = ("new_account_high_value", "many_orders_one_address", "flagged_cluster")
 
 
-def setting(name: str):
-    return current_app.config.get(name, DEFAULTS[name])
+def limits() -> RiskLimits:
+    return current_settings().risk
 
 
 def customer_address(ip: str | None) -> str | None:
@@ -66,7 +53,7 @@ def customer_address(ip: str | None) -> str | None:
         parsed = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    if parsed.is_global or setting("MALL_RISK_PRIVATE_ADDRESSES"):
+    if parsed.is_global or limits().private_addresses:
         return str(parsed)[:64]
     return None
 
@@ -83,48 +70,20 @@ class ReviewAlreadyDecided(DomainError):
 
 # --- velocity -------------------------------------------------------------------------
 
-class _LocalCounter:
-    """Fixed-window counters for one process (no REDIS_URL)."""
-
-    def __init__(self):
-        self._lock, self._counts = threading.Lock(), {}
-
-    def incr(self, key: str, ttl: int) -> int:
-        with self._lock:
-            now = time.monotonic()
-            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
-            count, expires = self._counts.get(key, (0, now + ttl))
-            self._counts[key] = (count + 1, expires)
-            return count + 1
-
-
-def _incr(key: str, ttl: int) -> int:
-    client = current_app.extensions.get("mall.redis")
-    if client is None:  # one counter per app, like the in-process locks
-        return current_app.extensions.setdefault("mall.risk_counter", _LocalCounter()).incr(key, ttl)
-    try:
-        pipe = client.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, ttl, nx=True)
-        return pipe.execute()[0]
-    except redis.RedisError:
-        return 0  # losing Redis must not stop earning; the other rules and HQ review remain
-
-
 def check_earn_velocity(member_id: int, *, device: str | None, ip: str | None, now: datetime) -> None:
     """Count one earn for the member, device and address; raise EarningTooFast past a limit.
 
     Call it before writing an earn. Counting attempts (not only successes) is deliberate:
     a farm that keeps retrying stays blocked for the window.
     """
-    limits = setting("MALL_RISK_VELOCITY")
+    velocity = limits().velocity
     ip = customer_address(ip)
     for dimension, value in (("member", member_id), ("device", device), ("ip", ip)):
         if value in (None, ""):
             continue
-        limit, window = limits[dimension]
+        limit, window = velocity[dimension]
         bucket = int(now.timestamp()) // window
-        if _incr(f"mall:risk:earn:{dimension}:{value}:{bucket}", window * 2) > limit:
+        if count_in_window(f"mall:risk:earn:{dimension}:{value}:{bucket}", window * 2) > limit:
             raise EarningTooFast(dimension)
 
 
@@ -157,7 +116,7 @@ class Cluster:
 
 def clusters(limit: int = 100) -> list[Cluster]:
     """Devices and addresses shared by MALL_RISK_CLUSTER_SIZE or more accounts, biggest first."""
-    size = setting("MALL_RISK_CLUSTER_SIZE")
+    size = limits().cluster_size
     shared = db.session.execute(
         select(MemberSighting.kind, MemberSighting.value, func.count(MemberSighting.member_id.distinct()))
         .group_by(MemberSighting.kind, MemberSighting.value)
@@ -174,7 +133,7 @@ def clusters(limit: int = 100) -> list[Cluster]:
 
 
 def in_flagged_cluster(member_id: int) -> bool:
-    size = setting("MALL_RISK_CLUSTER_SIZE")
+    size = limits().cluster_size
     mine = select(MemberSighting.kind, MemberSighting.value).where(MemberSighting.member_id == member_id).subquery()
     shared = db.session.scalar(
         select(func.count(MemberSighting.member_id.distinct()))
@@ -190,15 +149,15 @@ def risk_reasons(order: Order, now: datetime, *, ip: str | None) -> list[str]:
     """The review rules that this order triggers; empty for a clean order."""
     reasons = []
     member = db.session.get(User, order.member_id)
-    new = member.created_at > now - timedelta(days=setting("MALL_RISK_NEW_ACCOUNT_DAYS"))
-    high = order.points_total >= setting("MALL_RISK_HIGH_VALUE_POINTS") or \
-        order.cash_total_minor >= setting("MALL_RISK_HIGH_VALUE_MINOR")
+    new = member.created_at > now - timedelta(days=limits().new_account_days)
+    high = order.points_total >= limits().high_value_points or \
+        order.cash_total_minor >= limits().high_value_minor
     if new and high:
         reasons.append("new_account_high_value")
     if ip:
         recent = db.session.scalar(select(func.count()).select_from(OrderOrigin).where(
             OrderOrigin.ip == ip, OrderOrigin.created_at > now - timedelta(hours=24)))
-        if recent >= setting("MALL_RISK_ADDRESS_ORDERS"):
+        if recent >= limits().address_orders:
             reasons.append("many_orders_one_address")
     if in_flagged_cluster(order.member_id):
         reasons.append("flagged_cluster")

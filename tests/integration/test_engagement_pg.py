@@ -5,6 +5,7 @@ import threading
 
 from sqlalchemy import func, select
 
+from mall import settings
 from mall.engagement import tasks
 from mall.errors import LockUnavailable
 from mall.extensions import db
@@ -42,6 +43,7 @@ def test_ten_taps_on_check_in_at_once_check_in_once(pg_app, clock):
 
 def test_many_tasks_finishing_at_once_never_pass_the_daily_cap(pg_app, clock):
     pg_app.config.update(MALL_TASK_DAILY_CAP=50)
+    settings.reload(pg_app)
     make_tiers()
     member_id = make_user(clock.now()).id
     db.session.commit()

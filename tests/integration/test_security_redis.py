@@ -1,6 +1,7 @@
 """Rate limits and earning velocity kept in real Redis, so every worker shares them."""
 import pytest
 
+from mall import settings
 from mall.extensions import db
 from mall.risk import services as risk
 from tests.factories import make_tiers, make_user
@@ -20,6 +21,7 @@ def test_login_attempts_are_counted_in_redis(pg_app, clock):
 
 def test_earning_velocity_is_shared_through_redis(pg_app, clock):
     pg_app.config["MALL_RISK_VELOCITY"] = {"member": (2, 3600), "device": (50, 3600), "ip": (50, 3600)}
+    settings.reload(pg_app)
     for _ in range(2):
         risk.check_earn_velocity(7, device=None, ip=None, now=clock.now())
     # Another worker (a second app on the same Redis) sees the same count.

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mall import settings
 from mall.checkout import orders as order_service
 from mall.checkout.models import Order, Payment
 from mall.checkout.quotes import LineRequest
@@ -62,6 +63,7 @@ def _balance(member):
 @pytest.mark.parametrize("dimension", ["member", "device", "ip"])
 def test_earning_velocity_is_limited_per_member_device_and_address(app, hq, clock, dimension):
     app.config["MALL_RISK_VELOCITY"] = {"member": (3, 3600), "device": (3, 3600), "ip": (3, 3600)}
+    settings.reload(app)
     members = [make_user(clock.now()) for _ in range(4)]
     for n in range(4):
         member = members[0] if dimension == "member" else members[n]
@@ -80,6 +82,7 @@ def test_earning_velocity_is_limited_per_member_device_and_address(app, hq, cloc
 def test_velocity_applies_to_discretionary_grants(app, hq, clock):
     from mall.budgets.services import issue_discretionary
     app.config["MALL_RISK_VELOCITY"] = {"member": (2, 3600), "device": (10, 3600), "ip": (10, 3600)}
+    settings.reload(app)
     member = make_user(clock.now())
     for n in range(2):
         issue_discretionary(member.id, 5, store_id=None, kind="task", reason="checkin", source="t", key=f"k{n}",
@@ -138,6 +141,7 @@ def test_a_new_account_redeeming_a_high_value_item_is_held_for_review(hq, clock)
 
 def test_many_orders_from_one_address_are_held_for_review(app, hq, clock):
     app.config["MALL_RISK_ADDRESS_ORDERS"] = 3
+    settings.reload(app)
     item = make_item(clock.now(), points=100, stock=20)
     member = _old_member(clock)  # one account: no cluster, only the orders pile up at one address
     statuses = [_place(member, item, clock, key=f"o{n}", ip=PUBLIC_IP, device="phone-abcdef").status

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from mall import settings
 from mall.engagement import tasks
 from mall.engagement.tasks import AlreadyCheckedIn, ReferralRefused
 from mall.extensions import db
@@ -75,6 +76,7 @@ def test_profile_fields_earn_once_each_even_when_cleared_and_filled_again(member
 
 def test_the_daily_cap_cuts_a_grant_and_says_so(app, member):
     app.config.update(MALL_TASK_DAILY_CAP=50, MALL_TASK_PROFILE_POINTS=20)
+    settings.reload(app)
     grants = tasks.update_profile(member.id, birthday=date(1990, 5, 1), city="Shanghai",
                                   favourite_category="kitchen", now=MORNING)
     assert [(g.granted, g.capped) for g in grants] == [(20, None), (20, None), (10, "day")]
@@ -90,6 +92,7 @@ def test_the_daily_cap_cuts_a_grant_and_says_so(app, member):
 
 def test_the_monthly_cap_spans_days_and_resets_in_the_next_month(app, member):
     app.config.update(MALL_TASK_MONTHLY_CAP=12, MALL_TASK_CHECKIN_POINTS=5)
+    settings.reload(app)
     granted = [tasks.check_in(member.id, MORNING + timedelta(days=d)).grant for d in range(3)]
     assert [(g.granted, g.capped) for g in granted] == [(5, None), (5, None), (2, "month")]
     assert tasks.check_in(member.id, MORNING + timedelta(days=3)).grant.capped == "month"
@@ -99,6 +102,7 @@ def test_the_monthly_cap_spans_days_and_resets_in_the_next_month(app, member):
 
 def test_purchase_points_are_never_capped(app, member):
     app.config.update(MALL_TASK_DAILY_CAP=1)
+    settings.reload(app)
     entry = earn_for_purchase(member.id, 100_000, minor_per_point=100, source="pos", key="r1", now=MORNING)
     assert entry.points == 1000
 
@@ -166,6 +170,7 @@ def test_referral_abuse_is_refused_with_a_reason(tiers, case, message):
 
 def test_referral_points_respect_the_caps(app, tiers):
     app.config.update(MALL_TASK_DAILY_CAP=150)
+    settings.reload(app)
     referrer, newcomer = _referred_pair()
     tasks.claim_referral(newcomer.id, referrer.member_code, device_id="phone-B", now=MORNING)
     earn_for_purchase(newcomer.id, 10_000, minor_per_point=100, source="pos", key="first", now=MORNING)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mall import settings
 from mall.engagement import tasks
 from mall.engagement.models import Checkin
 from mall.extensions import db
@@ -127,6 +128,7 @@ def _receipt_earns(member_id) -> int:
 
 def test_receipt_claims_past_the_velocity_limit_are_refused_and_credit_nothing(app, world, clock, client):
     app.config["MALL_RISK_VELOCITY"] = TIGHT
+    settings.reload(app)
     receipts = _receipts(world, clock, 3)
     client.post("/login", data={"identifier": "member@example.com", "password": PASSWORD})
     for receipt in receipts[:2]:
@@ -157,6 +159,7 @@ def test_a_normal_member_is_not_affected_by_the_velocity_limits(world, clock):
 
 def test_check_ins_from_one_device_past_the_limit_are_refused_and_write_nothing(app, tiers, clock):
     app.config["MALL_RISK_VELOCITY"] = {"member": (100, 3600), "device": (2, 3600), "ip": (100, 3600)}
+    settings.reload(app)
     farm = [make_user(clock.now()) for _ in range(3)]
     for member in farm[:2]:
         tasks.check_in(member.id, clock.now(), device="farm-phone-0001", ip=None)
@@ -172,6 +175,7 @@ def test_check_ins_from_one_device_past_the_limit_are_refused_and_write_nothing(
 
 def test_the_check_in_card_says_why_when_earning_is_too_fast(app, tiers, clock, client, auth):
     app.config["MALL_RISK_VELOCITY"] = {"member": (0, 3600), "device": (100, 3600), "ip": (100, 3600)}
+    settings.reload(app)
     make_user(clock.now(), login="tasker@example.com")
     db.session.commit()
     auth.login("tasker@example.com")
