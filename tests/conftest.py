@@ -1,11 +1,19 @@
+import copy
+import os
+import shutil
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from mall import create_app
 from mall.clock import FrozenClock
 from mall.config import TestConfig
-from mall.extensions import db
+from mall.extensions import db, limiter
+from mall.inventory.admission import NoAdmission
+from mall.locks import LocalLocks
 from tests.factories import PASSWORD, make_tiers
 
 START = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
@@ -16,17 +24,75 @@ def clock():
     return FrozenClock(START)
 
 
-@pytest.fixture
-def app(tmp_path, clock):
-    """The fast suite: a throwaway SQLite file and in-process locks."""
-    class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-        MALL_UPLOAD_DIR = str(tmp_path / "uploads")
+@pytest.fixture(scope="session")
+def fast_dir():
+    """A scratch folder in RAM (/dev/shm) when the machine has one, else in the temp folder:
+    SQLite syncs the disk on every commit, and on tmpfs that costs nothing."""
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix="mall-tests-", dir=shm if os.access(shm, os.W_OK) else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
-    app = create_app(Config, clock=clock)
+
+@pytest.fixture(scope="session")
+def schema_file(fast_dir):
+    """The schema, built once per session and copied for each test. create_all() (about 50
+    tables) per test cost more CPU than most tests, and its disk syncs made the suite wait
+    on the disk for minutes; copying a few hundred KB costs about a millisecond."""
+    path = fast_dir / "schema.sqlite3"
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+
+    with create_app(Config).app_context():
+        db.create_all()
+        db.engine.dispose()
+    return path
+
+
+def _no_disk_syncs(dbapi_connection, _record):
+    # Test databases are throwaway: a crash may lose them, so skip the syncs.
+    dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+@pytest.fixture(scope="session")
+def _session_app(fast_dir):
+    """One app for the session. create_app() costs about 30 ms (werkzeug compiles every URL
+    rule), and a fresh app also means a fresh engine and Jinja environment that compile every
+    SQL statement and template again: together about half the suite's CPU time."""
+    database = fast_dir / "app" / "test.sqlite3"
+    database.parent.mkdir()
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{database}"
+
+    app = create_app(Config)
     isolate_requests(app)
     with app.app_context():
-        db.create_all()
+        event.listen(db.engine, "connect", _no_disk_syncs)
+    return app, database, copy.deepcopy(dict(app.config)), dict(app.extensions)
+
+
+@pytest.fixture
+def app(tmp_path, clock, _session_app, schema_file):
+    """The fast suite: SQLite and in-process locks. Each test starts as if from a new app: its
+    own copy of the schema, the config and extensions as create_app() left them, this test's
+    clock, fresh locks, admission and rate-limit counters, and a new app context.
+    A copied file rather than a rolled-back outer transaction (the savepoint recipe): tests
+    use threads, second connections and app code that commits and rolls back, and the copy
+    costs a few milliseconds."""
+    app, database, config, extensions = _session_app
+    app.config.clear()
+    app.config.update(copy.deepcopy(config), MALL_UPLOAD_DIR=str(tmp_path / "uploads"))
+    app.extensions.clear()
+    app.extensions.update(extensions, **{"mall.clock": clock, "mall.locks": LocalLocks(),
+                                         "mall.admission": NoAdmission()})
+    limiter.reset()
+    with app.app_context():
+        db.engine.dispose()  # no connection to the last test's file survives
+        for leftover in database.parent.iterdir():  # the file and any journal beside it
+            leftover.unlink()
+        shutil.copyfile(schema_file, database)
         yield app
         db.session.remove()
 

@@ -16,6 +16,8 @@ may use it. Each cell says what that role gets:
 """
 import re
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -209,10 +211,10 @@ def _build_world(now) -> dict:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
+def matrix(fast_dir):
     """One app for the whole table (building an app and a schema per case would take
-    minutes); each case starts from a fresh copy of the same database file."""
-    folder = tmp_path_factory.mktemp("matrix")
+    minutes); each case starts from a fresh copy of the same database file (in RAM)."""
+    folder = Path(tempfile.mkdtemp(dir=fast_dir))
     live, template = folder / "live.sqlite3", folder / "template.sqlite3"
 
     class Config(TestConfig):

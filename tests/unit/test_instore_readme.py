@@ -39,11 +39,11 @@ def _json_values(output: str) -> list:
 
 
 @pytest.fixture
-def live(tmp_path, clock):
+def live(fast_dir, clock):
     from werkzeug.serving import make_server
 
     class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'readme.sqlite3'}"
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{fast_dir / 'readme.sqlite3'}"
 
     app = create_app(Config, clock=clock)
     with app.app_context():

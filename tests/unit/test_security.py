@@ -58,9 +58,9 @@ def test_htmx_writes_no_inline_style():
     assert '"attributesToSettle":["class","width","height"]' in base
 
 
-def test_session_and_remember_cookies_are_secure_httponly_and_samesite(tmp_path, clock):
+def test_session_and_remember_cookies_are_secure_httponly_and_samesite(fast_dir, clock):
     class Secure(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'secure.sqlite3'}"
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{fast_dir / 'secure.sqlite3'}"
         SESSION_COOKIE_SECURE = True
 
     app = create_app(Secure, clock=clock)
