@@ -181,7 +181,8 @@ def prepare(app) -> dict:
 
 def hq_cookie(app, hq_id: int) -> str:
     signer = app.session_interface.get_signing_serializer(app)
-    return signer.dumps({"_user_id": str(hq_id), "_fresh": True, "_id": secrets.token_hex(8)})
+    # Flask-Login's id is "<user id>:<session version>"; the seeded account was never logged out.
+    return signer.dumps({"_user_id": f"{hq_id}:1", "_fresh": True, "_id": secrets.token_hex(8)})
 
 
 def measure(port: int, cookie: str, samples: int) -> dict:

@@ -89,7 +89,7 @@ def session_cookies(app, member_ids):
     sessions = []
     for member_id in member_ids:
         raw = secrets.token_hex(20)
-        cookie = signer.dumps({"_user_id": str(member_id), "_fresh": True, "_id": secrets.token_hex(8),
+        cookie = signer.dumps({"_user_id": f"{member_id}:1", "_fresh": True,  # id:session version (new members: 1) "_id": secrets.token_hex(8),
                                "csrf_token": raw, "locale": "zh_Hans"})  # the login view copies the account's language
         sessions.append((cookie, csrf_signer.dumps(raw)))
     return sessions

@@ -95,6 +95,20 @@ class Config:
     MALL_RFM_DORMANT_DAYS = 90
     MALL_CODE_ENTRY_RATE_LIMIT = os.environ.get("MALL_CODE_ENTRY_RATE_LIMIT", "30 per minute")
     MALL_EARN_RATE_LIMIT = os.environ.get("MALL_EARN_RATE_LIMIT", "120 per minute")
+    # Rate limits on the doors credential stuffers and point farmers knock on (mall/security.py,
+    # Flask-Limiter syntax). A load test logging many members in from one address raises
+    # MALL_RATELIMIT_LOGIN (and MALL_RATELIMIT_LOGIN_PER_ACCOUNT), e.g. "100000 per minute".
+    MALL_RATELIMIT_LOGIN = os.environ.get("MALL_RATELIMIT_LOGIN", "30 per minute; 300 per hour")  # per address
+    # Per account, failures only: this many wrong passwords are free within the window (the
+    # window is forgotten once it passes with no failure); past them every attempt on the
+    # account waits after the previous one, 1 s doubling up to MALL_RATELIMIT_LOGIN_MAX_DELAY
+    # seconds. A slow-down, never a lock (mall/accounts/throttle.py).
+    MALL_RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get("MALL_RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes")
+    MALL_RATELIMIT_LOGIN_MAX_DELAY = int(os.environ.get("MALL_RATELIMIT_LOGIN_MAX_DELAY", "30"))
+    MALL_RATELIMIT_REGISTER = os.environ.get("MALL_RATELIMIT_REGISTER", "20 per minute; 100 per hour")
+    MALL_RATELIMIT_ACCOUNTS_CREATED = os.environ.get("MALL_RATELIMIT_ACCOUNTS_CREATED", "5 per minute; 20 per hour")
+    MALL_RATELIMIT_CHECKIN = os.environ.get("MALL_RATELIMIT_CHECKIN", "10 per minute")
+    MALL_RATELIMIT_RESET = os.environ.get("MALL_RATELIMIT_RESET", "5 per minute; 20 per hour")
 
 
 class DevelopmentConfig(Config):

@@ -39,6 +39,13 @@ class User(UserMixin, db.Model):
     # The reward the member is saving up for; shown with a progress bar on the home page.
     target_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Part of every session and remember-me cookie (get_id): raising it ends them all
+    # (logout, a new password, a freeze), on every device.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: a cookie carries the version it was issued under."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_frozen(self) -> bool:

@@ -93,6 +93,16 @@ def register(identifier: str, password: str, display_name: str, *, now: datetime
     return user
 
 
+def login_name(identifier: str) -> str:
+    """What was typed at login in its canonical form ("138 0000 1234" is "13800001234"), or
+    as typed (lower case) when it is neither an email nor a mobile number."""
+    try:
+        email, mobile = normalise_identifier(identifier)
+    except InvalidIdentifier:
+        return (identifier or "").strip().lower()[:254]
+    return email or mobile or ""
+
+
 def find_by_identifier(identifier: str) -> User | None:
     try:
         email, mobile = normalise_identifier(identifier)
@@ -124,16 +134,42 @@ def authenticate(identifier: str, password: str) -> User:
 
 
 def freeze(user_id: int, reason: str, *, now: datetime) -> User:
+    """Freeze an account and end its sessions (they stay ended after an unfreeze)."""
     user = _get(user_id)
     if not reason.strip():
         raise DomainError(_l("Give a reason; the member will see it."), field="reason")
     user.frozen_at, user.frozen_reason = now, reason.strip()[:255]
+    _end_sessions(user)
     return user
 
 
 def unfreeze(user_id: int) -> User:
     user = _get(user_id)
     user.frozen_at = user.frozen_reason = None
+    return user
+
+
+def end_sessions(user_id: int) -> None:
+    """End every session and remember-me cookie of the account, on every device (logout)."""
+    _end_sessions(_get(user_id))
+
+
+def _end_sessions(user: User) -> None:
+    # One UPDATE (session_version + 1), so concurrent ends can't both write the same number.
+    user.session_version = User.session_version + 1
+    db.session.flush()
+
+
+def user_for_session(alternative_id: str) -> User | None:
+    """The user a session or remember-me cookie names ("<id>:<session version>"), or None
+    when the cookie was issued before the account's sessions were ended, or it is frozen.
+    (A bare "<id>" from before session versions is refused: that member logs in again.)"""
+    user_id, _, version = (alternative_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.is_frozen or user.session_version != int(version):
+        return None
     return user
 
 
@@ -203,5 +239,12 @@ def reset_password(token: str, password: str) -> User:
     """Set a new password from a valid, unused reset token. Raises ResetLinkInvalid or WeakPassword."""
     user = check_reset_token(token)
     check_password_strength(password)
-    user.password_hash = _hasher().hash(password)
+    set_password(user, password)
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Store a new password and end the account's sessions: a cookie taken before the
+    change (a shared computer, a stolen phone) stops working with the old password."""
+    user.password_hash = _hasher().hash(password)
+    _end_sessions(user)

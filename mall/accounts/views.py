@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -9,10 +9,11 @@ from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..notifications import mail  # looked up per call (tests swap the mailer)
 from ..origin import request_origin
-from ..risk.services import record_sighting
-from ..security import login_limit, login_per_account_limit, register_limit, reset_limit
+from ..risk.services import record_sighting, seen_on_device
+from ..security import login_limit, register_limit, reset_limit
 from ..web import refuse, render
 from . import services
+from .throttle import LocalAttempts, LoginSlowedDown, LoginThrottle, RedisAttempts, SlowDown
 from .forms import ForgotPasswordForm, LocaleForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import Role, User
 
@@ -23,9 +24,9 @@ HOME_BY_ROLE = {Role.MEMBER: "storefront.home", Role.MERCHANDISER: "console.inde
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and not user.is_frozen else None
+def load_user(alternative_id: str):
+    """Sessions and remember-me cookies carry "<id>:<session version>" (User.get_id)."""
+    return services.user_for_session(alternative_id)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -39,19 +40,45 @@ def home_url(user) -> str:
     return url_for(HOME_BY_ROLE.get(Role(user.role), "storefront.home"))
 
 
+def _login_throttle() -> LoginThrottle:
+    """The per-account slow-down from the settings, on the app's Redis (in-process without)."""
+    config, extensions = current_app.config, current_app.extensions
+    attempts = extensions.get("mall.login_attempts")
+    if attempts is None:
+        client = extensions.get("mall.redis")
+        attempts = extensions["mall.login_attempts"] = RedisAttempts(client) if client is not None else LocalAttempts()
+    return LoginThrottle(attempts, SlowDown.from_setting(config["MALL_RATELIMIT_LOGIN_PER_ACCOUNT"],
+                                                         config["MALL_RATELIMIT_LOGIN_MAX_DELAY"]))
+
+
+def _login_bucket(identifier: str) -> tuple[LoginThrottle, str, bool]:
+    """The slow-down for this attempt: the account's shared bucket, or the owner's own when
+    the account has logged in from this device before (others' failures don't slow it)."""
+    throttle, name = _login_throttle(), services.login_name(identifier)
+    user, device = services.find_by_identifier(identifier), request_origin()[1]
+    own_device = user is not None and seen_on_device(user.id, device)
+    return throttle, throttle.key(name, known_device=device if own_device else None), own_device
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @login_limit
-@login_per_account_limit
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = LoginForm(next=request.args.get("next"))
     if form.validate_on_submit():
+        throttle, key, own_device = _login_bucket(form.identifier.data)
+        wait = throttle.admit(key, now())
+        if wait:  # refused before the password is checked, and not counted as a failure
+            refuse(form, LoginSlowedDown(wait))
+            page, status = render("accounts/login.html", form=form, status=429)
+            return page, status, {"Retry-After": str(wait)}
         try:
             user = services.authenticate(form.identifier.data, form.password.data)
         except DomainError as error:
             refuse(form, error)
         else:
+            throttle.succeeded(key, own_device=own_device)
             login_user(user, remember=form.remember.data)
             if user.locale:  # pages then pick the language without loading the account
                 session["locale"] = user.locale
@@ -85,6 +112,7 @@ def register():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    services.end_sessions(current_user.id)  # every session and remember-me cookie of the account
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))

@@ -107,6 +107,15 @@ def record_sighting(member_id: int, *, device: str | None, ip: str | None, now: 
                                                           first_seen=now, last_seen=now)))
 
 
+def seen_on_device(member_id: int, device: str | None) -> bool:
+    """True when the member was seen on this device before (a login, an order)."""
+    if not device:
+        return False
+    return db.session.scalar(select(MemberSighting.id).where(
+        MemberSighting.member_id == member_id, MemberSighting.kind == "device",
+        MemberSighting.value == device[:64]).limit(1)) is not None
+
+
 @dataclass(frozen=True)
 class Cluster:
     kind: str

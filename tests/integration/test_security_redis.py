@@ -4,7 +4,7 @@ import pytest
 from mall import settings
 from mall.extensions import db
 from mall.risk import services as risk
-from tests.factories import make_tiers, make_user
+from tests.factories import PASSWORD, make_tiers, make_user
 
 
 def test_login_attempts_are_counted_in_redis(pg_app, clock):
@@ -17,6 +17,35 @@ def test_login_attempts_are_counted_in_redis(pg_app, clock):
     assert statuses == [422] * 5 + [429]
     keys = pg_app.extensions["mall.redis"].keys("*mall:rl*")
     assert any(b"target@example.com" in k for k in keys), keys
+
+
+def test_the_login_slow_down_is_kept_in_redis_and_lets_the_owner_in_within_the_bound(pg_app, clock):
+    make_tiers()
+    make_user(clock.now(), login="owner@example.com")
+    db.session.commit()
+    attacker, owner = pg_app.test_client(), pg_app.test_client()
+
+    def attempt(client, password, ip):
+        return client.post("/login", data={"identifier": "owner@example.com", "password": password},
+                           environ_base={"REMOTE_ADDR": ip})
+    statuses = []
+    for n in range(40):  # 15 wrong passwords from many addresses, waiting as told
+        response = attempt(attacker, "wrong-pass-11", f"203.0.113.{n}")
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) <= 30
+            clock.advance(seconds=int(response.headers["Retry-After"]))
+        elif statuses.count(422) == 15:
+            break
+    assert statuses[:6] == [422] * 5 + [429] and statuses[-1] == 422
+    # Another worker (a second app on the same Redis) sees the same slow-down.
+    from mall import create_app
+    other = create_app(type("OtherWorker", (), dict(pg_app.config)), clock=clock)
+    assert attempt(other.test_client(), PASSWORD, "192.0.2.7").status_code == 429
+    refused = attempt(owner, PASSWORD, "192.0.2.7")
+    assert refused.status_code == 429  # not counted: the owner's wait stays within the bound
+    clock.advance(seconds=int(refused.headers["Retry-After"]))
+    assert attempt(owner, PASSWORD, "192.0.2.7").status_code == 302
 
 
 def test_earning_velocity_is_shared_through_redis(pg_app, clock):
