@@ -6,16 +6,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..clock import now
 from ..errors import DomainError
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..notifications import mail  # looked up per call (tests swap the mailer)
 from ..origin import request_origin
 from ..risk.services import record_sighting, seen_on_device
 from ..security import login_limit, register_limit, reset_limit
 from ..web import refuse, render
 from . import services
-from .throttle import LocalAttempts, LoginSlowedDown, LoginThrottle, RedisAttempts, SlowDown
 from .forms import ForgotPasswordForm, LocaleForm, LoginForm, RegisterForm, ResetPasswordForm
-from .models import Role, User
+from .models import Role
+from .throttle import LocalAttempts, LoginSlowedDown, LoginThrottle, RedisAttempts, SlowDown
 
 bp = Blueprint("accounts", __name__)
 
