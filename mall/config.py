@@ -73,6 +73,12 @@ class Config:
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
     MALL_RECEIPT_CODE_HOURS = int(os.environ.get("MALL_RECEIPT_CODE_HOURS", "24"))
+    # Discretionary points (issue 11): the monthly budget of a store HQ has not set one for,
+    # and the caps on a store staff member's manual grant; a grant over a cap (one grant, or
+    # the store's staff grants in one shop-local day) waits for HQ's approval.
+    MALL_STORE_DEFAULT_MONTHLY_POINTS = int(os.environ.get("MALL_STORE_DEFAULT_MONTHLY_POINTS", "20000"))
+    MALL_STAFF_GRANT_MAX_POINTS = int(os.environ.get("MALL_STAFF_GRANT_MAX_POINTS", "1000"))
+    MALL_STAFF_GRANT_DAILY_POINTS = int(os.environ.get("MALL_STAFF_GRANT_DAILY_POINTS", "3000"))
     # What 100 points cost the programme, in minor units (HQ's cost and ROI figures).
     MALL_POINT_VALUE_MINOR_PER_100 = int(os.environ.get("MALL_POINT_VALUE_MINOR_PER_100", "100"))
     # Risk control: earning velocity per member, device and address (earns per window in
