@@ -4,6 +4,7 @@ import logging
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import SystemClock
 from .config import INSTANCE_DIR, config_from_env
@@ -49,6 +50,10 @@ def create_app(config=None, *, clock=None) -> Flask:
         # Wait for a writer instead of failing at once with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 
+    if app.config.get("MALL_PROXY_HOPS"):
+        # The client's address, scheme and host as the proxy saw them (docs/hq.md, "Behind a proxy").
+        hops = app.config["MALL_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():

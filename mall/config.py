@@ -68,7 +68,12 @@ class Config:
     MALL_SMTP_PASSWORD = os.environ.get("MALL_SMTP_PASSWORD") or None
     MALL_SMTP_STARTTLS = os.environ.get("MALL_SMTP_STARTTLS", "0") == "1"
     MALL_MAIL_FROM = os.environ.get("MALL_MAIL_FROM", "Point Mall <no-reply@pointmall.example>")
+    # The site's public address: links in emails and receipt QR codes are built on it, never
+    # on a request's Host header.
     MALL_BASE_URL = os.environ.get("MALL_BASE_URL", "http://127.0.0.1:5000")
+    # Behind a reverse proxy (TLS terminated there), how many proxies set X-Forwarded-For,
+    # -Proto and -Host: create_app then applies werkzeug's ProxyFix. 0: no proxy is trusted.
+    MALL_PROXY_HOPS = int(os.environ.get("MALL_PROXY_HOPS", "0"))
     # In store (issue 5): pickup window, receipt QR lifetime, and rate limits (Flask-Limiter
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
@@ -119,6 +124,7 @@ class TestConfig(Config):
     PASSWORD_HASH_FAST = True  # cheap Argon2 parameters: hundreds of logins per suite
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None
+    MALL_BASE_URL = "http://localhost"  # the test client's own address
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
