@@ -3,6 +3,8 @@ import logging
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import SystemClock
 from .config import INSTANCE_DIR, config_from_env
@@ -48,7 +50,14 @@ def create_app(config=None, *, clock=None) -> Flask:
         # Wait for a writer instead of failing at once with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 
+    if app.config.get("MALL_PROXY_HOPS"):
+        # The client's address, scheme and host as the proxy saw them (docs/hq.md, "Behind a proxy").
+        hops = app.config["MALL_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _sqlite_for_concurrency(db.engine)
     migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -114,6 +123,26 @@ def create_app(config=None, *, clock=None) -> Flask:
         receivers.connect()
     _error_pages(app)
     return app
+
+
+def _sqlite_for_concurrency(engine) -> None:
+    """The embedded default serves concurrent requests too (the demo's flash sale). WAL lets
+    readers run beside the one writer, and each transaction takes the write lock when it
+    begins (BEGIN IMMEDIATE), waiting up to the busy timeout (connect_args): a deferred
+    transaction that read first and then wants to write would be refused at once ("database
+    is locked"), as SQLite can't let it wait without risking a deadlock. pysqlite's own
+    transaction handling is switched off, so SQLAlchemy's BEGIN and SAVEPOINTs are what
+    SQLite sees."""
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database stays in "memory"
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _error_pages(app: Flask) -> None:

@@ -68,11 +68,22 @@ class Config:
     MALL_SMTP_PASSWORD = os.environ.get("MALL_SMTP_PASSWORD") or None
     MALL_SMTP_STARTTLS = os.environ.get("MALL_SMTP_STARTTLS", "0") == "1"
     MALL_MAIL_FROM = os.environ.get("MALL_MAIL_FROM", "Point Mall <no-reply@pointmall.example>")
+    # The site's public address: links in emails and receipt QR codes are built on it, never
+    # on a request's Host header.
     MALL_BASE_URL = os.environ.get("MALL_BASE_URL", "http://127.0.0.1:5000")
+    # Behind a reverse proxy (TLS terminated there), how many proxies set X-Forwarded-For,
+    # -Proto and -Host: create_app then applies werkzeug's ProxyFix. 0: no proxy is trusted.
+    MALL_PROXY_HOPS = int(os.environ.get("MALL_PROXY_HOPS", "0"))
     # In store (issue 5): pickup window, receipt QR lifetime, and rate limits (Flask-Limiter
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
     MALL_RECEIPT_CODE_HOURS = int(os.environ.get("MALL_RECEIPT_CODE_HOURS", "24"))
+    # Discretionary points (issue 11): the monthly budget of a store HQ has not set one for,
+    # and the caps on a store staff member's manual grant; a grant over a cap (one grant, or
+    # the store's staff grants in one shop-local day) waits for HQ's approval.
+    MALL_STORE_DEFAULT_MONTHLY_POINTS = int(os.environ.get("MALL_STORE_DEFAULT_MONTHLY_POINTS", "20000"))
+    MALL_STAFF_GRANT_MAX_POINTS = int(os.environ.get("MALL_STAFF_GRANT_MAX_POINTS", "1000"))
+    MALL_STAFF_GRANT_DAILY_POINTS = int(os.environ.get("MALL_STAFF_GRANT_DAILY_POINTS", "3000"))
     # What 100 points cost the programme, in minor units (HQ's cost and ROI figures).
     MALL_POINT_VALUE_MINOR_PER_100 = int(os.environ.get("MALL_POINT_VALUE_MINOR_PER_100", "100"))
     # Risk control: earning velocity per member, device and address (earns per window in
@@ -127,6 +138,7 @@ class TestConfig(Config):
     PASSWORD_HASH_FAST = True  # cheap Argon2 parameters: hundreds of logins per suite
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None
+    MALL_BASE_URL = "http://localhost"  # the test client's own address
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}

@@ -6,7 +6,7 @@ order with them). `init_app` issues the device cookie.
 """
 import secrets
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request, url_for
 
 DEVICE_COOKIE = "mall_device"
 DEVICE_MAX_AGE = 2 * 365 * 24 * 3600
@@ -20,6 +20,13 @@ def request_origin() -> tuple[str | None, str | None]:
     if device is not None and not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
         device = None  # a forged or mangled cookie is no device at all
     return request.remote_addr, device
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link for outside the browser's current page (email, a receipt QR code):
+    always on the site's own address, MALL_BASE_URL, never on the request's Host header,
+    which a client or a misconfigured proxy chooses."""
+    return current_app.config["MALL_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def is_browser_request() -> bool:
@@ -38,6 +45,7 @@ def init_app(app: Flask) -> None:
     def _set_device_cookie(response):
         new = g.get("new_device_id")
         if new is not None:
+            # Secure also behind a TLS-terminating proxy, where the request itself is plain http.
             response.set_cookie(DEVICE_COOKIE, new, max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
-                                secure=request.is_secure)
+                                secure=request.is_secure or bool(app.config.get("SESSION_COOKIE_SECURE")))
         return response

@@ -42,6 +42,13 @@ class RfmThresholds:
 
 
 @dataclass(frozen=True)
+class GrantLimits:
+    store_monthly_points: int   # the budget of a store without one of its own
+    staff_grant_max: int        # a staff grant above this waits for HQ
+    staff_daily_max: int        # a store's staff grants above this in one shop-local day wait for HQ
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str
     currency: str
@@ -54,6 +61,7 @@ class Settings:
     tasks: TaskRewards
     risk: RiskLimits
     rfm: RfmThresholds
+    grants: GrantLimits
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
 
@@ -85,6 +93,10 @@ class Settings:
                 loyal_days=int(c["MALL_RFM_LOYAL_DAYS"]), loyal_purchases=int(c["MALL_RFM_LOYAL_PURCHASES"]),
                 loyal_spend_minor=int(c["MALL_RFM_LOYAL_SPEND_MINOR"]),
                 potential_days=int(c["MALL_RFM_POTENTIAL_DAYS"]), dormant_days=int(c["MALL_RFM_DORMANT_DAYS"])),
+            grants=GrantLimits(
+                store_monthly_points=int(c["MALL_STORE_DEFAULT_MONTHLY_POINTS"]),
+                staff_grant_max=int(c["MALL_STAFF_GRANT_MAX_POINTS"]),
+                staff_daily_max=int(c["MALL_STAFF_GRANT_DAILY_POINTS"])),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )
 

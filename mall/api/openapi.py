@@ -5,9 +5,9 @@ generates requests from it. Request limits here (lengths, patterns, maximums) ar
 ones mall/api/views.py enforces, so anything the document allows is handled without a 5xx.
 """
 from ..instore.models import CASH_METHODS as _CASH_METHODS
-from ..instore.purchases import MAX_AMOUNT_MINOR
+from ..instore.purchases import MAX_AMOUNT_MINOR, RECEIPT_PATTERN
 
-RECEIPT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,39}$"
+# RECEIPT_PATTERN (imported above) is the counter's too: one shape of receipt number everywhere.
 CODE_PATTERN = r"^[A-Za-z0-9:-]{3,64}$"
 MOBILE_PATTERN = r"^\+?[0-9]{5,20}$"
 MEMBER_CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"

@@ -23,6 +23,7 @@ from ..instore import api_keys, pickups, purchases
 from ..instore.codes import receipt_token
 from ..instore.errors import AlreadyPickedUp
 from ..instore.services import mask_mobile, mask_name
+from ..origin import public_url
 from ..points.statement import balance
 from ..points.tiers import tier_status
 from . import openapi
@@ -164,7 +165,7 @@ def _purchase_json(purchase) -> dict:
     return {"receipt_no": purchase.receipt_no, "store_code": purchase.store.code,
             "amount_minor": purchase.amount_minor, "status": purchase.status, "points": purchase.points,
             "member_code": member.member_code if member else None,
-            "claim_url": url_for("instore.claim", token=receipt_token(purchase.id), _external=True) if open_ else None,
+            "claim_url": public_url("instore.claim", token=receipt_token(purchase.id)) if open_ else None,
             "claim_expires_at": purchase.expires_at.isoformat(), "created_at": purchase.created_at.isoformat()}
 
 
@@ -211,7 +212,8 @@ def earn():
     return jsonify(_purchase_json(purchase)), 201 if created else 200
 
 
-@bp.route("/purchases/<receipt_no>/refund", methods=["POST"])
+# A receipt number may hold "/" (RECEIPT_PATTERN), so it is matched as a path, slashes kept.
+@bp.route("/purchases/<path:receipt_no>/refund", methods=["POST"], merge_slashes=False)
 @earn_limit
 @api_key_required
 def refund(receipt_no: str):

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from .. import shoptime
 from ..accounts.auditlog import audit
 from ..accounts.models import Role, User
 from ..accounts.services import find_by_identifier
@@ -34,10 +35,13 @@ from ..errors import DomainError, InvalidAmount, NotFound
 from ..events import budget_threshold_crossed
 from ..extensions import db
 from ..idempotency import insert_once
+from ..instore.errors import MemberFrozen
 from ..pagination import paginate
 from ..points.ledger import credit_points
 from ..points.tiers import expiry_for, tier_status
 from ..risk.services import check_earn_velocity
+from ..settings import GrantLimits
+from ..settings import current as current_settings
 from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, StoreBudget,
                      WhenExhausted)
 
@@ -53,6 +57,14 @@ class BudgetRefused(DomainError):
 class BudgetHeld(DomainError):
     message = _l("This store's budget for discretionary points is used up this month; "
                  "the points are waiting for HQ's approval.")
+
+
+def refuse_frozen(member_id: int) -> None:
+    """A frozen member receives no points by any path (grants, tasks, purchases): raises
+    MemberFrozen (instore's refusal, with the API's `member_frozen` code)."""
+    member = db.session.get(User, member_id)
+    if member is not None and member.is_frozen:
+        raise MemberFrozen()
 
 
 class GrantAlreadyDecided(DomainError):
@@ -89,17 +101,20 @@ def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
     """Charge `points` to the store's budget for the month of `now`, atomically.
 
-    Returns Charge(budgeted=False) for a store without a budget (or no store: online).
+    Returns Charge(budgeted=False) without a store (online). A store HQ has not given a
+    budget has the default one (MALL_STORE_DEFAULT_MONTHLY_POINTS, held when used up).
     Raises BudgetRefused or BudgetHeld (per the store's setting) when the month's remaining
     budget is smaller than `points`; nothing is charged then.
     """
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
-    budget = db.session.get(StoreBudget, store_id) if store_id is not None else None
-    if budget is None:
+    if store_id is None:
         return Charge(budgeted=False)
+    budget = db.session.get(StoreBudget, store_id)
+    monthly = budget.monthly_points if budget is not None else current_settings().grants.store_monthly_points
+    when_exhausted = budget.when_exhausted if budget is not None else WhenExhausted.HOLD.value
     month = month_of(now)
-    _month_row(store_id, month, budget.monthly_points)
+    _month_row(store_id, month, monthly)
     row = db.session.execute(
         update(BudgetMonth)
         .where(BudgetMonth.store_id == store_id, BudgetMonth.month == month,
@@ -108,7 +123,7 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
         .returning(BudgetMonth.id, BudgetMonth.used_points, BudgetMonth.limit_points)
         .execution_options(synchronize_session=False)).first()
     if row is None:
-        if budget.when_exhausted == WhenExhausted.REFUSE.value:
+        if when_exhausted == WhenExhausted.REFUSE.value:
             raise BudgetRefused()
         raise BudgetHeld()
     month_id, used, limit = row
@@ -150,6 +165,7 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
     replay = _existing_grant(source, key)
     if replay is not None:
         return replay
+    refuse_frozen(member_id)
     # Velocity limits per member, device and address (risk control): raises EarningTooFast.
     check_earn_velocity(member_id, device=device, ip=ip, now=now)
     detail = {**(detail or {}), "grant_kind": kind, **({"note": note} if note else {})}
@@ -176,15 +192,17 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
 
 def hold_grant(member_id: int, points: int, *, store_id: int, kind: str, reason: str, source: str,
                key: str, expires_at: datetime, now: datetime, actor_id: int | None = None,
-               note: str = "") -> DiscretionaryGrant:
-    """Record a grant that waits for HQ's approval; nothing is credited yet."""
+               note: str = "", budget_used_up: bool = True) -> DiscretionaryGrant:
+    """Record a grant that waits for HQ's approval; nothing is credited yet. A grant held
+    because the budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
     grant = DiscretionaryGrant(store_id=store_id, member_id=member_id, points=points, kind=kind,
                                reason=reason, note=note[:255], source=source, idempotency_key=key,
                                expires_at=expires_at, month=month_of(now), status=GrantStatus.HELD.value,
                                actor_id=actor_id, created_at=now)
     db.session.add(grant)
     db.session.flush()
-    _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
+    if budget_used_up:
+        _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
     return grant
 
 
@@ -199,6 +217,7 @@ def decide_grant(grant_id: int, *, approve: bool, actor_id: int, note: str, now:
     if grant.status != GrantStatus.HELD.value:
         raise GrantAlreadyDecided()
     if approve:
+        refuse_frozen(grant.member_id)  # frozen since the grant was held: reject it instead
         expires_at = grant.expires_at if grant.expires_at > now else None
         if expires_at is None:
             raise DomainError(_l("These points would already have expired; reject the grant instead."))
@@ -255,19 +274,67 @@ def find_member(query: str) -> User:
 
 
 def manual_grant(store_id: int, member_query: str, points: int, note: str, *, key: str, actor_id: int,
-                 now: datetime) -> DiscretionaryGrant | None:
+                 now: datetime, limits: GrantLimits | None = None,
+                 timezone: str | None = None) -> DiscretionaryGrant | None:
     """An HQ or store grant of discretionary points, through the store's budget.
-    The member's points expire as their tier's purchase points do."""
+    The member's points expire as their tier's purchase points do. Raises MemberFrozen for a
+    frozen member.
+
+    `limits` are a store staff member's caps (HQ's own grants pass None): a grant above the
+    per-grant cap, or one that takes the store's staff grants of the shop-local day (in
+    `timezone`) above the daily cap, is held for HQ's approval instead of credited. The
+    store's budget row is locked first, so two staff grants can't both fit under the cap."""
     member = find_member(member_query)
     if not (note or "").strip():
         raise DomainError(_l("Give a reason for the grant."), field="note")
+    if points is None or not isinstance(points, int) or points <= 0:
+        raise InvalidAmount(field="points")
+    refuse_frozen(member.id)
     expires_at = expiry_for(tier_status(member.id, now).tier, now)
-    grant = issue_discretionary(member.id, points, store_id=store_id, kind=GrantKind.MANUAL.value,
-                                reason="adjustment", source="manual-grant", key=f"{actor_id}:{key}",
-                                expires_at=expires_at, now=now, actor_id=actor_id, note=note.strip())
+    source, grant_key = "manual-grant", f"{actor_id}:{key}"
+    grant = _existing_grant(source, grant_key)
+    if grant is None and limits is not None and _over_staff_caps(store_id, points, limits, timezone, now):
+        grant = hold_grant(member.id, points, store_id=store_id, kind=GrantKind.MANUAL.value, reason="adjustment",
+                           source=source, key=grant_key, expires_at=expires_at, now=now, actor_id=actor_id,
+                           note=note.strip(), budget_used_up=False)
+    elif grant is None:
+        grant = issue_discretionary(member.id, points, store_id=store_id, kind=GrantKind.MANUAL.value,
+                                    reason="adjustment", source=source, key=grant_key,
+                                    expires_at=expires_at, now=now, actor_id=actor_id, note=note.strip())
     audit(actor_id, "manual_grant", "user", member.id, note, now, store_id=store_id, points=points,
           status=grant.status if grant else "issued")
     return grant
+
+
+def _over_staff_caps(store_id: int, points: int, limits: GrantLimits, timezone: str | None,
+                     now: datetime) -> bool:
+    """True when a staff grant of `points` breaks a cap: alone, or with the store's staff
+    grants issued earlier on the same shop-local day. Locks the store's month row first."""
+    if points > limits.staff_grant_max:
+        return True
+    month = month_of(now)
+    budget = db.session.get(StoreBudget, store_id)
+    _month_row(store_id, month, budget.monthly_points if budget else limits.store_monthly_points)
+    db.session.execute(select(BudgetMonth.id).where(BudgetMonth.store_id == store_id, BudgetMonth.month == month)
+                       .with_for_update())
+    start, end = shoptime.day_bounds_utc(shoptime.local_day(now, timezone), timezone)
+    today = db.session.scalar(select(func.coalesce(func.sum(DiscretionaryGrant.points), 0))
+                              .join(User, User.id == DiscretionaryGrant.actor_id).where(
+        User.role == Role.STORE_STAFF.value, DiscretionaryGrant.store_id == store_id, DiscretionaryGrant.kind == GrantKind.MANUAL.value,
+        DiscretionaryGrant.source == "manual-grant",
+        DiscretionaryGrant.status.in_((GrantStatus.ISSUED.value, GrantStatus.APPROVED.value)),
+        DiscretionaryGrant.created_at >= start, DiscretionaryGrant.created_at < end))
+    return today + points > limits.staff_daily_max
+
+
+def budget_left(store_id: int, now: datetime) -> int:
+    """Points left in the store's budget for the month of `now` (a month not started yet: all)."""
+    row = db.session.execute(select(BudgetMonth.limit_points, BudgetMonth.used_points).where(
+        BudgetMonth.store_id == store_id, BudgetMonth.month == month_of(now))).first()
+    if row is not None:
+        return row[0] - row[1]
+    budget = db.session.get(StoreBudget, store_id)
+    return budget.monthly_points if budget else current_settings().grants.store_monthly_points
 
 
 def held_grants(page: int = 1, per_page: int = 20):

@@ -87,20 +87,42 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
 
     # Admission first: in a flash sale most requests can't win, and they are turned away
     # by one Redis round trip before any pricing query or lock.
-    with app_admission().admit(wants, reservations.available) as admitted:
-        if admitted is not True:
-            raise OutOfStock([admitted])
+    admission = app_admission()
+    intent = f"{member_id}:{key}"
+    with admission.admit(wants, reservations.available, intent=intent) as admitted:
+        if admitted.refused is not None:
+            # A double tap's twin may have taken the last unit: answer with its order, never
+            # with "sold out, nothing was charged".
+            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent) else None
+            if twin is not None:
+                return twin
+            raise OutOfStock([admitted.refused])
+        # The member's account row serialises their checkouts (per-member limits and the
+        # balance are checked race-free), and a twin submit waits here for this one.
+        lock_account(member_id, now, open_missing=False)
+        existing = find_by_key(member_id, key)
+        if existing is not None:  # the twin committed while this one waited
+            admitted.not_taken()
+            return existing
         totals = price(member_id, requests, now, points_per_unit=points_per_unit)
         if totals.points > totals.balance:
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
-        # The member's account row (locked first in _write_order) serialises their
-        # checkouts, so per-member limits and the balance are checked race-free.
-        # If the same submit won the race elsewhere, its order is the answer (a replay).
-        order, _ = insert_once(lambda: _write_order(member_id, totals, wants, key=key, now=now,
-                                                    hold_minutes=hold_minutes, card_payments=card_payments,
-                                                    screen=screen),
-                               lambda: find_by_key(member_id, key))
+        # If the same submit won the race elsewhere, its order is the answer (a replay), and
+        # the units this one was admitted for go back: the twin's order holds the stock.
+        order, created = insert_once(lambda: _write_order(member_id, totals, wants, key=key, now=now,
+                                                          hold_minutes=hold_minutes, card_payments=card_payments,
+                                                          screen=screen),
+                                     lambda: find_by_key(member_id, key))
+        if not created:
+            admitted.not_taken()
         return order
+
+
+def _twin_order(member_id: int, key: str, now: datetime) -> Order | None:
+    """The order a twin submit of `key` made, waiting for it to commit first: the twin holds
+    the member's account row from just after its admission until its commit."""
+    lock_account(member_id, now, open_missing=False)
+    return find_by_key(member_id, key)
 
 
 def check_limits(member_id: int, totals) -> None:

@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -78,14 +78,22 @@ def sold_out_gate():
     """In a flash sale nearly every tap comes after the last unit went. Answer those from
     one Redis read, before loading the member, the item or the form: a refusal changes
     nothing, so it needs neither. Anything uncertain falls through to the full checkout."""
-    if request.endpoint == "checkout.buy_now" and current_app.extensions["mall.admission"].sold_out(
-            request.view_args["item_id"]):
+    admission = current_app.extensions["mall.admission"]
+    if request.endpoint == "checkout.buy_now" and admission.sold_out(request.view_args["item_id"]) \
+            and not admission.admitted_before(_intent()):
         if wants_fragment():
             # Straight from the Jinja environment: render_template's context processors would
             # load the member from the database for a fragment that shows nothing of theirs.
             fragment = current_app.jinja_env.get_template("checkout/_sold_out_gate.html")
             return fragment.render(item_id=request.view_args["item_id"]), 409
         return render("checkout/sold_out_gate.html", status=409)
+
+
+def _intent() -> str | None:
+    """This submit as admission names it (member and key), from the session and the form:
+    a double tap whose twin was admitted goes on to find the twin's order."""
+    member_id, key = session.get("_user_id"), request.form.get("key")
+    return f"{member_id}:{key}" if member_id and key else None
 
 
 @bp.route("/catalog/<int:item_id>/buy", methods=["POST"])

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ..budgets.services import refuse_frozen
 from ..errors import InvalidAmount
 from ..events import first_purchase
 from ..extensions import db
@@ -63,6 +64,7 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
                                                          LedgerEntry.idempotency_key == key))
     if replay is not None:
         return replay
+    refuse_frozen(member_id)  # the stores check first; this is the guard for every other caller
     status = tier_status(member_id, now)
     facts = purchase_facts(member_id, spend_minor, minor_per_point=minor_per_point, now=now,
                            store_id=store_id, category=category, tier=status.tier)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import shoptime
 from ..accounts.models import User
 from ..budgets.models import DiscretionaryGrant
-from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, hold_grant
+from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, hold_grant, refuse_frozen
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import insert_once
@@ -86,7 +86,7 @@ def cap_usage(member_id: int, now: datetime) -> CapUsage:
 class TaskGrant:
     wanted: int
     granted: int
-    capped: str | None          # "day" or "month" when a cap cut the grant, else None
+    capped: str | None          # "day" or "month" when a cap cut the grant, "frozen" for a frozen member
     entry: LedgerEntry | None
     replayed: bool = False      # the same task was rewarded before; nothing new happened
     held: bool = False          # the store's budget is used up: the points wait for HQ's approval
@@ -122,6 +122,10 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         held = _held_grant(key)
         if held is not None:
             return TaskGrant(held.points, 0, None, None, True, held=held.status == "held")
+        try:
+            refuse_frozen(member_id)  # e.g. a frozen referrer: the new member still earns theirs
+        except DomainError:
+            return TaskGrant(points, 0, "frozen", None)
         usage = cap_usage(member_id, now)
         granted = min(points, usage.left)
         capped = None

@@ -19,6 +19,7 @@ from ..instore.api_keys import all_stores
 from ..instore.pickups import staff_stores
 from ..notifications.mail import mailer_for
 from ..risk import services as risk
+from ..settings import current as current_settings
 from ..templating import points as format_points
 from ..unit_of_work import after_commit
 from ..web import int_arg, redirect_to, refuse, render, roles_required
@@ -127,13 +128,19 @@ def grants():
         form.key.data = secrets.token_urlsafe(12)
     if form.validate_on_submit():
         try:
+            settings = current_settings()  # a store's staff grant is capped; HQ's own is not
             grant = budgets.manual_grant(form.store_id.data, form.member.data, form.points.data, form.note.data,
-                                         key=form.key.data, actor_id=current_user.id, now=now())
+                                         key=form.key.data, actor_id=current_user.id, now=now(),
+                                         limits=None if current_user.role == Role.HQ.value else settings.grants,
+                                         timezone=settings.timezone)
         except DomainError as error:
             refuse(form, error)
         else:
             after_commit(_send_alerts)
-            if grant is not None and grant.status == "held":
+            if grant is not None and grant.status == "held" and budgets.budget_left(grant.store_id, now()) >= grant.points:
+                flash(_("The grant is over this store's limit for staff grants: it waits for HQ's approval."),
+                      "info")
+            elif grant is not None and grant.status == "held":
                 flash(_("The store's budget is used up: the grant waits for HQ's approval."), "info")
             else:
                 flash(_("%(points)s points granted.", points=format_points(form.points.data)), "success")

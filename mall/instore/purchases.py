@@ -12,6 +12,7 @@ the POS API (the till names the member). One purchase earns once (DESIGN.md #3):
 
 A refund reverses the purchase's points by the clawback rule (mall/instore/clawbacks.py).
 """
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,10 +33,18 @@ from .models import Clawback, Purchase, PurchaseStatus, Store
 
 SOURCE = "receipt"
 MAX_AMOUNT_MINOR = 100_000_000  # ¥1,000,000 on one receipt is a typo, not a purchase
+# The one shape of a receipt number, for the counter, the POS API and its OpenAPI document:
+# whatever can be earned can be refunded through /api/v1/purchases/<receipt_no>/refund.
+RECEIPT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,39}$"
 
 
 def normalise_receipt(receipt_no: str) -> str:
     return " ".join((receipt_no or "").split()).upper()
+
+
+def valid_receipt(receipt_no: str) -> bool:
+    """True for a normalised receipt number of the one accepted shape (RECEIPT_PATTERN)."""
+    return re.fullmatch(RECEIPT_PATTERN, receipt_no) is not None
 
 
 def find_member(*, mobile: str | None = None, member_code: str | None = None) -> User:
@@ -75,7 +84,7 @@ def create_purchase(store_id: int, receipt_no: str, amount_minor: int, *, now: d
     receipt and amount again returns the first one. Raises InvalidAmount, ReceiptMismatch."""
     _check_amount(amount_minor)
     receipt_no = normalise_receipt(receipt_no)
-    if not receipt_no or len(receipt_no) > 40:
+    if not valid_receipt(receipt_no):
         raise InvalidReceipt()
     existing = _by_receipt(store_id, receipt_no)
     if existing is not None:

@@ -12,7 +12,7 @@ from ..checkout.orders import member_order
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db, limiter
-from ..origin import request_origin
+from ..origin import public_url, request_origin
 from ..risk.services import EarningTooFast
 from ..points.models import LedgerEntry
 from ..points.statement import balance
@@ -175,7 +175,7 @@ def create_purchase():
 
 
 def _receipt_view(purchase):
-    url = url_for("instore.claim", token=receipt_token(purchase.id), _external=True)
+    url = public_url("instore.claim", token=receipt_token(purchase.id))
     return {"purchase": purchase, "url": url, "svg": qr_svg(url)}
 
 

@@ -6,29 +6,62 @@ without touching PostgreSQL. The counter is advisory: the database's conditional
 decides. A crash between admission and the database can leak a unit from the counter; the
 `mall jobs` resync puts it back (the counter is reset to the database's count).
 
+Units never leak from the counter: every way out of `admit()` that does not end with the
+stock taken gives the units back. A refusal (one item can't be had) and an exception in the
+body give them back at once, since nothing in the database holds them; a body that finds the
+stock was not its to take (a double tap whose twin made the order) calls `not_taken()`, and
+its units go back after the transaction commits.
+
 Redis down or slow: admission raises LockUnavailable, and the member gets a clear "busy,
-nothing was changed" refusal. Without REDIS_URL (the embedded demo) every request is
-admitted and the database alone decides.
+nothing was changed" refusal; these refusals are logged, once per LOG_EVERY_SECONDS with the
+count since the last line. Without REDIS_URL (the embedded demo) every request is admitted
+and the database alone decides.
 """
+import logging
+import threading
+import time
 from contextlib import contextmanager
 
 import redis
 from flask import current_app
 
 from ..errors import LockUnavailable
+from ..unit_of_work import after_commit
+
+log = logging.getLogger(__name__)
 
 KEY = "mall:stock:{item_id}"
 # A counter lives at most this long, so any drift heals by re-reading the database.
 TTL_SECONDS = 600
+# An admitted submit is remembered this long, so its twin (a double tap) is let through the
+# sold-out gate to find the order it made instead of being told "sold out".
+INTENT_KEY = "mall:admitted:{intent}"
+INTENT_SECONDS = 120
+LOG_EVERY_SECONDS = 60
+
+
+class Admitted:
+    """What `admit()` yields: `refused` is None when every item was admitted, else the id of
+    the first item refused. A body that did not take the stock after all calls `not_taken()`."""
+
+    def __init__(self, refused: int | None = None):
+        self.refused = refused
+        self.taken = refused is None
+
+    def not_taken(self) -> None:
+        self.taken = False
 
 
 class NoAdmission:
     def sold_out(self, item_id: int) -> bool:
         return False
 
+    def admitted_before(self, intent: str | None) -> bool:
+        return False
+
     @contextmanager
-    def admit(self, wants, available_for):
-        yield True
+    def admit(self, wants, available_for, *, intent: str | None = None):
+        yield Admitted()
 
     def give_back(self, item_id: int, quantity: int) -> None:
         pass
@@ -49,10 +82,29 @@ return left
 """
 
 
+class _RefusalLog:
+    """Logs refusals caused by an unavailable Redis at most once per interval, with how many
+    there were, so an outage is visible without one line per tap."""
+
+    def __init__(self, every: float = LOG_EVERY_SECONDS, clock=time.monotonic):
+        self.every, self.clock, self._lock = every, clock, threading.Lock()
+        self._last, self._count = None, 0
+
+    def refused(self, exc: Exception) -> None:
+        with self._lock:
+            self._count += 1
+            now = self.clock()
+            if self._last is not None and now - self._last < self.every:
+                return
+            count, self._count, self._last = self._count, 0, now
+        log.warning("admission refused %d checkout(s): Redis unavailable (%s)", count, exc)
+
+
 class RedisAdmission:
     def __init__(self, client: redis.Redis):
         self.client = client
         self._take_script = client.register_script(TAKE)
+        self.refusals = _RefusalLog()
 
     def _take(self, item_id, quantity, available_for) -> bool:
         key = KEY.format(item_id=item_id)
@@ -63,28 +115,47 @@ class RedisAdmission:
         return left is not None and left >= 0
 
     @contextmanager
-    def admit(self, wants, available_for):
-        """Yield True when every item is admitted, else the id of the first item refused.
-        Units taken are given back if the body fails."""
+    def admit(self, wants, available_for, *, intent: str | None = None):
+        """Yield Admitted: refused None when every item is admitted, else the id of the first
+        item refused. Units taken go back at once when an item is refused or the body raises,
+        and after commit when the body calls `not_taken()`. `intent` names the submit (member
+        and key): once admitted, its twin passes the sold-out gate (`admitted_before`)."""
         taken = []
         try:
             for want in sorted(wants, key=lambda w: w.item_id):
                 if not self._take(want.item_id, want.quantity, available_for):
-                    for item_id, quantity in taken:
-                        self.give_back(item_id, quantity)
-                    yield want.item_id
+                    self._give_back_all(taken)
+                    yield Admitted(refused=want.item_id)
                     return
                 taken.append((want.item_id, want.quantity))
+            if intent is not None:
+                self.client.set(INTENT_KEY.format(intent=intent), 1, ex=INTENT_SECONDS)
         except redis.RedisError as exc:
-            for item_id, quantity in taken:
-                self.give_back(item_id, quantity)
+            self._give_back_all(taken)
+            self.refusals.refused(exc)
             raise LockUnavailable() from exc
+        ticket = Admitted()
         try:
-            yield True
+            yield ticket
         except BaseException:
-            for item_id, quantity in taken:
-                self.give_back(item_id, quantity)
+            self._give_back_all(taken)  # the body's writes are undone: no stock was taken
             raise
+        if not ticket.taken:  # the database holds the stock for someone else: back once committed
+            for item_id, quantity in taken:
+                after_commit(self.give_back, item_id, quantity)
+
+    def _give_back_all(self, taken) -> None:
+        for item_id, quantity in taken:
+            self.give_back(item_id, quantity)
+
+    def admitted_before(self, intent: str | None) -> bool:
+        """True when this submit was admitted recently (its twin is being, or was, placed)."""
+        if intent is None:
+            return False
+        try:
+            return bool(self.client.exists(INTENT_KEY.format(intent=intent)))
+        except redis.RedisError:
+            return False
 
     def sold_out(self, item_id: int) -> bool:
         """True only when the counter exists and is empty; any doubt says False, and the

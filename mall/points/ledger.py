@@ -53,19 +53,20 @@ def _replayed(source: str, key: str, points: int) -> LedgerEntry | None:
     return entry
 
 
-def lock_account(member_id: int, now: datetime) -> PointsAccount:
-    """Lock the member's account row for this transaction: serialises their checkouts too."""
-    return _locked_account(member_id, now)
+def lock_account(member_id: int, now: datetime, *, open_missing: bool = True) -> PointsAccount | None:
+    """Lock the member's account row for this transaction: serialises their checkouts too.
+    `open_missing=False` only locks an existing row (None without one) and writes nothing."""
+    return _locked_account(member_id, now, open_missing=open_missing)
 
 
-def _locked_account(member_id: int, now: datetime) -> PointsAccount:
+def _locked_account(member_id: int, now: datetime, *, open_missing: bool = True) -> PointsAccount | None:
     def lock():
         return db.session.execute(
             select(PointsAccount).where(PointsAccount.member_id == member_id)
             .with_for_update().execution_options(populate_existing=True)
         ).scalar_one_or_none()
     account = lock()
-    if account is None:  # first points for this member
+    if account is None and open_missing:  # first points for this member
         open_account(member_id, now)
         account = lock()
     return account

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from .. import shoptime
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
 from ..checkout.models import Order, OrderEvent, OrderStatus
@@ -35,6 +36,7 @@ from ..points.ledger import lock_account, refund_points, spend_points
 from ..points.models import LedgerEntry
 from ..points.tiers import tier_status
 from ..points.statement import spendable
+from ..settings import current as current_settings
 from ..unit_of_work import after_commit
 from .models import Presale
 
@@ -80,7 +82,7 @@ def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: 
         raise InvalidItem(_l("The cap must be a whole number above zero."), field="cap")
     if not isinstance(offer_hours, int) or not 1 <= offer_hours <= 720:
         raise InvalidItem(_l("Between 1 and 720 hours."), field="offer_hours")
-    if ships_on < opens_at.date():
+    if ships_on < _shop_day(opens_at):
         raise InvalidItem(_l("The ship date can't be before pre-orders open."), field="ships_on")
     presale = db.session.execute(select(Presale).where(Presale.item_id == item_id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one_or_none()
@@ -152,14 +154,15 @@ def allocate(presale_id: int, now: datetime) -> dict:
         record(order, "ready_for_pickup", now, note="presale stock arrived")
         _tell(order, "ready", now)
         served += 1
-    if now.date() >= presale.ships_on:
+    if _shop_day(now) >= presale.ships_on:  # the ship date is a shop-local date
         for order in waiting:
             if order.status != S.PREORDERED.value:
                 continue
             if offer_choices(order, now):
                 order.status, order.offer_deadline = S.OFFERED.value, now + timedelta(hours=presale.offer_hours)
+                deadline = order.offer_deadline.astimezone(shoptime.shop_zone(_zone()))  # as the member reads it
                 record(order, "shortfall_offer", now,
-                       note=f"choose a substitute or a full refund by {order.offer_deadline:%Y-%m-%d %H:%M} UTC")
+                       note=f"choose a substitute or a full refund by {deadline:%Y-%m-%d %H:%M}")
                 _tell(order, "shortfall", now)
                 offered += 1
             else:
@@ -169,6 +172,15 @@ def allocate(presale_id: int, now: datetime) -> dict:
     if served:
         _resync_admission(presale.item_id)
     return {"served": served, "offered": offered, "refunded": refunded}
+
+
+def _zone() -> str:
+    return current_settings().timezone
+
+
+def _shop_day(at: datetime) -> date:
+    """The shop-local date of `at`: ship dates are the shop's calendar days, not UTC's."""
+    return shoptime.local_day(at, _zone())
 
 
 def _tell(order: Order, event: str, now: datetime) -> None:

@@ -122,7 +122,7 @@ ROUTES = {
     ("GET", "/api/v1/openapi.json"):                        EVERYONE,
     ("GET", "/api/v1/members"):                             API_ALL,
     ("POST", "/api/v1/purchases"):                          API_ALL,
-    ("POST", "/api/v1/purchases/<receipt_no>/refund"):      API_ALL,
+    ("POST", "/api/v1/purchases/<path:receipt_no>/refund"): API_ALL,
     ("GET", "/api/v1/pickups/<code>"):                      API_ALL,
     ("POST", "/api/v1/pickups"):                            API_ALL,
     # --- engagement: tasks and earning rules (engagement) --------------------------------

@@ -109,7 +109,9 @@ def test_a_new_month_starts_a_fresh_budget(tiers, clock, store, hq_user):
     assert _grant(member, store, 100, clock, "july").status == "issued"
 
 
-def test_a_store_without_budget_is_not_charged(tiers, clock, store):
+def test_a_store_without_budget_is_charged_to_the_default_budget(tiers, clock, store):
+    # Issue 11: every store has a budget; one HQ has not set is MALL_STORE_DEFAULT_MONTHLY_POINTS.
     member = make_user(clock.now())
-    assert _grant(member, store, 10_000, clock, "free") is None
+    assert _grant(member, store, 10_000, clock, "free").status == "issued"
     assert _balance(member) == 10_000
+    assert db.session.scalar(select(BudgetMonth.used_points)) == 10_000

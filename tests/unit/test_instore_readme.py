@@ -56,6 +56,7 @@ def live(fast_dir, clock):
         code = pickup_code(order.id, order.number).short
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["MALL_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # the site's address: QR links use it
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
