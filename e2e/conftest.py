@@ -112,6 +112,8 @@ def live_server(tmp_path_factory, translations_compiled, demo_now):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Links in QR codes and emails are built on MALL_BASE_URL: this server's address.
+    app.config["MALL_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
     try:

@@ -92,7 +92,8 @@ def sold_out_gate():
 def _intent() -> str | None:
     """This submit as admission names it (member and key), from the session and the form:
     a double tap whose twin was admitted goes on to find the twin's order."""
-    member_id, key = session.get("_user_id"), request.form.get("key")
+    member_id = str(session.get("_user_id") or "").partition(":")[0]  # "<id>:<session version>"
+    key = request.form.get("key")
     return f"{member_id}:{key}" if member_id and key else None
 
 
