@@ -12,6 +12,7 @@ from . import settings, unit_of_work
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .inventory.admission import NoAdmission, RedisAdmission
 from .locks import locks_for, redis_client
+from . import web
 from .web import htmx
 
 LOCALES = ("en", "zh_Hans")
@@ -87,6 +88,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .inventory import audit as _  # noqa: F401,F811
     from .presale import audit as _  # noqa: F401,F811
     from .instore import audit as _  # noqa: F401,F811
+    web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp
@@ -146,9 +148,7 @@ def _sqlite_for_concurrency(engine) -> None:
 
 
 def _error_pages(app: Flask) -> None:
-    from flask import render_template
-
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500):
         def handler(error, code=code):  # the request's writes are already rolled back (MallApp)
-            return render_template("errors/error.html", code=code), code
+            return web.error_page(error, code)
         app.register_error_handler(code, handler)

@@ -50,6 +50,8 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stand-in in tests
     MALL_UPLOAD_DIR = os.environ.get("MALL_UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
+    # The largest CSV import read (whole, never cut); a larger file is refused with a message.
+    MALL_CSV_MAX_BYTES = int(os.environ.get("MALL_CSV_MAX_BYTES", str(5 * 1024 * 1024)))
     MALL_PAGE_SIZE = 12
     MALL_EXPIRY_WARNING_DAYS = 30
     # Engagement (issue 6): task points, and the caps on all non-purchase points.

@@ -1,11 +1,17 @@
 """The base form: Flask-WTF with WTForms' own messages translated once per locale
-(Flask-WTF would re-read them from disk on every request)."""
+(Flask-WTF would re-read them from disk on every request); and the number and date fields
+every form uses, which accept one documented format."""
+import re
+from decimal import Decimal
 from functools import lru_cache
 
 from babel import support
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import fields as _fields
 from wtforms.i18n import messages_path
+
+from .web import MAX_INT
 
 
 @lru_cache(maxsize=8)
@@ -17,3 +23,96 @@ class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             return _wtforms_translations(str(get_locale()))
+
+
+# --- numbers and dates: one format, checked at the edge ------------------------------------
+#
+# A number is written in ASCII digits 0-9, with an optional sign, and money with at most two
+# decimals after a point ("9.90"). Python's int() and Decimal() accept far more ("1_0", "1e3",
+# "NaN", full-width "１２" and Arabic-Indic "٣"), and values beyond the database's INTEGER;
+# these fields refuse all of that with a message, as the POS API does (JSON numbers).
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,12}")
+_MONEY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
+MAX_MONEY = Decimal(MAX_INT) / 100  # cash columns hold integer minor units
+# Dates a person could mean; the ends of the calendar overflow time-zone arithmetic.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def whole_number(value) -> int:
+    """Parse a whole number in the one accepted format (also a SelectField's coerce)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not _WHOLE.fullmatch(text):
+            raise ValueError(_l("Enter a whole number in digits 0-9, like 12."))
+        number = int(text)
+    if not -MAX_INT <= number <= MAX_INT:
+        raise ValueError(_l("Enter a number between -%(max)s and %(max)s.", max=MAX_INT))
+    return number
+
+
+def money(text: str) -> Decimal:
+    """An amount like 9.90 or 1,280.5 (an optional ¥, thousands commas), 0 to MAX_MONEY."""
+    raw = (text or "").strip().lstrip("¥").replace(",", "")
+    if raw.startswith("-") and _MONEY.fullmatch(raw[1:]):
+        raise ValueError(_l("Enter an amount like 9.90, not below zero."))
+    if not _MONEY.fullmatch(raw):
+        raise ValueError(_l("Enter an amount like 9.90."))
+    amount = Decimal(raw)
+    if amount > MAX_MONEY:
+        raise ValueError(_l("Enter an amount up to %(max)s.", max=f"{MAX_MONEY:,.2f}"))
+    return amount
+
+
+class IntegerField(_fields.IntegerField):
+    """WTForms' IntegerField in the one format and the INTEGER range."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = whole_number(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise
+
+
+class DecimalField(_fields.DecimalField):
+    """Money typed as 128.50: the one format, never NaN, Infinity or 1e3."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = money(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise
+
+
+def _check_year(value):
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(_l("Enter a date between %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR))
+
+
+class DateField(_fields.DateField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            _check_year(self.data)
+        except ValueError:
+            self.data = None
+            raise
+
+
+class DateTimeLocalField(_fields.DateTimeLocalField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            _check_year(self.data)
+        except ValueError:
+            self.data = None
+            raise
+

@@ -1,15 +1,116 @@
 """Request-side glue shared by every blueprint: HTMX detection, page-or-fragment rendering,
 role guards and the current clock. Our only contact with htmx-flask (last released 2022),
 so it can be swapped out in one place."""
+import re
 from functools import wraps
 
-from flask import abort, redirect, render_template, request
+from flask import abort, current_app, make_response, redirect, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from htmx_flask import Htmx
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .extensions import login_manager
 
 htmx = Htmx()
+
+# The widest whole number any id column or integer column holds (PostgreSQL's INTEGER).
+# Larger numbers in a URL, a query or a form are refused at the edge, never sent to the DB.
+MAX_INT = 2**31 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` app-wide: ASCII digits, 0 to MAX_INT. Anything beyond is no such page (404)
+    instead of an "integer out of range" from the database."""
+
+    def __init__(self, map, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, **kwargs)
+
+
+def bounded_int(value, default=None):
+    """A whole number written in ASCII digits within the INTEGER range, else `default`."""
+    text = str(value).strip() if value is not None else ""
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 11:
+        return default
+    number = int(text)
+    return number if -MAX_INT <= number <= MAX_INT else default
+
+
+# Text the member could not have typed: the C0 and C1 control characters (Unicode category
+# Cc; NUL among them, which PostgreSQL refuses in text), except the tab and the line breaks a
+# textarea sends.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+class ControlCharacters(BadRequest):
+    """400 for a query or form value with control characters, in the reader's language."""
+
+    def __init__(self):
+        super().__init__(_("Remove the control characters (such as NUL) from what you entered."))
+
+
+def refuse_control_characters() -> None:
+    """Before every request: path segments, query and form values (and their names) must be
+    text a person could type. Once, here, for every form, filter and search box in the app."""
+    if any(isinstance(v, str) and has_control_characters(v) for v in (request.view_args or {}).values()):
+        raise ControlCharacters()  # a path segment (%00 decodes to NUL)
+    sources = (request.args, request.form) if request.method != "GET" else (request.args,)
+    for source in sources:
+        for name, value in source.items(multi=True):
+            if has_control_characters(name) or has_control_characters(value):
+                raise ControlCharacters()
+
+
+def no_store(view):
+    """Answers no cache may keep (`Cache-Control: no-store`): pages showing a pickup code,
+    HQ exports. The mark survives decorators that use functools.wraps."""
+    view.no_store = True
+    return view
+
+
+def _cache_control(response):
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "no_store", False):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Paths whose errors are answered by their own handler (the POS API answers JSON), so that
+# 404 for an unknown path and 405 for a wrong method there keep the documented shape.
+_ERROR_ANSWERS: dict[str, object] = {}
+
+
+def answer_errors_under(prefix: str, handler) -> None:
+    _ERROR_ANSWERS[prefix] = handler
+
+
+def error_page(error: HTTPException, code: int):
+    """The designed error page (or the JSON of the prefix that owns the path); 405 says
+    which methods the URL takes."""
+    for prefix, handler in _ERROR_ANSWERS.items():
+        if request.path.startswith(prefix):
+            response = handler(error)
+            break
+    else:
+        message = error.description if isinstance(error, ControlCharacters) else None
+        response = make_response(render_template("errors/error.html", code=code, message=message), code)
+    if code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+def init_app(app) -> None:
+    """The edge, installed by create_app before any blueprint (rules bind their converters
+    when they are added)."""
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(refuse_control_characters)
+    app.after_request(_cache_control)
 
 
 def wants_fragment() -> bool:
@@ -55,10 +156,9 @@ def roles_required(*roles: str):
 
 
 def int_arg(name: str, default: int = 1) -> int:
-    try:
-        return max(int(request.args.get(name, default)), 1)
-    except (TypeError, ValueError):
-        return default
+    """A page number or similar from the query: ASCII digits, 1 to MAX_INT, else `default`."""
+    number = bounded_int(request.args.get(name), default)
+    return max(number, 1) if number is not None else default
 
 
 def local_to_utc(value):

@@ -18,7 +18,7 @@ ERROR_CODES = [
     "member_not_found", "member_frozen", "receipt_conflict", "invalid_receipt", "purchase_not_found",
     "purchase_refunded", "invalid_code", "code_expired", "already_picked_up", "not_ready", "wrong_store",
     "cash_method_required", "invalid_amount", "store_not_allowed", "claimed_by_another_member",
-    "nothing_to_earn", "busy", "internal_error",
+    "nothing_to_earn", "busy", "internal_error", "request_too_large",
 ]
 
 

@@ -7,12 +7,13 @@ error escaping the view rolls the request back (mall/unit_of_work.py), so a refu
 nothing behind.
 """
 import hashlib
+import json
 import re
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..accounts.models import User
 from ..checkout.models import Order
@@ -26,14 +27,19 @@ from ..instore.services import mask_mobile, mask_name
 from ..origin import public_url
 from ..points.statement import balance
 from ..points.tiers import tier_status
+from ..web import answer_errors_under
 from . import openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # server to server with an API key; no cookies, so nothing to forge
 
+# Request bodies are a few hundred bytes; anything over this is refused with a 413 before it
+# is read (the app-wide limit is sized for image uploads).
+MAX_BODY_BYTES = 16 * 1024
+
 STATUS = {
     "validation_error": 400, "invalid_receipt": 400, "invalid_amount": 400,
-    "invalid_api_key": 401, "revoked_api_key": 401,
+    "invalid_api_key": 401, "revoked_api_key": 401, "method_not_allowed": 405, "request_too_large": 413,
     "wrong_store": 403, "store_not_allowed": 403,
     "member_not_found": 404, "purchase_not_found": 404, "not_found": 404,
     "already_picked_up": 409, "not_ready": 409, "member_frozen": 409, "receipt_conflict": 409,
@@ -77,10 +83,30 @@ def domain_error(exc: DomainError):
 def http_error(exc: HTTPException):
     """JSON for every HTTP error inside /api/v1 (registered per code too, because the app's
     HTML handlers are registered per code and Flask looks codes up before classes)."""
-    codes = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 429: "rate_limited",
+             500: "internal_error"}
     if exc.code == 429:
         return error("rate_limited", _("Too many requests. Wait a moment, then try again."), 429)
-    return error(codes.get(exc.code, "validation_error"), exc.description or exc.name, exc.code)
+    if exc.code == 413:
+        return error("request_too_large", _("The request body is larger than %(n)s bytes.", n=MAX_BODY_BYTES), 413)
+    if exc.code == 500:
+        return error("internal_error", _("Something went wrong on our side. Nothing was changed."), 500)
+    response = error(codes.get(exc.code, "validation_error"), exc.description or exc.name, exc.code)
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response
+
+
+# Unknown paths and wrong methods under /api/ match no API route, so the blueprint's own
+# handlers never see them: the app's error pages hand them back here.
+answer_errors_under("/api/", http_error)
+
+
+@bp.before_request
+def limit_body_size():
+    request.max_content_length = MAX_BODY_BYTES  # also for a body sent without a length
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
 
 
 @bp.errorhandler(Exception)
@@ -123,8 +149,41 @@ def api_key_required(view):
 
 # --- input, checked against the same limits as the document -------------------------------
 
+class _DuplicateField(ValueError):
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _object(pairs: list) -> dict:
+    """JSON objects with a name given twice are refused: which value was meant is unknowable
+    (and parsers disagree on which one wins)."""
+    body = {}
+    for name, value in pairs:
+        if name in body:
+            raise _DuplicateField(name)
+        body[name] = value
+    return body
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json() -> object:
+    if not request.is_json:
+        return None
+    try:
+        return json.loads(request.get_data(cache=True).decode("utf-8"), object_pairs_hook=_object,
+                          parse_constant=_no_constant)
+    except _DuplicateField as duplicate:
+        raise ValidationError(_("The field %(field)s is given more than once.", field=duplicate.name),
+                              field=duplicate.name)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
+        return None
+
+
 def _body(allowed: set[str], required: set[str]) -> dict:
-    body = request.get_json(silent=True)
+    body = _json()
     if not isinstance(body, dict):
         raise ValidationError(_("Send a JSON object."))
     unknown = sorted(set(body) - allowed)

@@ -1,14 +1,44 @@
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from ..forms import Form
-from wtforms import HiddenField, IntegerField, RadioField
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from flask_wtf.form import _Auto
 
+from ..forms import Form, IntegerField
+from wtforms import HiddenField, RadioField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from .models import Order
 from .quotes import MAX_QUANTITY
 
+# The page gives each form a fresh key; a submit without one is refused rather than given a
+# made-up key, which would make a double tap two orders.
+KEY_LENGTH = Order.__table__.c.idempotency_key.type.length
 
-class PlanForm(Form):
+
+def submit_key():
+    return HiddenField(validators=[
+        DataRequired(_l("This page is out of date: reload it and try again.")),
+        Length(max=KEY_LENGTH, message=_l("This page is out of date: reload it and try again."))])
+
+
+class KeyedForm(Form):
+    """A form whose submit is one intent: a shown form gets a fresh key; a submitted one keeps
+    exactly what was sent (nothing, if nothing was)."""
+
+    def __init__(self, formdata=_Auto, **kwargs):
+        super().__init__(formdata=formdata, **kwargs)
+        if not self.key.data and not (formdata is not None and self.is_submitted()):
+            self.key.data = uuid.uuid4().hex
+
+    def key_refusal(self) -> str | None:
+        """Why the submitted key was refused, if it was; the form shown again gets a new one."""
+        if not self.key.errors:
+            return None
+        self.key.data = uuid.uuid4().hex
+        return str(self.key.errors[0])
+
+
+class PlanForm(KeyedForm):
     """Choose how to pay for one item. `key` makes a double-tapped submit one order."""
 
     plan_id = RadioField(_l("How to pay"), coerce=int, validators=[InputRequired(_l("Choose how to pay."))])
@@ -17,13 +47,11 @@ class PlanForm(Form):
         NumberRange(1, MAX_QUANTITY, _l("Choose a quantity between 1 and %(max)s.", max=MAX_QUANTITY))])
     offset_points = IntegerField(_l("Points to use"), default=0, validators=[
         Optional(), NumberRange(min=0, message=_l("Points can't be negative."))])
-    key = HiddenField(validators=[DataRequired()])
+    key = submit_key()
 
-    def __init__(self, *args, plans=(), **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, formdata=_Auto, plans=(), **kwargs):
+        super().__init__(formdata=formdata, **kwargs)
         self.plan_id.choices = [(p.id, p.kind) for p in plans]
-        if not self.key.data:
-            self.key.data = uuid.uuid4().hex
 
 
 class QuantityForm(Form):
@@ -32,13 +60,8 @@ class QuantityForm(Form):
         NumberRange(1, MAX_QUANTITY, _l("Choose a quantity between 1 and %(max)s.", max=MAX_QUANTITY))])
 
 
-class CheckoutForm(Form):
-    key = HiddenField(validators=[DataRequired()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.key.data:
-            self.key.data = uuid.uuid4().hex
+class CheckoutForm(KeyedForm):
+    key = submit_key()
 
 
 class ConfirmForm(Form):

@@ -13,7 +13,7 @@ from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
 from ..unit_of_work import after_commit
-from ..web import int_arg, redirect_to, render, roles_required, wants_fragment
+from ..web import MAX_INT, has_control_characters, int_arg, no_store, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
 from .gateway import gateway_for
@@ -114,7 +114,7 @@ def buy_now(item_id: int):
             error = _refusal(exc, form)
         else:
             return _to_order(order)
-    return _buy_page(item, form, error)
+    return _buy_page(item, form, error or form.key_refusal())
 
 
 def _buy_page(item, form, error, status=422, notice=None):
@@ -151,7 +151,7 @@ def _render_cart(error=None, status=200, offers=()):
     except DomainError as exc:
         error = error or str(exc.message)
     return render("checkout/cart.html", "checkout/_cart.html", lines=cart.lines(current_user.id), totals=totals,
-                  form=CheckoutForm(), error=error, status=status, offers=offers)
+                  form=CheckoutForm(formdata=None), error=error, status=status, offers=offers)
 
 
 @bp.route("/catalog/<int:item_id>/cart", methods=["POST"])
@@ -170,7 +170,7 @@ def add_to_cart(item_id: int):
             return _buy_page(item, fresh, None, status=200, notice=_("Added to your cart."))
         flash(_("Added to your cart."), "success")
         return redirect(url_for("checkout.view_cart"))
-    return _buy_page(item, form, None)
+    return _buy_page(item, form, form.key_refusal())
 
 
 @bp.route("/cart/<int:line_id>/quantity", methods=["POST"])
@@ -203,7 +203,7 @@ def cart_remove(line_id: int):
 def cart_checkout():
     form = CheckoutForm()
     if not form.validate():
-        return _render_cart(status=422)
+        return _render_cart(error=form.key_refusal(), status=422)
     try:
         order = orders.place_order(current_user.id, cart.requests(current_user.id), key=form.key.data, now=now(),
                                    **_place_args())
@@ -226,6 +226,7 @@ def order_list():
 
 @bp.route("/orders/<int:order_id>")
 @roles_required(MEMBER)
+@no_store  # the pickup code and QR
 def order(order_id: int):
     try:
         order_ = orders.member_order(order_id, current_user.id)
@@ -261,6 +262,28 @@ def order_action(order_id: int, action: str):
     return redirect(url_for("checkout.order", order_id=order_id))
 
 
+def _stripe_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 80 and not has_control_characters(value)
+
+
+def _event_fields(event) -> tuple[str, str, dict] | None:
+    """(event id, type, intent) of a verified event, checked against what apply_event and the
+    columns take; None for any other shape (a signature proves the sender, not the shape)."""
+    try:
+        event_id, event_type, intent = event["id"], event["type"], event["data"]["object"]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    intent = intent.to_dict() if hasattr(intent, "to_dict") else intent
+    if not (_stripe_id(event_id) and _stripe_id(event_type) and isinstance(intent, dict)):
+        return None
+    if intent.get("id") is not None and not _stripe_id(intent["id"]):
+        return None
+    amount = intent.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_INT):
+        return None
+    return event_id, event_type, intent
+
+
 @bp.route("/stripe/webhook", methods=["POST"])
 @csrf.exempt
 def stripe_webhook():
@@ -273,9 +296,10 @@ def stripe_webhook():
                                                request.headers.get("Stripe-Signature"), secret)
     except (ValueError, stripe.SignatureVerificationError):
         return {"error": "invalid signature"}, 400
-    intent = event["data"]["object"]
-    outcome = payments.apply_event(event["id"], event["type"], intent.to_dict() if hasattr(intent, "to_dict") else dict(intent),
-                                   now(), hold_minutes=_cfg("MALL_HOLD_MINUTES"))
+    fields = _event_fields(event)
+    if fields is None:  # signed, but not the shape of a PaymentIntent event: nothing to apply
+        return {"error": "unexpected event shape"}, 400
+    outcome = payments.apply_event(*fields, now(), hold_minutes=_cfg("MALL_HOLD_MINUTES"))
     if outcome == "refund due":
         after_commit(payments.send_due_refunds, gateway_for(current_app.config), now())
     return {"outcome": outcome}, 200

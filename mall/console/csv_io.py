@@ -3,6 +3,11 @@
 Import is all or nothing: every row is checked first, problems are reported by row number
 and column, and only a file without any problem is applied, in one transaction, through
 the same services as the console (so the change log and stock movements are written).
+
+The whole file is read, up to MALL_CSV_MAX_BYTES; a larger one is refused as a whole, never
+cut (a cut would drop rows silently, or split a UTF-8 character and refuse a valid file).
+Cells are checked against the schema before anything is written: no control characters,
+no text longer than its column, whole numbers in ASCII digits within the INTEGER range.
 """
 import csv
 import io
@@ -14,6 +19,7 @@ from sqlalchemy import select
 
 from ..errors import DomainError
 from ..extensions import db
+from ..web import MAX_INT, has_control_characters
 from ..inventory.models import StockLevel
 from ..points.models import Tier
 from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
@@ -24,6 +30,31 @@ COLUMNS = ["sku", "name", "name_zh", "category", "min_tier", "points_price", "pe
            "published", "receive", "received", "reserved", "sold", "available"]
 IMPORTED = COLUMNS[:9]  # received/reserved/sold/available are exported for reading only
 MAX_ROWS = 5000
+# Text columns and the schema's length for each (what PostgreSQL would refuse with a 5xx).
+LENGTHS = {"sku": Item.__table__.c.sku.type.length, "name": Item.__table__.c.name.type.length,
+           "name_zh": Item.__table__.c.name_zh.type.length}
+
+
+class FileRefused(DomainError):
+    """The upload as a whole: too large, or not UTF-8 text."""
+
+
+def read_upload(upload, max_bytes: int) -> str:
+    """The whole upload as text, or FileRefused: never a part of it."""
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileRefused(_l("The file is larger than %(n)s bytes: nothing was imported. Split it into "
+                             "smaller files.", n=f"{max_bytes:,}"))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileRefused(_l("The file is not UTF-8 text."))
+
+
+def reference_for(filename: str | None) -> str:
+    """The stock movements' reference: the file's name, printable and within its column."""
+    name = "".join(ch for ch in (filename or "") if not has_control_characters(ch))
+    return f"csv:{name}"[:80]
 
 
 @dataclass
@@ -71,7 +102,7 @@ def export_items() -> str:
         .outerjoin(Tier, Tier.id == Item.min_tier_id)
         .outerjoin(StockLevel, StockLevel.item_id == Item.id).order_by(Item.sku)).all()
     for item, category, tier, stock in rows:
-        writer.writerow([_cell(item.sku), _cell(item.name), _cell(item.name_zh or ""), category, tier or "", item.points_price,
+        writer.writerow([_cell(item.sku), _cell(item.name), _cell(item.name_zh or ""), _cell(category), _cell(tier or ""), item.points_price,
                          item.per_member_limit or "", "yes" if item.published else "no", "",
                          stock.received if stock else 0, stock.reserved if stock else 0,
                          stock.sold if stock else 0, stock.available if stock else 0])
@@ -84,12 +115,14 @@ def _int(value: str, *, minimum: int, optional: bool):
         if optional:
             return None
         raise ValueError(str(_l("This column is required.")))
-    try:
-        number = int(value)
-    except ValueError:
+    # ASCII digits only, as in the console's forms (int() would take "1_0" and "１２").
+    if not (value.isascii() and value.lstrip("-").isdigit()) or value.count("-") > 1:
         raise ValueError(str(_l("Enter a whole number.")))
+    number = int(value)
     if number < minimum:
         raise ValueError(str(_l("Must be %(n)s or more.", n=minimum)))
+    if number > MAX_INT:
+        raise ValueError(str(_l("Must be %(n)s or less.", n=MAX_INT)))
     return number
 
 
@@ -112,6 +145,15 @@ def _parse(text: str):
             nonlocal ok
             ok = False
             problems.append(Problem(number, column, message))
+
+        for column in IMPORTED:
+            value = raw.get(column)
+            if isinstance(value, str) and has_control_characters(value):
+                bad(column, str(_l("Remove the control characters (such as NUL) from this cell.")))
+            elif isinstance(value, str) and column in LENGTHS and len(value.strip()) > LENGTHS[column]:
+                bad(column, str(_l("At most %(n)s characters.", n=LENGTHS[column])))
+        if not ok:
+            continue
 
         sku = (raw.get("sku") or "").strip()
         if not sku:

@@ -1,13 +1,12 @@
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, DateTimeLocalField, FieldList, FormField, IntegerField, SelectField,
-                     StringField, TextAreaField)
+from wtforms import BooleanField, FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 
-from ..forms import Form
+from ..forms import DateTimeLocalField, Form, IntegerField, money
 
 
 class MoneyField(StringField):
@@ -18,13 +17,7 @@ class MoneyField(StringField):
         raw = (valuelist[0] if valuelist else "").strip().lstrip("¥").replace(",", "")
         if not raw:
             return
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(_l("Enter an amount like 9.90."))
-        if amount < 0 or amount.as_tuple().exponent < -2:
-            raise ValueError(_l("Enter an amount like 9.90, not below zero."))
-        self.data = int(amount * 100)
+        self.data = int(money(raw) * 100)  # one format (mall/forms.py), within the INTEGER range
 
     def _value(self):
         return "" if self.data is None else f"{Decimal(self.data) / 100:.2f}"

@@ -1,5 +1,5 @@
 """The merchandiser's console: items, plans, tier prices, substitutes, stock and history."""
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -195,13 +195,13 @@ def import_csv():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            text = upload.read(2_000_000).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            form.file.errors.append(_("The file is not UTF-8 text."))
+            text = csv_io.read_upload(upload, current_app.config["MALL_CSV_MAX_BYTES"])
+        except csv_io.FileRefused as refused:
+            form.file.errors.append(str(refused.message))
         else:
             try:
                 result = csv_io.import_items(text, actor_id=current_user.id, now=now(),
-                                             reference=f"csv:{upload.filename}"[:80])
+                                             reference=csv_io.reference_for(upload.filename))
             except csv_io.ImportRefused as refused:
                 problems = refused.problems
                 form.form_errors.append(str(refused.message))

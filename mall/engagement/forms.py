@@ -1,11 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField,
-                     SelectMultipleField, StringField)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..console.forms import MoneyField
-from ..forms import Form
+from ..forms import DateField, DateTimeLocalField, Form, IntegerField
 from .models import RuleKind
 
 KIND_LABELS = {

@@ -1,9 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import (DateField, EmailField, HiddenField, IntegerField, RadioField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from ..forms import Form
+from ..forms import DateField, Form, IntegerField, whole_number
 
 
 class OrderLookupForm(Form):
@@ -20,8 +19,8 @@ class RefundForm(Form):
 
 def _optional_int(value):
     try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
+        return whole_number(value) if value not in (None, "") else None
+    except ValueError:  # not a number, or beyond any store id
         return None
 
 

@@ -22,7 +22,7 @@ from ..risk import services as risk
 from ..settings import current as current_settings
 from ..templating import points as format_points
 from ..unit_of_work import after_commit
-from ..web import int_arg, redirect_to, refuse, render, roles_required
+from ..web import int_arg, no_store, redirect_to, refuse, render, roles_required
 from . import analytics, segments
 from .alerts import send_due_alerts
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
@@ -74,6 +74,7 @@ def index():
 
 @bp.route("/export/<chart>.csv")
 @roles_required(Role.HQ)
+@no_store
 def export(chart: str):
     _form, filters = _filters()
     board = analytics.dashboard(filters, now(), dashboard_labels())

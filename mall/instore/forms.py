@@ -1,10 +1,10 @@
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..forms import Form
+from ..forms import DecimalField, Form, IntegerField, whole_number
 from .models import CASH_METHODS
 
 
@@ -68,7 +68,7 @@ class ConfirmForm(Form):
 class StaffBindForm(Form):
     """HQ binds a store_staff account to a store. Choices are not checked here: the service
     refuses an unknown account or store with a message next to the field."""
-    staff_id = SelectField(_l("Staff account"), coerce=int, validate_choice=False,
+    staff_id = SelectField(_l("Staff account"), coerce=whole_number, validate_choice=False,
                            validators=[InputRequired(_l("Choose a staff account."))])
-    store_id = SelectField(_l("Store"), coerce=int, validate_choice=False,
+    store_id = SelectField(_l("Store"), coerce=whole_number, validate_choice=False,
                            validators=[InputRequired(_l("Choose a store."))])

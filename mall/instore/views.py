@@ -16,7 +16,7 @@ from ..origin import public_url, request_origin
 from ..risk.services import EarningTooFast
 from ..points.models import LedgerEntry
 from ..points.statement import balance
-from ..web import int_arg, redirect_to, render, roles_required
+from ..web import bounded_int, int_arg, no_store, redirect_to, render, roles_required
 from . import api_keys, pickups, purchases, staffing
 from .codes import qr_svg, receipt_token
 from .errors import CashMethodNeeded, InvalidCode
@@ -88,12 +88,13 @@ def counter():
     elif "q" in request.args:
         status = 422
     return render("instore/counter.html", "instore/_member.html", member=member, status=status,
-                  **_counter_context(request.args.get("store", type=int), form=form))
+                  **_counter_context(bounded_int(request.args.get("store")), form=form))
 
 
 @bp.route("/counter/pickup")
 @roles_required(Role.STORE_STAFF)
 @code_entry_limit
+@no_store
 def pickup_lookup():
     """Look an order up by its code: what to hand over and any cash still due."""
     form = PickupCodeForm(request.args)
@@ -125,6 +126,7 @@ def _status_for(exc: DomainError) -> int:
 @bp.route("/counter/pickup", methods=["POST"])
 @roles_required(Role.STORE_STAFF)
 @code_entry_limit
+@no_store
 def hand_over():
     """One tap redeems: the order is picked up, the cash taken is recorded."""
     form = HandOverForm()
@@ -156,7 +158,7 @@ def create_purchase():
     """Record a till purchase and show its receipt QR for the member to scan."""
     form = PurchaseForm()
     purchase, status = None, 200
-    store_id = request.form.get("store", type=int)
+    store_id = bounded_int(request.form.get("store"))
     if form.validate():
         try:
             store = pickups.check_staff_store(current_user.id, store_id)
@@ -203,6 +205,7 @@ def claim(token: str):
 
 @bp.route("/orders/<int:order_id>/pickup-status")
 @roles_required(Role.MEMBER)
+@no_store
 def pickup_status(order_id: int):
     """Polled by the member's order page while the order waits at the store."""
     try:
