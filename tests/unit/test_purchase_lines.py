@@ -186,3 +186,29 @@ def test_the_rounding_rule_adds_up_and_never_rounds_a_part_up():
     assert split(200, [1, 1, 1]) == [66, 67, 67]
     assert sum(split(433, [7, 13, 29, 1])) == 433
     assert portion(200, 3, 3) == 200 and portion(200, 1, 3) == 66
+
+
+def test_the_dashboard_category_filter_shows_earning_and_redemption_for_a_category(app, api, world, clock):
+    from mall.hq import analytics
+    from mall.hq.views import dashboard_labels
+    from tests.factories import give_points, make_item, make_user
+    from tests.instore_world import ready_order
+    clock.set(WED_10)
+    _earn(api, world, "T3-000400")  # fresh 86 + kitchen 200 points, one entry
+    shopper = make_user(clock.now(), login="shopper@example.com")
+    give_points(shopper.id, 2_000, clock.now())
+    ready_order(shopper.id, make_item(clock.now(), points=700, category="kitchen"), clock.now(), key="k1")
+    ready_order(shopper.id, make_item(clock.now(), points=300, category="fresh"), clock.now(), key="f1")
+    db.session.commit()
+
+    def board(category, days_later=0):
+        at = clock.now() + timedelta(days=days_later)
+        with app.test_request_context():
+            return analytics.dashboard(analytics.make_filters(at, period="30d", category=category), at,
+                                       dashboard_labels())
+    for days_later in (0, 2):  # the live day, then the same day rolled up
+        kitchen, fresh = board("kitchen", days_later), board("fresh", days_later)
+        assert (kitchen.issued, kitchen.redeemed) == (200, 700)
+        assert (fresh.issued, fresh.redeemed) == (86, 300)
+        rows = {r[0]: r[1] for r in board(None, days_later).charts["category"].rows}
+        assert rows["kitchen"] == 200 and rows["fresh"] == 86
