@@ -15,8 +15,10 @@ _events = Namespace()
 purchase_recorded = _events.signal("purchase-recorded", doc="""\
 A store purchase was bound to a member and should earn points. Sent by
 instore.purchases (receipt claim, POS earn) with sender="instore" and member_id, spend_minor,
-minor_per_point, source, key, now, store_id, reference. The ledger entry that earns it is
-keyed (source, key). Received by engagement (earning.purchase_recorded: earns by the rules).""")
+minor_per_point, source, key, now, store_id, reference, lines (the receipt lines, net of
+refunds: dicts of line_no, sku, name, category, category_name, category_name_zh, quantity,
+amount_minor, excluded; they add up to spend_minor). The ledger entry that earns it is
+keyed (source, key), and its detail.lines gives each line's points. Received by engagement (earning.purchase_recorded: earns by the rules).""")
 
 first_purchase = _events.signal("first-purchase", doc="""\
 A member's first purchase earned points. Sent by engagement.earning with sender="engagement"

@@ -5,20 +5,21 @@ generates requests from it. Request limits here (lengths, patterns, maximums) ar
 ones mall/api/views.py enforces, so anything the document allows is handled without a 5xx.
 """
 from ..instore.models import CASH_METHODS as _CASH_METHODS
-from ..instore.purchases import MAX_AMOUNT_MINOR, RECEIPT_PATTERN
+from ..instore.purchases import MAX_AMOUNT_MINOR, MAX_LINES, MAX_QUANTITY, RECEIPT_PATTERN
 
 # RECEIPT_PATTERN (imported above) is the counter's too: one shape of receipt number everywhere.
 CODE_PATTERN = r"^[A-Za-z0-9:-]{3,64}$"
 MOBILE_PATTERN = r"^\+?[0-9]{5,20}$"
 MEMBER_CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
 CASH_METHODS = list(_CASH_METHODS)  # a list, as JSON Schema enums are
+CATEGORY_PATTERN = r"^([a-z0-9][a-z0-9_-]{0,39})?$"
 
 ERROR_CODES = [
     "validation_error", "invalid_api_key", "revoked_api_key", "rate_limited", "not_found", "method_not_allowed",
     "member_not_found", "member_frozen", "receipt_conflict", "invalid_receipt", "purchase_not_found",
     "purchase_refunded", "invalid_code", "code_expired", "already_picked_up", "not_ready", "wrong_store",
     "cash_method_required", "invalid_amount", "store_not_allowed", "claimed_by_another_member",
-    "nothing_to_earn", "busy", "internal_error", "request_too_large",
+    "nothing_to_earn", "busy", "internal_error", "request_too_large", "invalid_lines", "refund_conflict",
 ]
 
 
@@ -80,12 +81,65 @@ SCHEMAS = {
             "amount_minor": {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_MINOR,
                              "description": "Amount paid in minor units (fen)."},
             "member": _ref("MemberRef"),
+            "lines": {"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": _ref("PurchaseLineRequest"),
+                      "description": "The receipt's lines; their amount_minor must add up to the purchase's "
+                                     "(`invalid_lines` otherwise). Without lines the purchase is one line of the "
+                                     "default category. Earning rules apply per line."},
+        },
+    },
+    "PurchaseLineRequest": {
+        "type": "object", "additionalProperties": False, "required": ["amount_minor"],
+        "properties": {
+            "sku": {"type": "string", "maxLength": 40},
+            "name": {"type": "string", "maxLength": 120},
+            "category": {"type": "string", "pattern": CATEGORY_PATTERN,
+                         "description": "A catalogue category or one of the merchant's purchase categories "
+                                        "(console); empty for the default category."},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY, "default": 1},
+            "amount_minor": {"type": "integer", "minimum": 0, "maximum": MAX_AMOUNT_MINOR,
+                             "description": "What the line cost in all, in minor units."},
+            "excluded": {"type": "boolean", "default": False,
+                         "description": "Never earns (gift cards, tobacco); so does a line of an excluded "
+                                        "purchase category."},
+        },
+    },
+    "PurchaseLine": {
+        "type": "object", "additionalProperties": False,
+        "required": ["line_no", "sku", "name", "category", "quantity", "amount_minor", "excluded", "points",
+                     "refunded_quantity", "refunded_points"],
+        "properties": {
+            "line_no": {"type": "integer", "minimum": 1},
+            "sku": {"type": "string"},
+            "name": {"type": "string"},
+            "category": {"type": "string"},
+            "quantity": {"type": "integer", "minimum": 1},
+            "amount_minor": {"type": "integer", "minimum": 0},
+            "excluded": {"type": "boolean"},
+            "points": {"type": "integer", "minimum": 0, "description": "Points this line earned."},
+            "refunded_quantity": {"type": "integer", "minimum": 0},
+            "refunded_points": {"type": "integer", "minimum": 0,
+                                "description": "Of its points, how many refunds took back (or still owe)."},
+        },
+    },
+    "RefundRequest": {
+        "type": "object", "additionalProperties": False,
+        "description": "Empty (or no body): refund everything not yet refunded. With lines: refund those "
+                       "lines and quantities, once per refund_no.",
+        "properties": {
+            "refund_no": {"type": "string", "pattern": RECEIPT_PATTERN,
+                          "description": "The till's refund number: the idempotency key of a partial refund."},
+            "lines": {"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
+                "type": "object", "additionalProperties": False, "required": ["line_no"],
+                "properties": {"line_no": {"type": "integer", "minimum": 1},
+                               "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY,
+                                            "description": "Units to refund; all the line still holds "
+                                                           "without it."}}}},
         },
     },
     "Purchase": {
         "type": "object", "additionalProperties": False,
         "required": ["receipt_no", "store_code", "amount_minor", "status", "points", "member_code",
-                     "claim_url", "claim_expires_at", "created_at"],
+                     "claim_url", "claim_expires_at", "created_at", "lines"],
         "properties": {
             "receipt_no": {"type": "string"},
             "store_code": {"type": "string"},
@@ -97,6 +151,7 @@ SCHEMAS = {
                                                                      "receipt QR code."},
             "claim_expires_at": {"type": "string", "format": "date-time"},
             "created_at": {"type": "string", "format": "date-time"},
+            "lines": {"type": "array", "items": _ref("PurchaseLine")},
         },
     },
     "Refund": {
@@ -108,6 +163,8 @@ SCHEMAS = {
             "clawback_points": {"type": "integer", "minimum": 0,
                                 "description": "Points the member had already spent: recorded as a clawback "
                                                "that later earnings settle. The balance never goes negative."},
+            "refunded_amount_minor": {"type": "integer", "minimum": 0,
+                                      "description": "What this refund gave back, in minor units."},
         },
     },
     "PickupRequest": {
@@ -178,7 +235,8 @@ def document(server_url: str = "/api/v1") -> dict:
                 "responses": {
                     "201": _ok("Recorded (and credited when a member was named).", "Purchase"),
                     "200": _ok("The same receipt again: the first result, nothing credited twice.", "Purchase"),
-                    "400": _error("The body does not match the schema (`validation_error`)."),
+                    "400": _error("The body does not match the schema (`validation_error`), or the lines don't "
+                                  "add up to amount_minor or name an unknown category (`invalid_lines`)."),
                     "404": _error("The named member does not exist (`member_not_found`)."),
                     "409": _error("The receipt number was used with another amount or member "
                                   "(`receipt_conflict`), the purchase was refunded (`purchase_refunded`) "
@@ -186,14 +244,23 @@ def document(server_url: str = "/api/v1") -> dict:
                     **COMMON_ERRORS},
             }},
             "/purchases/{receipt_no}/refund": {"post": {
-                "operationId": "refundPurchase", "summary": "Refund a purchase and reverse its points",
-                "description": "Idempotent: a second call returns the first outcome. Points the member already "
-                               "spent are recorded as a clawback; the balance never goes negative.",
+                "operationId": "refundPurchase", "summary": "Refund a purchase, or some of its lines, and "
+                                                            "reverse their points",
+                "description": "Idempotent: a second call (the same refund_no for a partial refund) returns the "
+                               "first outcome. Per line, the points coming back are the line's remaining points "
+                               "× units refunded ÷ units it still holds, rounded down; its last unit gives back "
+                               "the rest. Points the member already spent are recorded as a clawback; the "
+                               "balance never goes negative.",
                 "parameters": [{"name": "receipt_no", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": RECEIPT_PATTERN}}],
+                "requestBody": {"required": False,
+                                "content": {"application/json": {"schema": _ref("RefundRequest")}}},
                 "responses": {"200": _ok("Refunded.", "Refund"),
-                              "400": _error("The receipt number is not in the expected format "
-                                            "(`validation_error`)."),
+                              "400": _error("The receipt number or the body is not in the expected format "
+                                            "(`validation_error`), or a line is unknown or has fewer units "
+                                            "left (`invalid_lines`)."),
+                              "409": _error("The refund number was used for other lines (`refund_conflict`) "
+                                            "or the purchase is already refunded in full (`purchase_refunded`)."),
                               "404": _error("No purchase with that receipt number at this store "
                                             "(`purchase_not_found`)."),
                               **COMMON_ERRORS},

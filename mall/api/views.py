@@ -43,7 +43,7 @@ STATUS = {
     "wrong_store": 403, "store_not_allowed": 403,
     "member_not_found": 404, "purchase_not_found": 404, "not_found": 404,
     "already_picked_up": 409, "not_ready": 409, "member_frozen": 409, "receipt_conflict": 409,
-    "purchase_refunded": 409, "claimed_by_another_member": 409,
+    "purchase_refunded": 409, "claimed_by_another_member": 409, "invalid_lines": 400, "refund_conflict": 409,
     "invalid_code": 422, "code_expired": 422, "cash_method_required": 422, "nothing_to_earn": 422,
     "rate_limited": 429, "busy": 503,
 }
@@ -216,6 +216,57 @@ def _member_ref(value) -> dict:
     return {name: _string(raw, f"member.{name}", pattern)}
 
 
+def _int(value, field: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValidationError(_("%(field)s must be a whole number from %(low)s to %(high)s.", field=field,
+                                low=low, high=high), field=field)
+    return value
+
+
+def _array(value, field: str) -> list:
+    if not isinstance(value, list) or not 1 <= len(value) <= purchases.MAX_LINES:
+        raise ValidationError(_("%(field)s must be a list of 1 to %(max)s lines.", field=field,
+                                max=purchases.MAX_LINES), field=field)
+    return value
+
+
+def _lines(value) -> list:
+    """Purchase lines, checked against the document's PurchaseLineRequest."""
+    allowed = set(openapi.SCHEMAS["PurchaseLineRequest"]["properties"])
+    out = []
+    for n, raw in enumerate(_array(value, "lines"), start=1):
+        field = f"lines[{n}]"
+        if not isinstance(raw, dict) or "amount_minor" not in raw or set(raw) - allowed:
+            raise ValidationError(_("%(field)s needs amount_minor and only the documented fields.", field=field),
+                                  field=field)
+        text = {k: raw.get(k, "") for k in ("sku", "name")}
+        if any(not isinstance(v, str) or len(v) > (40 if k == "sku" else 120) for k, v in text.items()):
+            raise ValidationError(_("%(field)s is not in the expected format.", field=field), field=field)
+        category = _string(raw.get("category", ""), f"{field}.category", openapi.CATEGORY_PATTERN)
+        excluded = raw.get("excluded", False)
+        if not isinstance(excluded, bool):
+            raise ValidationError(_("%(field)s is not in the expected format.", field=f"{field}.excluded"),
+                                  field=f"{field}.excluded")
+        out.append(purchases.LineInput(
+            amount_minor=_int(raw["amount_minor"], f"{field}.amount_minor", 0, openapi.MAX_AMOUNT_MINOR),
+            quantity=_int(raw.get("quantity", 1), f"{field}.quantity", 1, purchases.MAX_QUANTITY),
+            category=category, excluded=excluded, **text))
+    return out
+
+
+def _refund_lines(value) -> list:
+    out = []
+    for n, raw in enumerate(_array(value, "lines"), start=1):
+        field = f"lines[{n}]"
+        if not isinstance(raw, dict) or "line_no" not in raw or set(raw) - {"line_no", "quantity"}:
+            raise ValidationError(_("%(field)s needs line_no and at most quantity.", field=field), field=field)
+        quantity = raw.get("quantity")
+        out.append(purchases.RefundLine(
+            line_no=_int(raw["line_no"], f"{field}.line_no", 1, 2**31 - 1),
+            quantity=None if quantity is None else _int(quantity, f"{field}.quantity", 1, purchases.MAX_QUANTITY)))
+    return out
+
+
 # --- shapes --------------------------------------------------------------------------------
 
 def _purchase_json(purchase) -> dict:
@@ -225,7 +276,11 @@ def _purchase_json(purchase) -> dict:
             "amount_minor": purchase.amount_minor, "status": purchase.status, "points": purchase.points,
             "member_code": member.member_code if member else None,
             "claim_url": public_url("instore.claim", token=receipt_token(purchase.id)) if open_ else None,
-            "claim_expires_at": purchase.expires_at.isoformat(), "created_at": purchase.created_at.isoformat()}
+            "claim_expires_at": purchase.expires_at.isoformat(), "created_at": purchase.created_at.isoformat(),
+            "lines": [{"line_no": l.line_no, "sku": l.sku, "name": l.name, "category": l.category,
+                       "quantity": l.quantity, "amount_minor": l.amount_minor, "excluded": l.excluded,
+                       "points": l.points, "refunded_quantity": l.refunded_quantity,
+                       "refunded_points": l.refunded_points} for l in purchase.lines]}
 
 
 # --- endpoints ------------------------------------------------------------------------------
@@ -256,18 +311,20 @@ def lookup_member():
 @earn_limit
 @api_key_required
 def earn():
-    body = _body({"receipt_no", "amount_minor", "member"}, {"receipt_no", "amount_minor"})
+    body = _body({"receipt_no", "amount_minor", "member", "lines"}, {"receipt_no", "amount_minor"})
     receipt_no = _string(body["receipt_no"], "receipt_no", openapi.RECEIPT_PATTERN)
     amount = _amount(body["amount_minor"])
+    lines = _lines(body["lines"]) if "lines" in body else None
     cfg, key = current_app.config, g.api_key
     if "member" in body:
         member = purchases.find_member(**_member_ref(body["member"]))
         purchase, created = purchases.earn_for_member(
             key.store_id, receipt_no, amount, member.id, now=now(), code_hours=cfg["MALL_RECEIPT_CODE_HOURS"],
-            minor_per_point=cfg["MALL_EARN_BASE_MINOR_PER_POINT"], api_key_id=key.id)
+            minor_per_point=cfg["MALL_EARN_BASE_MINOR_PER_POINT"], api_key_id=key.id, lines=lines)
     else:
         purchase, created = purchases.create_purchase(key.store_id, receipt_no, amount, now=now(),
-                                                      code_hours=cfg["MALL_RECEIPT_CODE_HOURS"], api_key_id=key.id)
+                                                      code_hours=cfg["MALL_RECEIPT_CODE_HOURS"], api_key_id=key.id,
+                                                      lines=lines)
     return jsonify(_purchase_json(purchase)), 201 if created else 200
 
 
@@ -277,9 +334,12 @@ def earn():
 @api_key_required
 def refund(receipt_no: str):
     _string(receipt_no, "receipt_no", openapi.RECEIPT_PATTERN)
-    outcome = purchases.refund_purchase(g.api_key.store_id, receipt_no, now=now())
+    body = _body({"refund_no", "lines"}, set()) if request.get_data() else {}
+    refund_no = _string(body["refund_no"], "refund_no", openapi.RECEIPT_PATTERN) if "refund_no" in body else None
+    lines = _refund_lines(body["lines"]) if "lines" in body else None
+    outcome = purchases.refund_purchase(g.api_key.store_id, receipt_no, now=now(), lines=lines, refund_no=refund_no)
     return jsonify(purchase=_purchase_json(outcome.purchase), reversed_points=outcome.reversed_points,
-                   clawback_points=outcome.clawback_points)
+                   clawback_points=outcome.clawback_points, refunded_amount_minor=outcome.amount_minor)
 
 
 @bp.route("/pickups/<code>")

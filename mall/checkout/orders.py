@@ -24,6 +24,7 @@ from ..inventory import reservations
 from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..pagination import paginate
+from ..points.categories import record_category_shares
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
@@ -154,9 +155,17 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
     db.session.add(order)
     db.session.flush()
     if order.points_total:
-        spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
-                     now=now, reference=order.number, queue=False,
-                     detail={"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines) + label})
+        by_category: dict[str, int] = {}
+        for line in totals.lines:  # for HQ's dashboard: redemption by category
+            slug = line.item.category.slug if line.item.category else ""
+            by_category[slug] = by_category.get(slug, 0) + line.quote.points
+        detail = {"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines) + label}
+        if len(by_category) == 1:
+            detail["category"] = next(iter(by_category))
+        entry = spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
+                             now=now, reference=order.number, queue=False, detail=detail)
+        if entry is not None and len(by_category) > 1 and sum(by_category.values()) == order.points_total:
+            record_category_shares(entry, {c: (-p, 0) for c, p in by_category.items()})
     return order
 
 

@@ -17,12 +17,14 @@ from ..budgets.services import refuse_frozen
 from ..errors import InvalidAmount
 from ..events import first_purchase
 from ..extensions import db
+from ..points.categories import record_category_shares
 from ..points.ledger import credit_points
 from ..points.models import LedgerEntry
 from ..points.tiers import expiry_for, record_tier_changes, tier_status
 from ..settings import current as current_settings
+from .models import MemberProfile
 from .rulebook import earning_for
-from .rules import PurchaseFacts
+from .rules import LineFacts, PurchaseFacts
 
 
 def purchase_points(spend_minor: int, minor_per_point: int, multiplier_pct: int) -> tuple[int, int]:
@@ -35,20 +37,35 @@ def is_first_purchase(member_id: int) -> bool:
         LedgerEntry.member_id == member_id, LedgerEntry.reason == "purchase").limit(1)) is None
 
 
+def birthday_month(member_id: int) -> int | None:
+    profile = db.session.get(MemberProfile, member_id)
+    return profile.birthday.month if profile is not None and profile.birthday else None
+
+
+def line_facts(lines) -> tuple[LineFacts, ...]:
+    """Receipt lines as sent with the purchase-recorded event (dicts) -> LineFacts."""
+    return tuple(LineFacts(line_no=int(l["line_no"]), amount_minor=int(l["amount_minor"]),
+                           category=l.get("category") or None, sku=l.get("sku") or "", name=l.get("name") or "",
+                           quantity=int(l.get("quantity") or 1), excluded=bool(l.get("excluded")),
+                           category_name=l.get("category_name"), category_name_zh=l.get("category_name_zh"))
+                 for l in lines or ())
+
+
 def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, now: datetime,
-                   store_id: int | None = None, category: str | None = None, tier=None):
+                   store_id: int | None = None, category: str | None = None, tier=None, lines=None):
     tier = tier or tier_status(member_id, now).tier
     return PurchaseFacts(spend_minor=spend_minor, at=now, tier_code=tier.code, tier_name=tier.name,
                          tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
                          default_minor_per_point=minor_per_point, store_id=store_id, category=category,
                          first_purchase=is_first_purchase(member_id),
-                         timezone=current_settings().timezone)
+                         timezone=current_settings().timezone, lines=line_facts(lines),
+                         birthday_month=birthday_month(member_id))
 
 
 def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int, source: str,
                       key: str, now: datetime, store_id: int | None = None,
                       reference: str | None = None, actor_id: int | None = None,
-                      category: str | None = None) -> LedgerEntry | None:
+                      category: str | None = None, lines: list[dict] | None = None) -> LedgerEntry | None:
     """Credit a purchase by the current earning rules and count its spend towards the tier.
 
     The tier is the one held before this purchase; `minor_per_point` is the base rate used
@@ -57,9 +74,17 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     the first entry unchanged. Afterwards an upgrade is recorded at once, and a pending
     referral is rewarded when this is the member's first purchase. Returns None when the
     spend is too small to earn a point.
+
+    `lines` (dicts: line_no, amount_minor, category, sku, name, quantity, excluded,
+    category_name[_zh]) make the rules apply per line; their amounts add up to
+    `spend_minor`. The entry's detail keeps each line's points (`lines`) and, when the lines
+    earned under different rules, each group's explanation (`groups`); an entry spanning
+    several categories is split for HQ by category shares (points/categories.py).
     """
     if not isinstance(spend_minor, int) or spend_minor <= 0:
         raise InvalidAmount(field="amount")
+    if lines and sum(int(l["amount_minor"]) for l in lines) != spend_minor:
+        raise InvalidAmount(field="lines")
     replay = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
                                                          LedgerEntry.idempotency_key == key))
     if replay is not None:
@@ -67,10 +92,13 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     refuse_frozen(member_id)  # the stores check first; this is the guard for every other caller
     status = tier_status(member_id, now)
     facts = purchase_facts(member_id, spend_minor, minor_per_point=minor_per_point, now=now,
-                           store_id=store_id, category=category, tier=status.tier)
+                           store_id=store_id, category=category, tier=status.tier, lines=lines)
     earning, version = earning_for(facts)
     if earning.points <= 0:
         return None
+    if lines:
+        categories = earning.categories
+        category = categories[0] if len(categories) == 1 else None
     entry = credit_points(
         member_id, earning.points, reason="purchase", source=source, key=key, now=now,
         expires_at=expiry_for(status.tier, now), reference=reference, store_id=store_id,
@@ -81,6 +109,8 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
                 "tier_name": facts.tier_name, "tier_name_zh": facts.tier_name_zh,
                 "multiplier_pct": earning.tier_multiplier_pct, "category": category,
                 "rules_version": version, **earning.facts()})
+    record_category_shares(entry, {c: (p, earning.category_spend.get(c, 0))
+                                   for c, p in earning.category_points.items()})
     record_tier_changes(member_id, now)
     if facts.first_purchase:
         first_purchase.send("engagement", member_id=member_id, now=now, store_id=store_id)
@@ -88,7 +118,9 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
 
 
 def purchase_recorded(sender, *, member_id: int, spend_minor: int, minor_per_point: int, source: str, key: str,
-                      now: datetime, store_id: int | None = None, reference: str | None = None) -> None:
-    """Receiver of the purchase-recorded event: earn for the store's purchase by the rules."""
+                      now: datetime, store_id: int | None = None, reference: str | None = None,
+                      lines: list[dict] | None = None) -> None:
+    """Receiver of the purchase-recorded event: earn for the store's purchase by the rules,
+    line by line."""
     earn_for_purchase(member_id, spend_minor, minor_per_point=minor_per_point, source=source, key=key, now=now,
-                      store_id=store_id, reference=reference)
+                      store_id=store_id, reference=reference, lines=lines)

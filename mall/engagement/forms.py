@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..console.forms import MoneyField
@@ -43,6 +43,27 @@ class RuleForm(Form):
     weekdays = MultiCheckboxField(_l("Weekdays"), choices=WEEKDAYS, coerce=int, validators=[Optional()])
     starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    hours_from = TimeField(_l("From (shop time)"), validators=[Optional()])
+    hours_to = TimeField(_l("Until (shop time)"), validators=[Optional()],
+                         description=_l("Only purchases in these hours, e.g. 08:00 to 12:00."))
+    skus = StringField(_l("SKUs"), validators=[Optional(), Length(max=400)],
+                       description=_l("Only these receipt lines, comma separated."))
+    month_days = StringField(_l("Days of the month"), validators=[
+        Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message=_l("Days separated by commas, e.g. 8, 18."))],
+        description=_l("Member days, e.g. 8 for the 8th of every month."))
+    birthday_month = BooleanField(_l("Only in the member's birthday month"))
+
+    def minutes(self) -> tuple[int | None, int | None]:
+        def m(t):
+            return None if t is None else t.hour * 60 + t.minute
+        start, end = m(self.hours_from.data), m(self.hours_to.data)
+        return start, (1440 if end == 0 and start is not None else end)
+
+    def sku_list(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in (self.skus.data or "").split(",") if s.strip())
+
+    def month_day_list(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in (self.month_days.data or "").split(",") if d.strip())
 
 
 class PreviewForm(Form):
@@ -55,6 +76,19 @@ class PreviewForm(Form):
     store_id = SelectField(_l("Store"), coerce=int, validators=[Optional()])
     at = DateTimeLocalField(_l("When"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(_l("Enter a date and time."))])
     first_purchase = BooleanField(_l("Member's first purchase"))
+    lines = TextAreaField(_l("Receipt lines (optional)"), validators=[Optional(), Length(max=4000), Regexp(
+        r"^(\s*[a-z0-9_-]*\s*,\s*\d+(\.\d{1,2})?\s*(,[^,\n]*)?\s*(\n|$))+$",
+        message=_l("One line per row: category, amount, SKU (optional), e.g. fresh, 86.00"))],
+        description=_l("One line per row: category, amount, SKU (optional). They replace the spend and category above."))
+
+    def line_list(self) -> list[dict]:
+        out = []
+        for n, row in enumerate([r for r in (self.lines.data or "").splitlines() if r.strip()], start=1):
+            parts = [p.strip() for p in row.split(",")]
+            amount = int(round(float(parts[1]) * 100))
+            out.append({"line_no": n, "category": parts[0], "amount_minor": amount,
+                        "sku": parts[2] if len(parts) > 2 else ""})
+        return out
 
 
 def choose(form, tiers, categories, stores) -> None:

@@ -8,7 +8,7 @@ The id of the newest row is the rulebook version stamped on every earn.
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -37,6 +37,9 @@ class EarningRule(db.Model):
         CheckConstraint("version > 0", name="version_positive"),
         CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at",
                         name="window_ends_after_it_starts"),
+        CheckConstraint("(minute_from IS NULL) = (minute_to IS NULL) AND (minute_from IS NULL OR "
+                        "(minute_from >= 0 AND minute_to <= 1440 AND minute_to > minute_from))",
+                        name="hours_in_a_day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # also the rulebook version
@@ -54,12 +57,28 @@ class EarningRule(db.Model):
     weekdays: Mapped[str | None] = mapped_column(String(20))
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Per-line and per-moment scopes (issue 12): SKUs (comma separated), hours of the day in
+    # shop time as minutes since midnight [from, to), days of the month ("8,18,28": member
+    # days), and the member's birthday month.
+    skus: Mapped[str | None] = mapped_column(String(400))
+    minute_from: Mapped[int | None]
+    minute_to: Mapped[int | None]
+    month_days: Mapped[str | None] = mapped_column(String(90))
+    birthday_month: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     @property
     def weekday_list(self) -> list[int]:
         return [int(d) for d in (self.weekdays or "").split(",") if d.strip()]
+
+    @property
+    def sku_list(self) -> list[str]:
+        return [s.strip() for s in (self.skus or "").split(",") if s.strip()]
+
+    @property
+    def month_day_list(self) -> list[int]:
+        return [int(d) for d in (self.month_days or "").split(",") if d.strip()]
 
 
 class Checkin(db.Model):

@@ -36,6 +36,11 @@ class RuleDraft:
     weekdays: tuple[int, ...] = ()
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    skus: tuple[str, ...] = ()
+    minute_from: int | None = None   # shop-local minutes since midnight, [from, to)
+    minute_to: int | None = None
+    month_days: tuple[int, ...] = ()
+    birthday_month: bool = False
 
 
 def _latest_versions():
@@ -73,8 +78,16 @@ def _validate(draft: RuleDraft) -> None:
         raise InvalidRule(_l("Choose the tier this multiplier is for."), field="tier_code")
     if draft.kind == RuleKind.CATEGORY_BONUS and not draft.category_slug:
         raise InvalidRule(_l("Choose the category that earns the bonus."), field="category_slug")
-    if draft.kind == RuleKind.TIME_SLOT and not draft.weekdays:
+    if draft.kind == RuleKind.TIME_SLOT and not (draft.weekdays or draft.minute_from is not None
+                                                 or draft.month_days or draft.birthday_month):
         raise InvalidRule(_l("Choose at least one weekday."), field="weekdays")
+    if (draft.minute_from is None) != (draft.minute_to is None) or (
+            draft.minute_from is not None and not 0 <= draft.minute_from < draft.minute_to <= 1440):
+        raise InvalidRule(_l("The hours must end after they start, within one day."), field="minute_to")
+    if any(not 1 <= d <= 31 for d in draft.month_days):
+        raise InvalidRule(_l("Days of the month run from 1 to 31."), field="month_days")
+    if any(not s or len(s) > 40 or "," in s for s in draft.skus) or len(",".join(draft.skus)) > 400:
+        raise InvalidRule(_l("List SKUs separated by commas (up to 400 characters)."), field="skus")
     if draft.kind == RuleKind.CAMPAIGN and not (draft.starts_at and draft.ends_at):
         raise InvalidRule(_l("A campaign needs a start and an end."), field="ends_at")
     if draft.starts_at and draft.ends_at and draft.ends_at <= draft.starts_at:
@@ -98,7 +111,10 @@ def save_rule(draft: RuleDraft, *, actor_id: int | None, now: datetime,
                        value=draft.value, tier_code=draft.tier_code or None,
                        category_slug=draft.category_slug or None, store_id=draft.store_id,
                        weekdays=",".join(str(d) for d in sorted(draft.weekdays)) or None,
-                       starts_at=draft.starts_at, ends_at=draft.ends_at, created_at=now, created_by=actor_id)
+                       starts_at=draft.starts_at, ends_at=draft.ends_at, created_at=now, created_by=actor_id,
+                       skus=",".join(draft.skus) or None, minute_from=draft.minute_from, minute_to=draft.minute_to,
+                       month_days=",".join(str(d) for d in sorted(set(draft.month_days))) or None,
+                       birthday_month=bool(draft.birthday_month))
     db.session.add(rule)
     db.session.flush()
     return rule
@@ -113,7 +129,9 @@ def retire_rule(rule_key: str, *, actor_id: int | None, now: datetime) -> Earnin
                       kind=latest.kind, name=latest.name, name_zh=latest.name_zh, value=latest.value,
                       tier_code=latest.tier_code, category_slug=latest.category_slug,
                       store_id=latest.store_id, weekdays=latest.weekdays, starts_at=latest.starts_at,
-                      ends_at=latest.ends_at, created_at=now, created_by=actor_id)
+                      ends_at=latest.ends_at, created_at=now, created_by=actor_id, skus=latest.skus,
+                      minute_from=latest.minute_from, minute_to=latest.minute_to, month_days=latest.month_days,
+                      birthday_month=latest.birthday_month)
     db.session.add(row)
     db.session.flush()
     return row

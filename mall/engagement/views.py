@@ -1,5 +1,7 @@
 """Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
 
+from datetime import time
+
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,7 +14,7 @@ from ..origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..risk.services import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
-from ..points.explain import formula
+from ..points.explain import formula, line_groups
 from ..web import local_to_utc, refuse, render, roles_required, utc_to_local, wants_fragment
 from . import rulebook, tasks
 from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
@@ -67,6 +69,11 @@ def _iso_date(value: str):
 @bp.app_template_global("earning_formula")
 def _earning_formula(detail: dict) -> str:
     return formula(detail)
+
+
+@bp.app_template_global("earning_lines")
+def _earning_lines(detail: dict) -> str:
+    return line_groups(detail)
 
 
 def _profile_form(form=None) -> ProfileForm:
@@ -181,7 +188,9 @@ def _draft(form) -> rulebook.RuleDraft:
                               category_slug=form.category_slug.data or None, store_id=form.store_id.data or None,
                               weekdays=tuple(form.weekdays.data or ()),
                               starts_at=local_to_utc(form.starts_at.data),
-                              ends_at=local_to_utc(form.ends_at.data))
+                              ends_at=local_to_utc(form.ends_at.data), skus=form.sku_list(),
+                              minute_from=form.minutes()[0], minute_to=form.minutes()[1],
+                              month_days=form.month_day_list(), birthday_month=bool(form.birthday_month.data))
 
 
 def _rule_form(rule=None):
@@ -191,6 +200,10 @@ def _rule_form(rule=None):
         form.store_id.data = rule.store_id or 0
         form.weekdays.data = rule.weekday_list
         form.starts_at.data, form.ends_at.data = utc_to_local(rule.starts_at), utc_to_local(rule.ends_at)
+        form.skus.data, form.month_days.data = ", ".join(rule.sku_list), ", ".join(map(str, rule.month_day_list))
+        if rule.minute_from is not None:
+            form.hours_from.data = time(rule.minute_from // 60, rule.minute_from % 60)
+            form.hours_to.data = time((rule.minute_to // 60) % 24, rule.minute_to % 60)
     return form
 
 

@@ -15,7 +15,10 @@ Definitions (the dashboard's "how these are computed" note says the same):
 - redemption rate: redeemed / issued; breakage: expired / issued (points that were issued
   and will never be redeemed), both over the chosen period.
 - rule: the campaign code an entry names (detail.campaign), else its reason code;
-  category: the category an earn names (detail.category), else none.
+  category: an entry spanning several categories (a purchase with lines of fresh food and
+  kitchen, an order of items from two categories) counts in each by its category shares
+  (ledger_entry_categories); otherwise the category it names (detail.category), or for a
+  refund of points the category of the spend it reverses; else none.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,7 +32,7 @@ from ..extensions import db
 from ..instore.models import Store
 from ..budgets.models import BudgetMonth, StoreBudget
 from ..budgets.services import month_of
-from ..points.models import LedgerEntry, PointsAccount
+from ..points.models import EntryCategoryShare, LedgerEntry, PointsAccount
 from ..settings import current as current_settings
 from .models import HqAlert, LedgerDaily, RollupState
 
@@ -73,8 +76,27 @@ def _rule_expr():
     return func.coalesce(LedgerEntry.detail["campaign"].as_string(), LedgerEntry.reason)
 
 
+_Reversed = aliased(LedgerEntry)
+
+
 def _category_expr():
-    return func.coalesce(LedgerEntry.detail["category"].as_string(), "")
+    return func.coalesce(EntryCategoryShare.category, LedgerEntry.detail["category"].as_string(),
+                         _Reversed.detail["category"].as_string(), "")
+
+
+def _points_expr():
+    return func.coalesce(EntryCategoryShare.points, LedgerEntry.points)
+
+
+def _spend_expr():
+    return func.coalesce(EntryCategoryShare.spend_minor, LedgerEntry.spend_minor)
+
+
+def _with_shares(query):
+    """Ledger entries, each split into its category shares when it has them."""
+    return query.select_from(LedgerEntry) \
+        .outerjoin(EntryCategoryShare, EntryCategoryShare.entry_id == LedgerEntry.id) \
+        .outerjoin(_Reversed, _Reversed.id == LedgerEntry.reverses_id)
 
 
 def _entry_columns():
@@ -104,7 +126,7 @@ def roll_up(now: datetime, *, rebuild: bool = False) -> date | None:
     if state.through_day is not None:
         where.append(LedgerEntry.created_at >= day_start_utc(state.through_day + timedelta(days=1)))
     cols = _entry_columns()
-    summed = select(*cols, func.sum(LedgerEntry.points), func.sum(LedgerEntry.spend_minor), func.count()) \
+    summed = _with_shares(select(*cols, func.sum(_points_expr()), func.sum(_spend_expr()), func.count())) \
         .where(*where).group_by(*cols[:5])
     db.session.execute(insert(LedgerDaily).from_select(
         ["day", "store_id", "kind", "rule", "category", "points", "spend_minor", "entries"], summed))
@@ -167,7 +189,7 @@ def _facts(f: Filters):
     live_from = max(filter(None, [f.start, through + timedelta(days=1) if through else None]), default=None)
     if live_from is None or live_from <= f.end:
         cols = _entry_columns()
-        live = select(*cols, LedgerEntry.points.label("points"), LedgerEntry.spend_minor.label("spend_minor")) \
+        live = _with_shares(select(*cols, _points_expr().label("points"), _spend_expr().label("spend_minor"))) \
             .where(LedgerEntry.created_at < day_start_utc(f.end + timedelta(days=1)))
         if live_from is not None:
             live = live.where(LedgerEntry.created_at >= day_start_utc(live_from))

@@ -121,3 +121,16 @@ class InvalidApiKey(InstoreError):
 class RevokedApiKey(InstoreError):
     code = "revoked_api_key"
     message = _l("This API key was revoked.")
+
+
+class InvalidLines(InstoreError):
+    """A purchase's or a refund's lines don't add up or name something unknown."""
+    code = "invalid_lines"
+    field = "lines"
+    message = _l("Check the purchase lines.")
+
+
+class RefundConflict(InstoreError):
+    code = "refund_conflict"
+    field = "refund_no"
+    message = _l("That refund number was already used for other lines.")

@@ -1,11 +1,12 @@
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..forms import DecimalField, Form, IntegerField, whole_number
 from .models import CASH_METHODS
+from .purchases import LineInput
 
 
 class MemberLookupForm(Form):
@@ -51,8 +52,37 @@ class PurchaseForm(Form):
         if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
             raise ValidationError(_l("Use at most two decimal places."))
 
+    lines = TextAreaField(_l("Receipt lines (optional)"), validators=[Optional(), Length(max=8000)],
+                          description=_l("One line per row: category, amount, SKU, quantity, name "
+                                         "(the last three optional), e.g. fresh, 86.00, VEG-001, 2, Bok choy. "
+                                         "They must add up to the amount paid."))
+
     def amount_minor(self) -> int:
         return int((self.amount.data * 100).to_integral_value())
+
+    def validate_lines(self, field):
+        try:
+            self.line_inputs()
+        except (ValueError, ArithmeticError):
+            raise ValidationError(_l("One line per row: category, amount, SKU, quantity, name, "
+                                     "e.g. fresh, 86.00, VEG-001, 2, Bok choy.")) from None
+
+    def line_inputs(self) -> list | None:
+        """The typed lines as purchases.LineInput, or None when there are none."""
+        rows = [r for r in (self.lines.data or "").splitlines() if r.strip()]
+        if not rows:
+            return None
+        out = []
+        for row in rows:
+            parts = [p.strip() for p in row.split(",", 4)]
+            amount = Decimal(parts[1])
+            if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+                raise ValueError(row)
+            quantity = int(parts[3]) if len(parts) > 3 and parts[3] else 1
+            out.append(LineInput(amount_minor=int(amount * 100), category=parts[0],
+                                 sku=parts[2] if len(parts) > 2 else "", quantity=quantity,
+                                 name=parts[4] if len(parts) > 4 else ""))
+        return out
 
 
 class ApiKeyForm(Form):

@@ -5,11 +5,14 @@ Invariants backed by the schema:
 - an order is handed over once: UNIQUE (pickups.order_id);
 - a receipt earns once per store: UNIQUE (purchases.store_id, receipt_no);
 - a clawback never settles more than it owes: CHECK (0 <= settled <= points);
-- an API key is stored only as a hash: UNIQUE (key_hash), the secret is never kept.
+- an API key is stored only as a hash: UNIQUE (key_hash), the secret is never kept;
+- a purchase line never refunds more than it sold, nor gives back more points than it earned:
+  CHECK (0 <= refunded_quantity <= quantity), CHECK (0 <= refunded_points <= points);
+- a partial refund happens once: UNIQUE (purchase_refunds.purchase_id, refund_no).
 """
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -112,6 +115,77 @@ class Purchase(db.Model):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
+    lines: Mapped[list["PurchaseLine"]] = relationship(order_by="PurchaseLine.line_no",
+                                                       cascade="all, delete-orphan", back_populates="purchase")
+
+
+class PurchaseCategory(db.Model):
+    """A merchant's purchase category for till lines that are not in the catalogue (gift
+    cards, tobacco, services, deposits). `excluded`: lines of this category never earn."""
+
+    __tablename__ = "purchase_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str | None] = mapped_column(String(60))
+    excluded: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class PurchaseLine(db.Model):
+    """One line of a receipt: what was sold, in which category, for how much. A purchase sent
+    without lines has one line of the default category for its whole amount."""
+
+    __tablename__ = "purchase_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "line_no", name="uq_purchase_lines_purchase_line"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+        CheckConstraint("refunded_quantity >= 0 AND refunded_quantity <= quantity", name="refund_in_range"),
+        CheckConstraint("points >= 0 AND refunded_points >= 0 AND refunded_points <= points",
+                        name="refunded_points_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int]
+    sku: Mapped[str] = mapped_column(String(40), default="")
+    name: Mapped[str] = mapped_column(String(120), default="")
+    category: Mapped[str] = mapped_column(String(40), default="")
+    quantity: Mapped[int] = mapped_column(default=1)
+    amount_minor: Mapped[int]
+    excluded: Mapped[bool] = mapped_column(default=False, server_default=false())  # never earns
+    points: Mapped[int] = mapped_column(default=0)              # earned when the purchase was credited
+    refunded_quantity: Mapped[int] = mapped_column(default=0)
+    refunded_amount_minor: Mapped[int] = mapped_column(default=0)
+    refunded_points: Mapped[int] = mapped_column(default=0)     # taken back (or owed) so far
+
+    purchase: Mapped[Purchase] = relationship(back_populates="lines")
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.refunded_quantity
+
+    @property
+    def open_amount_minor(self) -> int:
+        return self.amount_minor - self.refunded_amount_minor
+
+
+class PurchaseRefund(db.Model):
+    """One refund of a purchase: all of it (refund_no "") or chosen lines and quantities
+    (refund_no from the till, which makes a retry return the first outcome)."""
+
+    __tablename__ = "purchase_refunds"
+    __table_args__ = (UniqueConstraint("purchase_id", "refund_no", name="uq_purchase_refunds_purchase_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id", ondelete="CASCADE"))
+    refund_no: Mapped[str] = mapped_column(String(40), default="")
+    lines: Mapped[list] = mapped_column(JSON, default=list)   # [{"line_no", "quantity", "amount_minor", "points"}]
+    amount_minor: Mapped[int] = mapped_column(default=0)
+    reversed_points: Mapped[int] = mapped_column(default=0)
+    clawback_points: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Clawback(db.Model):

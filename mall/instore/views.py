@@ -164,7 +164,7 @@ def create_purchase():
             store = pickups.check_staff_store(current_user.id, store_id)
             purchase, _created = purchases.create_purchase(
                 store.id, form.receipt_no.data, form.amount_minor(), now=now(),
-                code_hours=_cfg("MALL_RECEIPT_CODE_HOURS"), created_by_id=current_user.id)
+                code_hours=_cfg("MALL_RECEIPT_CODE_HOURS"), created_by_id=current_user.id, lines=form.line_inputs())
         except DomainError as exc:
             field = getattr(form, exc.field or "", None) or form.receipt_no
             field.errors = [*field.errors, str(exc.message)]

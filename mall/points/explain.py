@@ -16,6 +16,10 @@ def kind_label(kind: str) -> str:
 def explain(entry) -> str:
     d = entry.detail or {}
     reason = entry.reason
+    if reason == "purchase" and d.get("groups"):
+        return _("Purchase of %(spend)s (receipt %(ref)s): %(parts)s; total %(points)s points",
+                 spend=money(d.get("spend_minor")), ref=entry.reference or "-", parts=line_groups(d),
+                 points=points(entry.points))
     if reason == "purchase" and "steps" in d:
         return _("Purchase of %(spend)s (receipt %(ref)s): %(formula)s = %(points)s points",
                  spend=money(d.get("spend_minor")), ref=entry.reference or "-", formula=formula(d),
@@ -35,6 +39,14 @@ def explain(entry) -> str:
     if reason == "refund":
         return _("Returned to you for order %(ref)s, with the points' original expiry dates",
                  ref=entry.reference or "-")
+    if reason == "purchase_refund" and d.get("partial"):  # some lines of a purchase refunded
+        full, taken = int(d.get("points") or 0), -entry.points
+        if taken < full:
+            return _("Part of a purchase refunded (receipt %(ref)s, %(spend)s): %(taken)s of its %(points)s points "
+                     "taken back; the rest is taken from your next points", ref=entry.reference or "-",
+                     spend=money(d.get("spend_minor")), taken=points(taken), points=points(full))
+        return _("Part of a purchase refunded (receipt %(ref)s, %(spend)s): %(points)s points taken back",
+                 ref=entry.reference or "-", spend=money(d.get("spend_minor")), points=points(full))
     if reason == "purchase_refund":  # in store: a refunded purchase takes its points back
         full, taken = int(d.get("points") or 0), -entry.points
         if taken < full:
@@ -92,6 +104,27 @@ def formula(detail: dict) -> str:
             parts.append(_("capped at %(mult)s × base (%(points)s)", mult=_multiplier(step["value"]),
                            points=points(step["points"])))
     return " ".join(parts)
+
+
+def _category_names(group: dict) -> str:
+    zh = str(get_locale()).startswith("zh")
+    names = [(zh and name_zh) or name or slug or _("other items") for slug, name, name_zh in group.get("categories", [])]
+    return ", ".join(names)
+
+
+def line_groups(detail: dict) -> str:
+    """"¥86 of Fresh food: base 86 × Gold tier 1.2 × Fresh day 2 = 206; ¥200 of Kitchen: ...":
+    each group of lines that earned under the same rules, as the entry froze it."""
+    parts = []
+    for group in detail.get("groups", []):
+        what = _("%(spend)s of %(category)s", spend=money(group.get("spend_minor")), category=_category_names(group))
+        if group.get("excluded"):
+            parts.append(_("%(what)s: not earning", what=what))
+        else:
+            parts.append(f"{what}: {formula({**detail, 'steps': group.get('steps', [])})} = {points(group['points'])}")
+    for step in detail.get("final_steps", []):
+        parts.append(f"+ {_name(step)} {points(step['value'])}")
+    return "; ".join(parts)
 
 
 def _checkin(d: dict) -> str:

@@ -172,3 +172,17 @@ class TierChange(db.Model):
 
     from_tier: Mapped[Tier | None] = relationship(foreign_keys=[from_tier_id])
     to_tier: Mapped[Tier] = relationship(foreign_keys=[to_tier_id])
+
+
+class EntryCategoryShare(db.Model):
+    """How one ledger entry splits across categories, when it spans several: a purchase
+    with fresh-food and kitchen lines, an order of items from two categories. HQ's dashboard
+    reads an entry through its shares when it has them (mall/hq/analytics.py), else through
+    detail.category. The shares of an entry add up to its points."""
+
+    __tablename__ = "ledger_entry_categories"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    points: Mapped[int]
+    spend_minor: Mapped[int] = mapped_column(default=0)

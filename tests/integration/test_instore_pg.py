@@ -143,3 +143,40 @@ def test_rate_limits_live_in_redis_so_every_worker_shares_them(pg_app, clock):
                                            headers=headers).status_code for _ in range(2)]
     assert first == [422, 422] and second == [422, 429]
     assert pg_app.extensions["mall.redis"].keys("*mall:rl*")  # the counters are in Redis
+
+
+def _lines():
+    from tests.factories import make_category
+    make_category("fresh", "Fresh food")
+    make_category("kitchen", "Kitchen")
+    return [purchases.LineInput(amount_minor=8_600, category="fresh", sku="VEG-001", quantity=2),
+            purchases.LineInput(amount_minor=20_000, category="kitchen", sku="KIT-204")]
+
+
+def test_a_receipt_with_lines_earned_twice_at_once_still_earns_once(pg_app, clock):
+    world = make_world(clock.now())
+    lines = _lines()
+    db.session.commit()
+    outcomes = _race(pg_app, 8, lambda i: purchases.earn_for_member(
+        world.store_id, "R-LINES", 28_600, world.member_id, now=clock.now(), code_hours=24, lines=lines, **EARN))
+    db.session.expire_all()
+    assert outcomes == ["ok"] * 8, outcomes
+    assert _count(Purchase) == 1
+    assert account_balance(world.member_id) == 4000 + 286
+    assert _audit_clean()
+
+
+def test_the_same_partial_refund_sent_at_once_takes_its_points_back_once(pg_app, clock):
+    world = make_world(clock.now())
+    lines = _lines()
+    db.session.commit()
+    purchases.earn_for_member(world.store_id, "R-PART", 28_600, world.member_id, now=clock.now(), code_hours=24,
+                              lines=lines, **EARN)
+    db.session.commit()
+    before = account_balance(world.member_id)
+    outcomes = _race(pg_app, 6, lambda i: purchases.refund_purchase(
+        world.store_id, "R-PART", now=clock.now(), refund_no="RF-1", lines=[purchases.RefundLine(1, 1)]))
+    assert outcomes == ["ok"] * 6, outcomes
+    db.session.expire_all()
+    assert account_balance(world.member_id) == before - 43  # 86 × 1 ÷ 2
+    assert _audit_clean()

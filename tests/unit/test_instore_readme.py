@@ -78,7 +78,7 @@ def _run(setup: str, block: str, base: str, code: str) -> str:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_readme_curl_examples_work_as_documented(live):
     app, base, code = live
-    setup, lookup, earn, receipt_qr, refund, pickup = readme_blocks()
+    setup, lookup, earn, receipt_qr, refund, pickup, *with_lines = readme_blocks()
     assert DEMO_API_KEY in setup
     with app.app_context():
         validator = OpenAPIValidator(app.test_client().get("/api/v1/openapi.json").get_json())
@@ -114,3 +114,14 @@ def test_the_readme_curl_examples_work_as_documented(live):
     check("/pickups/{code}", "get", preview, 200)
     check("/pickups", "post", redeemed, 201)
     assert preview["code"] == code and redeemed["store_code"] == "SH-012"
+
+    earn_lines, partial_refund = with_lines  # issue 12: purchases with lines, partial refunds
+    lined, = _json_values(_run(setup, earn_lines, base, code))
+    check("/purchases", "post", lined, 201)
+    assert lined["status"] == "claimed" and [l["category"] for l in lined["lines"]] == ["fresh", "kitchen"]
+    assert sum(l["points"] for l in lined["lines"]) == lined["points"] > 0
+    part, = _json_values(_run(setup, partial_refund, base, code))
+    check("/purchases/{receipt_no}/refund", "post", part, 200)
+    fresh = lined["lines"][0]["points"]
+    assert part["reversed_points"] + part["clawback_points"] == fresh // 2  # 1 of 2 units, rounded down
+    assert part["purchase"]["status"] == "claimed" and part["refunded_amount_minor"] == 4300
