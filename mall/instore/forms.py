@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..forms import DecimalField, Form, IntegerField, whole_number
+from ..forms import DecimalField, Form, IntegerField, money, whole_number
 from .models import CASH_METHODS
 from .purchases import LineInput
 
@@ -75,10 +75,12 @@ class PurchaseForm(Form):
         out = []
         for row in rows:
             parts = [p.strip() for p in row.split(",", 4)]
-            amount = Decimal(parts[1])
-            if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            if len(parts) < 2:
                 raise ValueError(row)
-            quantity = int(parts[3]) if len(parts) > 3 and parts[3] else 1
+            amount = money(parts[1])  # the one number format forms and the API accept
+            if amount != amount.quantize(Decimal("0.01")):
+                raise ValueError(row)
+            quantity = whole_number(parts[3]) if len(parts) > 3 and parts[3] else 1
             out.append(LineInput(amount_minor=int(amount * 100), category=parts[0],
                                  sku=parts[2] if len(parts) > 2 else "", quantity=quantity,
                                  name=parts[4] if len(parts) > 4 else ""))
