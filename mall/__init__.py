@@ -78,6 +78,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .inventory import audit as _  # noqa: F401,F811
     from .presale import audit as _  # noqa: F401,F811
     from .instore import audit as _  # noqa: F401,F811
+    from .budgets import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp

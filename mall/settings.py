@@ -54,6 +54,7 @@ class Settings:
     tasks: TaskRewards
     risk: RiskLimits
     rfm: RfmThresholds
+    return_window_days: int = 0  # purchase points pending this long (0: spendable at once)
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
 
@@ -85,6 +86,7 @@ class Settings:
                 loyal_days=int(c["MALL_RFM_LOYAL_DAYS"]), loyal_purchases=int(c["MALL_RFM_LOYAL_PURCHASES"]),
                 loyal_spend_minor=int(c["MALL_RFM_LOYAL_SPEND_MINOR"]),
                 potential_days=int(c["MALL_RFM_POTENTIAL_DAYS"]), dormant_days=int(c["MALL_RFM_DORMANT_DAYS"])),
+            return_window_days=int(c["MALL_RETURN_WINDOW_DAYS"]),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )
 

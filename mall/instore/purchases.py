@@ -10,7 +10,9 @@ the POS API (the till names the member). One purchase earns once (DESIGN.md #3):
   the purchase-recorded event (mall/events.py), which engagement's earning receives, so the
   statement line explains them.
 
-A refund reverses the purchase's points by the clawback rule (mall/instore/clawbacks.py).
+A refund reverses the purchase's points: inside the return window they are still pending
+and are simply cancelled (never spent, so nothing can be owed); after it, by the clawback
+rule (mall/instore/clawbacks.py).
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +25,7 @@ from ..events import purchase_recorded
 from ..extensions import db
 from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
+from ..points.ledger import cancel_pending, pending_lot
 from ..points.models import LedgerEntry
 from .clawbacks import settle_clawbacks, take_back_points
 from .codes import read_receipt_token
@@ -182,8 +185,9 @@ def _refund_outcome(purchase: Purchase, again: bool) -> Refund:
 
 
 def refund_purchase(store_id: int, receipt_no: str, *, now: datetime) -> Refund:
-    """Refund a purchase in full and take back its points by the clawback rule. A second
-    call changes nothing and returns the first outcome. Raises PurchaseNotFound."""
+    """Refund a purchase in full and take back its points: inside the return window its
+    pending points are cancelled (no clawback can arise); after it, by the clawback rule.
+    A second call changes nothing and returns the first outcome. Raises PurchaseNotFound."""
     purchase = _by_receipt(store_id, normalise_receipt(receipt_no), lock=True)
     if purchase is None:
         raise PurchaseNotFound()
@@ -193,6 +197,15 @@ def refund_purchase(store_id: int, receipt_no: str, *, now: datetime) -> Refund:
     purchase.status, purchase.refunded_at = PurchaseStatus.REFUNDED, now
     if was_claimed and purchase.points > 0:
         store = db.session.get(Store, purchase.store_id)
+        if pending_lot(purchase.earn_entry_id) is not None:
+            entry = cancel_pending(purchase.earn_entry_id, reason="purchase_refund", source="receipt-refund",
+                                   key=f"purchase:{purchase.id}", now=now, spend_minor=purchase.amount_minor,
+                                   reference=purchase.receipt_no, store_id=purchase.store_id,
+                                   detail={"spend_minor": purchase.amount_minor, "points": purchase.points,
+                                           "store": store.name if store else "", "pending": True})
+            if entry is not None:
+                db.session.flush()
+                return _refund_outcome(purchase, again=False)
         entry = take_back_points(purchase.member_id, purchase.points, reason="purchase_refund",
                                  source="receipt-refund", key=f"purchase:{purchase.id}", now=now,
                                  first_entry_id=purchase.earn_entry_id, spend_minor=purchase.amount_minor,
