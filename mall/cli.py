@@ -49,7 +49,7 @@ def jobs_command():
     from .notifications.delivery import deliver_pending
     from .notifications.mail import mailer_for
     from .notifications.reminders import send_expiry_reminders
-    from .points.ledger import expire_due_points
+    from .points.ledger import expire_due_points, release_due_pending
     from .points.tiers import review_tiers
     from .presale import services as presale
     at, gateway, mailer = now(), gateway_for(current_app.config), mailer_for(current_app.config)
@@ -67,6 +67,8 @@ def jobs_command():
         click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
     with unit():
         click.echo(f"points expiry: {expire_due_points(at)} lot remainders expired")
+    with unit():
+        click.echo(f"pending points: {release_due_pending(at)} purchases' points released after the return window")
     with unit():
         click.echo(f"clawbacks: {settle_due_clawbacks(at)} points settled from refunded purchases")
     with unit():

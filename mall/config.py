@@ -86,6 +86,9 @@ class Config:
     MALL_STORE_DEFAULT_MONTHLY_POINTS = int(os.environ.get("MALL_STORE_DEFAULT_MONTHLY_POINTS", "20000"))
     MALL_STAFF_GRANT_MAX_POINTS = int(os.environ.get("MALL_STAFF_GRANT_MAX_POINTS", "1000"))
     MALL_STAFF_GRANT_DAILY_POINTS = int(os.environ.get("MALL_STAFF_GRANT_DAILY_POINTS", "3000"))
+    # Purchase points stay pending (not spendable) for the return window, in days; a refund
+    # inside it cancels them, and `mall jobs` releases them after it. 0 turns it off.
+    MALL_RETURN_WINDOW_DAYS = int(os.environ.get("MALL_RETURN_WINDOW_DAYS", "7"))
     # What 100 points cost the programme, in minor units (HQ's cost and ROI figures).
     MALL_POINT_VALUE_MINOR_PER_100 = int(os.environ.get("MALL_POINT_VALUE_MINOR_PER_100", "100"))
     # Risk control: earning velocity per member, device and address (earns per window in
@@ -138,6 +141,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     MALL_STRICT_REFUSALS = True  # a 4xx/5xx answered after writes fails the test (unit_of_work)
     PASSWORD_HASH_FAST = True  # cheap Argon2 parameters: hundreds of logins per suite
+    # Purchase points spendable at once in the suite: the tests written before pending points
+    # spend what they earn; the pending tests set a window themselves (settings.reload).
+    MALL_RETURN_WINDOW_DAYS = 0
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = None
     MALL_BASE_URL = "http://localhost"  # the test client's own address

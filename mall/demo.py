@@ -15,7 +15,7 @@ from .instore.models import Store
 from .inventory.models import StockLevel
 from .inventory.services import receive_stock
 from .engagement.earning import earn_for_purchase
-from .points.ledger import expire_member_points, spend_points
+from .points.ledger import expire_member_points, release_member_pending, spend_points
 from .points.models import LedgerEntry, Tier
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -188,8 +188,10 @@ def _history(user: User, history: dict | None, items: dict[str, Item], store: St
     events += [(d, "redeem", (sku, pts)) for d, sku, pts in history["redeem"]]
     for days_ago, kind, what in sorted(events, key=lambda e: -e[0]):
         at = now - timedelta(days=days_ago, hours=3)
-        # Sweep what had expired by then, as the nightly job would have.
+        # Sweep what had expired by then, and release what had passed its return window, as
+        # the jobs would have; the last days' purchases stay pending (shown on the home page).
         expire_member_points(user.id, at)
+        release_member_pending(user.id, at)
         if kind == "buy":
             earn_for_purchase(user.id, what, minor_per_point=100, source="demo",
                               key=f"{user.member_code}:buy:{days_ago}", now=at, store_id=store.id,
@@ -199,6 +201,7 @@ def _history(user: User, history: dict | None, items: dict[str, Item], store: St
             spend_points(user.id, pts, reason="redeem", source="demo", key=f"{user.member_code}:redeem:{days_ago}",
                          now=at, reference=f"DEMO-{days_ago:04d}", detail={"item": items[sku].name})
     expire_member_points(user.id, now)
+    release_member_pending(user.id, now)
 
 
 # In store (issue 5): the staff account works at the demo store, the Gold member has two

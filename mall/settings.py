@@ -62,6 +62,7 @@ class Settings:
     risk: RiskLimits
     rfm: RfmThresholds
     grants: GrantLimits
+    return_window_days: int = 0  # purchase points pending this long (0: spendable at once)
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
 
@@ -97,6 +98,7 @@ class Settings:
                 store_monthly_points=int(c["MALL_STORE_DEFAULT_MONTHLY_POINTS"]),
                 staff_grant_max=int(c["MALL_STAFF_GRANT_MAX_POINTS"]),
                 staff_daily_max=int(c["MALL_STAFF_GRANT_DAILY_POINTS"])),
+            return_window_days=int(c["MALL_RETURN_WINDOW_DAYS"]),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )
 

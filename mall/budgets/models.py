@@ -1,9 +1,16 @@
-"""Store budgets for discretionary points, and the grants charged to them.
+"""Budgets for discretionary points, and the grants charged to them.
+
+One budget model for every discretionary point (DESIGN.md #9): a store's budget when a
+store is involved, otherwise a programme budget HQ sets per campaign (an earning rule) or
+per task kind (check-in, profile, referral). Both are charged the same way, on a
+BudgetMonth row, and every charged issuance is one DiscretionaryGrant row.
 
 Invariants backed by the schema:
-- a store's month never uses more budget than its limit: CHECK (used_points <= limit_points);
+- a budget's month never uses more than its limit: CHECK (used_points <= limit_points);
   points HQ approves beyond the limit are counted apart, in over_points;
-- one budget month per store and month, one grant per (source, idempotency_key): UNIQUE.
+- a month belongs to exactly one store or one programme budget (CHECK), once per month
+  (UNIQUE), and one grant per (source, idempotency_key): UNIQUE.
+`mall audit` checks used_points = the month's issued grants and over_points = its approved ones.
 """
 from datetime import datetime
 from enum import StrEnum
@@ -38,18 +45,49 @@ class StoreBudget(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BudgetScope(StrEnum):
+    CAMPAIGN = "campaign"  # target: an earning rule's key (its bonus uplift)
+    TASK = "task"          # target: a task kind: checkin, profile, referral
+
+
+class ProgrammeBudget(db.Model):
+    """HQ's monthly allowance of discretionary points where no store is involved (online
+    check-ins, profile points, a campaign's uplift at a store without its own budget)."""
+
+    __tablename__ = "programme_budgets"
+    __table_args__ = (
+        UniqueConstraint("scope", "target", name="one_budget_per_target"),
+        CheckConstraint("scope IN ('campaign', 'task')", name="known_scope"),
+        CheckConstraint("monthly_points > 0", name="monthly_points_positive"),
+        CheckConstraint("when_exhausted IN ('hold', 'refuse')", name="known_when_exhausted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+    monthly_points: Mapped[int]
+    when_exhausted: Mapped[str] = mapped_column(String(10), default=WhenExhausted.HOLD.value)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class BudgetMonth(db.Model):
-    """One store's usage in one calendar month (UTC). Charged with a conditional UPDATE."""
+    """One budget's usage (a store's or a programme budget's) in one calendar month (UTC).
+    Charged with a conditional UPDATE."""
 
     __tablename__ = "budget_months"
     __table_args__ = (
         UniqueConstraint("store_id", "month", name="one_row_per_store_month"),
+        UniqueConstraint("programme_budget_id", "month", name="one_row_per_programme_month"),
         CheckConstraint("used_points >= 0 AND over_points >= 0", name="usage_not_negative"),
         CheckConstraint("used_points <= limit_points", name="never_over_budget"),
+        CheckConstraint("(store_id IS NULL) <> (programme_budget_id IS NULL)", name="one_budget_owner"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    programme_budget_id: Mapped[int | None] = mapped_column(ForeignKey("programme_budgets.id", ondelete="CASCADE"))
     month: Mapped[str] = mapped_column(String(7))  # "2026-06"
     limit_points: Mapped[int]
     used_points: Mapped[int] = mapped_column(default=0)
@@ -73,7 +111,9 @@ class GrantKind(StrEnum):
 
 
 class DiscretionaryGrant(db.Model):
-    """A discretionary credit charged to a store's budget, or held for HQ's approval."""
+    """A discretionary credit charged to a budget (a store's or a programme budget), or held
+    for HQ's approval. For a purchase's bonus uplift, `points` is the uplift alone and
+    `entry_id` the purchase's ledger line (base and uplift are credited as one line)."""
 
     __tablename__ = "discretionary_grants"
     __table_args__ = (
@@ -81,11 +121,13 @@ class DiscretionaryGrant(db.Model):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("status IN ('issued', 'held', 'approved', 'rejected')", name="known_status"),
         CheckConstraint("kind IN ('task', 'campaign', 'manual', 'bonus')", name="known_kind"),
+        CheckConstraint("store_id IS NULL OR programme_budget_id IS NULL", name="one_budget"),
         Index("ix_grants_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    programme_budget_id: Mapped[int | None] = mapped_column(ForeignKey("programme_budgets.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     points: Mapped[int]
     kind: Mapped[str] = mapped_column(String(10))

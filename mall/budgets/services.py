@@ -1,25 +1,31 @@
-"""Store budgets for discretionary points: tasks, campaigns, manual grants and bonus rules.
+"""Budgets for discretionary points: tasks, campaigns, manual grants and bonus-rule uplift.
+
+One budget model for every discretionary point (DESIGN.md #9): the points are charged to
+the store's budget when a store is involved and has one, otherwise to the programme budget
+HQ sets for the campaign or task kind (`budget_for`). Base points for spend are the
+programme's cost of sales and never come here: a store over budget still gives every
+customer their purchase base points.
 
 The hook for other code is `issue_discretionary(...)`: it credits the member and charges the
-store's monthly budget in ONE transaction, or holds the grant for HQ's approval, or refuses
-it, per the store's setting. Code that writes its own ledger credit can call
-`charge_discretionary(store_id, points, reason, now)` in the same transaction instead
+budget in ONE transaction, or holds the grant for HQ's approval, or refuses it, per the
+budget's setting. Code that writes its own ledger credit calls
+`charge_discretionary(store_id, points, reason, now, programme=...)` in the same transaction
 (it raises BudgetHeld / BudgetRefused when the budget can't cover the points; on BudgetHeld
-the caller should not credit, and should record the grant with `hold_grant`).
-
-Purchase-based base points never come here: `engagement.earning.earn_for_purchase` is not
-budgeted, so a store over budget still gives every customer their purchase points.
+the caller should not credit, and should record the grant with `hold_grant`), then records
+what it issued with `record_issued`, so that `mall audit` can check each budget month's
+spend against its grants.
 
 Why 50 concurrent grants can't overshoot: the charge is ONE conditional UPDATE
-(`SET used = used + p WHERE used + p <= limit`) on the store's month row. PostgreSQL
+(`SET used = used + p WHERE used + p <= limit`) on the budget's month row. PostgreSQL
 re-checks the WHERE on the newest row version after waiting for the row lock, so two
 grants can't both take the last points, and CHECK (used_points <= limit_points) refuses
 any write that would overshoot even if this code were wrong. The row is updated last in the
-transaction (after the ledger credit), so its lock is held only until commit.
+transaction (after the member's account row is locked), so its lock is held only until commit.
 
-Warnings: the first charge that takes a month to 80% or more writes a `budget_80` alert
-(once per store and month, UNIQUE), reaching 100% writes `budget_100`; alerts show on the
-HQ dashboard and are emailed after commit (`send_due_alerts`, also run by `mall jobs`).
+Warnings: the first charge that takes a store's month to 80% or more writes a `budget_80`
+alert (once per store and month, UNIQUE), reaching 100% writes `budget_100`; alerts show on
+the HQ dashboard and are emailed after commit (`send_due_alerts`, also run by `mall jobs`).
+Programme budgets show their usage on /hq/budgets (no email alerts yet).
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,8 +48,8 @@ from ..points.tiers import expiry_for, tier_status
 from ..risk.services import check_earn_velocity
 from ..settings import GrantLimits
 from ..settings import current as current_settings
-from .models import (BudgetMonth, DiscretionaryGrant, GrantKind, GrantStatus, StoreBudget,
-                     WhenExhausted)
+from .models import (BudgetMonth, BudgetScope, DiscretionaryGrant, GrantKind, GrantStatus, ProgrammeBudget,
+                     StoreBudget, WhenExhausted)
 
 WARN_PCT = 80
 KIND_VALUES = tuple(k.value for k in GrantKind)
@@ -53,10 +59,18 @@ class BudgetRefused(DomainError):
     message = _l("This store's budget for discretionary points is used up this month; "
                  "the points were not issued.")
 
+    def __init__(self, *args, budget: "BudgetRef | None" = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+
 
 class BudgetHeld(DomainError):
     message = _l("This store's budget for discretionary points is used up this month; "
                  "the points are waiting for HQ's approval.")
+
+    def __init__(self, *args, budget: "BudgetRef | None" = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = budget
 
 
 def refuse_frozen(member_id: int) -> None:
@@ -72,24 +86,61 @@ class GrantAlreadyDecided(DomainError):
 
 
 @dataclass(frozen=True)
+class BudgetRef:
+    """The budget a discretionary point is charged to: a store's, or a programme budget."""
+    store_id: int | None
+    programme_budget_id: int | None
+    monthly_points: int
+    when_exhausted: str
+
+
+@dataclass(frozen=True)
 class Charge:
     budgeted: bool
     used: int = 0
     limit: int = 0
+    budget: BudgetRef | None = None
 
 
 def month_of(now: datetime) -> str:
     return f"{now:%Y-%m}"
 
 
-def _month_row(store_id: int, month: str, limit: int) -> None:
-    """Create the store's row for the month if it is missing (two workers may race)."""
-    exists = db.session.scalar(select(BudgetMonth.id).where(BudgetMonth.store_id == store_id,
+def budget_for(store_id: int | None, programme: tuple[str, str] | None = None) -> BudgetRef | None:
+    """Where discretionary points are charged: the store's budget when a store is involved
+    (its own, or the default MALL_STORE_DEFAULT_MONTHLY_POINTS), else the programme budget for `programme` = (scope, target), e.g. ("task", "checkin")
+    or ("campaign", <rule key>); None when neither exists (the points are unbudgeted)."""
+    if store_id is not None:
+        store = db.session.get(StoreBudget, store_id)
+        if store is not None:
+            return BudgetRef(store_id, None, store.monthly_points, store.when_exhausted)
+        # A store HQ has not given a budget has the default one, held when used up.
+        return BudgetRef(store_id, None, current_settings().grants.store_monthly_points, WhenExhausted.HOLD.value)
+    if programme is None:
+        return None
+    scope, target = programme
+    budget = db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
+                                                             ProgrammeBudget.target == target))
+    if budget is None:
+        return None
+    return BudgetRef(None, budget.id, budget.monthly_points, budget.when_exhausted)
+
+
+def _owner(store_id: int | None, programme_budget_id: int | None):
+    if store_id is not None:
+        return BudgetMonth.store_id == store_id
+    return BudgetMonth.programme_budget_id == programme_budget_id
+
+
+def _month_row(ref: BudgetRef, month: str) -> None:
+    """Create the budget's row for the month if it is missing (two workers may race)."""
+    exists = db.session.scalar(select(BudgetMonth.id).where(_owner(ref.store_id, ref.programme_budget_id),
                                                             BudgetMonth.month == month))
     if exists is not None:
         return
     # Skipped if another grant created it first.
-    insert_once(lambda: db.session.add(BudgetMonth(store_id=store_id, month=month, limit_points=limit,
+    insert_once(lambda: db.session.add(BudgetMonth(store_id=ref.store_id, programme_budget_id=ref.programme_budget_id,
+                                                   month=month, limit_points=ref.monthly_points,
                                                    used_points=0, over_points=0)))
 
 
@@ -98,35 +149,37 @@ def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> 
     budget_threshold_crossed.send("budgets", kind=kind, store_id=store_id, month=month, facts=facts, now=now)
 
 
-def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
-    """Charge `points` to the store's budget for the month of `now`, atomically.
+def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime, *,
+                         programme: tuple[str, str] | None = None) -> Charge:
+    """Charge `points` to the budget for the month of `now`, atomically: the store's budget,
+    else the programme budget for `programme` (see `budget_for`).
 
-    Returns Charge(budgeted=False) without a store (online). A store HQ has not given a
-    budget has the default one (MALL_STORE_DEFAULT_MONTHLY_POINTS, held when used up).
-    Raises BudgetRefused or BudgetHeld (per the store's setting) when the month's remaining
-    budget is smaller than `points`; nothing is charged then.
+    Returns Charge(budgeted=False) when there is no budget to charge.
+    Raises BudgetRefused or BudgetHeld (per the budget's setting, carrying the budget) when
+    the month's remaining budget is smaller than `points`; nothing is charged then.
     """
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
-    if store_id is None:
+    budget = budget_for(store_id, programme)
+    if budget is None:
         return Charge(budgeted=False)
-    budget = db.session.get(StoreBudget, store_id)
-    monthly = budget.monthly_points if budget is not None else current_settings().grants.store_monthly_points
-    when_exhausted = budget.when_exhausted if budget is not None else WhenExhausted.HOLD.value
     month = month_of(now)
-    _month_row(store_id, month, monthly)
+    _month_row(budget, month)
     row = db.session.execute(
         update(BudgetMonth)
-        .where(BudgetMonth.store_id == store_id, BudgetMonth.month == month,
+        .where(_owner(budget.store_id, budget.programme_budget_id), BudgetMonth.month == month,
                BudgetMonth.used_points + points <= BudgetMonth.limit_points)
         .values(used_points=BudgetMonth.used_points + points)
         .returning(BudgetMonth.id, BudgetMonth.used_points, BudgetMonth.limit_points)
         .execution_options(synchronize_session=False)).first()
     if row is None:
-        if when_exhausted == WhenExhausted.REFUSE.value:
-            raise BudgetRefused()
-        raise BudgetHeld()
+        if budget.when_exhausted == WhenExhausted.REFUSE.value:
+            raise BudgetRefused(budget=budget)
+        raise BudgetHeld(budget=budget)
     month_id, used, limit = row
+    store_id = budget.store_id
+    if store_id is None:  # programme budgets: usage shows on /hq/budgets, no email alerts
+        return Charge(budgeted=True, used=used, limit=limit, budget=budget)
     facts = {"used": used, "limit": limit, "reason": reason}
     if used * 100 >= limit * WARN_PCT:
         warned = db.session.execute(
@@ -140,7 +193,24 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
             .values(exhausted_at=now).execution_options(synchronize_session=False)).rowcount
         if exhausted:
             _alert("budget_100", store_id, month, facts, now)
-    return Charge(budgeted=True, used=used, limit=limit)
+    return Charge(budgeted=True, used=used, limit=limit, budget=budget)
+
+
+def record_issued(charge: Charge, member_id: int, points: int, *, kind: str, reason: str, source: str, key: str,
+                  expires_at: datetime, entry_id: int, now: datetime, actor_id: int | None = None,
+                  note: str = "") -> DiscretionaryGrant | None:
+    """Record points issued against a charge just made (the audit sums these per budget
+    month). Nothing to record for an unbudgeted charge."""
+    if not charge.budgeted:
+        return None
+    grant = DiscretionaryGrant(store_id=charge.budget.store_id, programme_budget_id=charge.budget.programme_budget_id,
+                               member_id=member_id, points=points, kind=kind, reason=reason, note=note[:255],
+                               source=source, idempotency_key=key, expires_at=expires_at, month=month_of(now),
+                               status=GrantStatus.ISSUED.value, entry_id=entry_id, actor_id=actor_id,
+                               created_at=now)
+    db.session.add(grant)
+    db.session.flush()
+    return grant
 
 
 def _existing_grant(source: str, key: str) -> DiscretionaryGrant | None:
@@ -152,7 +222,7 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
                         source: str, key: str, expires_at: datetime, now: datetime,
                         actor_id: int | None = None, note: str = "", detail: dict | None = None,
                         reference: str | None = None, device: str | None = None,
-                        ip: str | None = None) -> DiscretionaryGrant | None:
+                        ip: str | None = None, programme: tuple[str, str] | None = None) -> DiscretionaryGrant | None:
     """Credit discretionary points through the store's budget. Idempotent per (source, key).
 
     Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
@@ -175,33 +245,29 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
                                   expires_at=expires_at, now=now, store_id=store_id, actor_id=actor_id,
                                   detail=detail, reference=reference)
             # The budget row last: its lock is then held only until commit.
-            charge = charge_discretionary(store_id, points, reason, now)
-    except BudgetHeld:
-        return hold_grant(member_id, points, store_id=store_id, kind=kind, reason=reason, source=source,
-                          key=key, expires_at=expires_at, now=now, actor_id=actor_id, note=note)
-    if not charge.budgeted:
-        return None
-    grant = DiscretionaryGrant(store_id=store_id, member_id=member_id, points=points, kind=kind,
-                               reason=reason, note=note[:255], source=source, idempotency_key=key,
-                               expires_at=expires_at, month=month_of(now), status=GrantStatus.ISSUED.value,
-                               entry_id=entry.id, actor_id=actor_id, created_at=now)
-    db.session.add(grant)
-    db.session.flush()
-    return grant
+            charge = charge_discretionary(store_id, points, reason, now, programme=programme)
+    except BudgetHeld as held:
+        return hold_grant(member_id, points, store_id=held.budget.store_id, kind=kind, reason=reason, source=source,
+                          key=key, expires_at=expires_at, now=now, actor_id=actor_id, note=note,
+                          programme_budget_id=held.budget.programme_budget_id)
+    return record_issued(charge, member_id, points, kind=kind, reason=reason, source=source, key=key,
+                         expires_at=expires_at, entry_id=entry.id, now=now, actor_id=actor_id, note=note)
 
 
-def hold_grant(member_id: int, points: int, *, store_id: int, kind: str, reason: str, source: str,
+def hold_grant(member_id: int, points: int, *, store_id: int | None, kind: str, reason: str, source: str,
                key: str, expires_at: datetime, now: datetime, actor_id: int | None = None,
-               note: str = "", budget_used_up: bool = True) -> DiscretionaryGrant:
-    """Record a grant that waits for HQ's approval; nothing is credited yet. A grant held
-    because the budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
-    grant = DiscretionaryGrant(store_id=store_id, member_id=member_id, points=points, kind=kind,
-                               reason=reason, note=note[:255], source=source, idempotency_key=key,
-                               expires_at=expires_at, month=month_of(now), status=GrantStatus.HELD.value,
-                               actor_id=actor_id, created_at=now)
+               note: str = "", programme_budget_id: int | None = None,
+               budget_used_up: bool = True) -> DiscretionaryGrant:
+    """Record a grant that waits for HQ's approval; nothing is credited yet. The grant is
+    charged to the store's budget, or (store_id None) to the programme budget. A store grant
+    held because the budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
+    grant = DiscretionaryGrant(store_id=store_id, programme_budget_id=programme_budget_id, member_id=member_id,
+                               points=points, kind=kind, reason=reason, note=note[:255], source=source,
+                               idempotency_key=key, expires_at=expires_at, month=month_of(now),
+                               status=GrantStatus.HELD.value, actor_id=actor_id, created_at=now)
     db.session.add(grant)
     db.session.flush()
-    if budget_used_up:
+    if store_id is not None and budget_used_up:
         _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
     return grant
 
@@ -225,7 +291,7 @@ def decide_grant(grant_id: int, *, approve: bool, actor_id: int, note: str, now:
                               key=grant.idempotency_key, expires_at=expires_at, now=now,
                               store_id=grant.store_id, actor_id=actor_id,
                               detail={"grant_kind": grant.kind, "approved_over_budget": True})
-        db.session.execute(update(BudgetMonth).where(BudgetMonth.store_id == grant.store_id,
+        db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
                                                      BudgetMonth.month == grant.month)
                            .values(over_points=BudgetMonth.over_points + grant.points)
                            .execution_options(synchronize_session=False))
@@ -261,6 +327,39 @@ def set_budget(store_id: int, monthly_points: int, when_exhausted: str, *, alert
         month.limit_points = max(monthly_points, month.used_points)
     audit(actor_id, "budget_set", "store", store_id, "", now, before=before,
           after={"monthly_points": monthly_points, "when_exhausted": when_exhausted})
+    return budget
+
+
+def set_programme_budget(scope: str, target: str, name: str, monthly_points: int, when_exhausted: str, *,
+                         actor_id: int, now: datetime) -> ProgrammeBudget:
+    """Set the monthly budget for a campaign (scope "campaign", target: the earning rule's
+    key) or a task kind (scope "task", target: checkin, profile or referral). This month's
+    limit follows at once, never below what was used."""
+    target = (target or "").strip()
+    if scope not in tuple(s.value for s in BudgetScope) or not target:
+        raise DomainError(field="target")
+    if not isinstance(monthly_points, int) or monthly_points <= 0:
+        raise InvalidAmount(field="monthly_points")
+    if when_exhausted not in (WhenExhausted.HOLD.value, WhenExhausted.REFUSE.value):
+        raise DomainError(field="when_exhausted")
+    budget = db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
+                                                             ProgrammeBudget.target == target))
+    before = {"monthly_points": budget.monthly_points, "when_exhausted": budget.when_exhausted} if budget else {}
+    if budget is None:
+        budget = ProgrammeBudget(scope=scope, target=target)
+        db.session.add(budget)
+    budget.name = (name or "").strip()[:80] or target
+    budget.monthly_points, budget.when_exhausted = monthly_points, when_exhausted
+    budget.updated_by, budget.updated_at = actor_id, now
+    db.session.flush()
+    month = db.session.execute(select(BudgetMonth).where(BudgetMonth.programme_budget_id == budget.id,
+                                                         BudgetMonth.month == month_of(now))
+                               .with_for_update()).scalar_one_or_none()
+    if month is not None:
+        month.limit_points = max(monthly_points, month.used_points)
+    audit(actor_id, "programme_budget_set", "programme_budget", budget.id, "", now, before=before,
+          after={"scope": scope, "target": target, "monthly_points": monthly_points,
+                 "when_exhausted": when_exhausted})
     return budget
 
 

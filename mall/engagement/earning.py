@@ -8,19 +8,29 @@ so the programme never issues a point nobody paid for.
 
 Every purchase entry carries the rulebook version and the steps that made its points
 (names and values copied), so a later rule edit never changes how a past earn is explained.
+
+Where the credit is written (DESIGN.md #9, #10): base × tier points are the programme's cost
+of sales and always issued; the uplift beyond them (promotions, bonuses, first purchase) is
+charged to a budget first (the store's, else the campaign's programme budget), and is held
+for HQ or left out when that budget is used up. The whole credit is pending for the return
+window (MALL_RETURN_WINDOW_DAYS) and released by `mall jobs`.
 """
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..budgets.services import refuse_frozen
+from ..budgets.models import GrantKind
+from ..budgets.services import (BudgetHeld, BudgetRefused, charge_discretionary, hold_grant, record_issued,
+                               refuse_frozen)
 from ..errors import InvalidAmount
 from ..events import first_purchase
 from ..extensions import db
+from ..locks import app_locks
 from ..points.categories import record_category_shares
-from ..points.ledger import credit_points
+from ..points.ledger import credit_points, lock_account
 from ..points.models import LedgerEntry
 from ..points.tiers import expiry_for, record_tier_changes, tier_status
+from ..proportion import split
 from ..settings import current as current_settings
 from .models import MemberProfile
 from .rulebook import earning_for
@@ -62,10 +72,25 @@ def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, no
                          birthday_month=birthday_month(member_id))
 
 
+BONUS_SOURCE = "bonus"
+
+
+def _campaign_rule_key(detail: dict) -> str | None:
+    """The rule the uplift is charged to: the one HQ's cost-by-rule names (detail.campaign)."""
+    named = [s for s in detail.get("steps", [])[2:] if s.get("rule_key") and s.get("op") in ("×", "+")]
+    return named[0]["rule_key"] if named else None
+
+
+def _existing(source: str, key: str) -> LedgerEntry | None:
+    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
+                                                       LedgerEntry.idempotency_key == key))
+
+
 def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int, source: str,
                       key: str, now: datetime, store_id: int | None = None,
                       reference: str | None = None, actor_id: int | None = None,
-                      category: str | None = None, lines: list[dict] | None = None) -> LedgerEntry | None:
+                      category: str | None = None, lines: list[dict] | None = None,
+                      return_days: int | None = None) -> LedgerEntry | None:
     """Credit a purchase by the current earning rules and count its spend towards the tier.
 
     The tier is the one held before this purchase; `minor_per_point` is the base rate used
@@ -80,13 +105,18 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     `spend_minor`. The entry's detail keeps each line's points (`lines`) and, when the lines
     earned under different rules, each group's explanation (`groups`); an entry spanning
     several categories is split for HQ by category shares (points/categories.py).
+
+    The points are pending for `return_days` (default: the programme's return window), and
+    the uplift beyond base × tier is charged to a budget before it is credited (module
+    docstring); the entry's `detail.bonus_points` is the uplift actually issued. When the
+    budget holds or refuses the uplift, the lines' and categories' points are scaled to what
+    was credited by the one rounding rule (mall/proportion.py).
     """
     if not isinstance(spend_minor, int) or spend_minor <= 0:
         raise InvalidAmount(field="amount")
     if lines and sum(int(l["amount_minor"]) for l in lines) != spend_minor:
         raise InvalidAmount(field="lines")
-    replay = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source == source,
-                                                         LedgerEntry.idempotency_key == key))
+    replay = _existing(source, key)
     if replay is not None:
         return replay
     refuse_frozen(member_id)  # the stores check first; this is the guard for every other caller
@@ -99,18 +129,54 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     if lines:
         categories = earning.categories
         category = categories[0] if len(categories) == 1 else None
-    entry = credit_points(
-        member_id, earning.points, reason="purchase", source=source, key=key, now=now,
-        expires_at=expiry_for(status.tier, now), reference=reference, store_id=store_id,
-        actor_id=actor_id, spend_minor=spend_minor,
-        # The tier's and rules' names are copied, so renaming or editing them later never
-        # rewrites this line's story.
-        detail={"spend_minor": spend_minor, "base": earning.base, "tier": facts.tier_code,
-                "tier_name": facts.tier_name, "tier_name_zh": facts.tier_name_zh,
-                "multiplier_pct": earning.tier_multiplier_pct, "category": category,
-                "rules_version": version, **earning.facts()})
-    record_category_shares(entry, {c: (p, earning.category_spend.get(c, 0))
-                                   for c, p in earning.category_points.items()})
+    expires_at = expiry_for(status.tier, now)
+    days = current_settings().return_window_days if return_days is None else return_days
+    # The tier's and rules' names are copied, so renaming or editing them later never
+    # rewrites this line's story.
+    detail = {"spend_minor": spend_minor, "base": earning.base, "tier": facts.tier_code,
+              "tier_name": facts.tier_name, "tier_name_zh": facts.tier_name_zh,
+              "multiplier_pct": earning.tier_multiplier_pct, "category": category,
+              "rules_version": version, **earning.facts()}
+    with app_locks().hold(f"points:{member_id}"):
+        lock_account(member_id, now)  # the member's row before the budget's: one lock order
+        replay = _existing(source, key)  # a concurrent retry of the same purchase got here first
+        if replay is not None:
+            return replay
+        bonus_key = f"{source}:{key}"
+        uplift, charge = earning.bonus_points, None
+        if uplift > 0:
+            rule_key = _campaign_rule_key(detail)
+            try:
+                charge = charge_discretionary(store_id, uplift, f"bonus:{detail.get('campaign') or 'purchase'}", now,
+                                              programme=("campaign", rule_key) if rule_key else None)
+            except BudgetHeld as held:
+                hold_grant(member_id, uplift, store_id=held.budget.store_id, kind=GrantKind.BONUS.value,
+                           reason="purchase_bonus", source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at,
+                           now=now, note=f"bonus:{detail.get('campaign') or ''} {reference or ''}".strip(),
+                           programme_budget_id=held.budget.programme_budget_id)
+                detail.update(bonus_points=0, bonus_held=uplift)
+            except BudgetRefused:
+                detail.update(bonus_points=0, bonus_refused=uplift)
+        points = earning.points - uplift + detail["bonus_points"]
+        if points <= 0:
+            return None
+        category_points = dict(earning.category_points)
+        if points != earning.points:  # the uplift was held or refused: scale the parts to the credit
+            if detail.get("lines"):
+                shares = split(points, [int(l["points"]) for l in detail["lines"]])
+                detail["lines"] = [{**l, "points": p} for l, p in zip(detail["lines"], shares)]
+            category_points = dict(zip(category_points, split(points, list(category_points.values()))))
+        entry = credit_points(
+            member_id, points, reason="purchase", source=source, key=key, now=now,
+            expires_at=expires_at, reference=reference, store_id=store_id,
+            actor_id=actor_id, spend_minor=spend_minor, detail=detail, queue=False,
+            pending_until=now + timedelta(days=days) if days > 0 else None)
+        record_category_shares(entry, {c: (p, earning.category_spend.get(c, 0))
+                                       for c, p in category_points.items()})
+        if charge is not None:
+            record_issued(charge, member_id, uplift, kind=GrantKind.BONUS.value, reason="purchase_bonus",
+                          source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at, entry_id=entry.id, now=now,
+                          actor_id=actor_id, note=str(detail.get("campaign") or ""))
     record_tier_changes(member_id, now)
     if facts.first_purchase:
         first_purchase.send("engagement", member_id=member_id, now=now, store_id=store_id)

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from .. import shoptime
 from ..accounts.models import User
 from ..budgets.models import DiscretionaryGrant
-from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, hold_grant, refuse_frozen
+from ..budgets.services import (BudgetHeld, BudgetRefused, Charge, charge_discretionary, hold_grant,
+                               record_issued, refuse_frozen)
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import insert_once
@@ -134,34 +135,31 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         if granted <= 0:
             return TaskGrant(points, 0, capped, None)
         expires_at = expiry_for(tier_status(member_id, now).tier, now)
-        budget = _charge_budget(store_id, granted, reason, now)
-        if budget == "refused":
+        try:
+            charge = _charge_budget(store_id, granted, reason, now)
+        except BudgetRefused:
             return TaskGrant(points, 0, "budget", None)
-        if budget == "held":
-            hold_grant(member_id, granted, store_id=store_id, kind="task", reason=reason, source=TASK_SOURCE,
-                       key=key, expires_at=expires_at, now=now, note=f"task:{reason}")
+        except BudgetHeld as held:
+            hold_grant(member_id, granted, store_id=held.budget.store_id, kind="task", reason=reason,
+                       source=TASK_SOURCE, key=key, expires_at=expires_at, now=now, note=f"task:{reason}",
+                       programme_budget_id=held.budget.programme_budget_id)
             return TaskGrant(granted, 0, capped, None, held=True)
         entry = credit_points(member_id, granted, reason=reason, source=TASK_SOURCE, key=key, now=now,
                               expires_at=expires_at,
                               detail={**(detail or {}), "wanted": points, "capped": capped,
                                       "discretionary": True},
                               store_id=store_id, queue=False)
+        record_issued(charge, member_id, granted, kind="task", reason=reason, source=TASK_SOURCE, key=key,
+                      expires_at=expires_at, entry_id=entry.id, now=now, note=f"task:{reason}")
     return TaskGrant(points, granted, capped, entry)
 
 
-def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> str:
-    """Charge a store's budget for discretionary points, when the task has a store:
-    "charged", or "held" / "refused" per the store's setting when the budget is used up
-    (nothing is charged then, and the caller credits nothing)."""
-    if store_id is None:
-        return "charged"
-    try:
-        charge_discretionary(store_id, points, f"task:{reason}", now)
-    except BudgetHeld:
-        return "held"
-    except BudgetRefused:
-        return "refused"
-    return "charged"
+def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime) -> Charge:
+    """Charge the budget for task points before they are credited: the store's when the task
+    has a store with a budget, else the programme budget for this task kind (check-in,
+    profile, referral). Raises BudgetHeld / BudgetRefused per that budget's setting when it
+    is used up (nothing is charged then, and the caller credits nothing)."""
+    return charge_discretionary(store_id, points, f"task:{reason}", now, programme=("task", reason))
 
 
 def _held_grant(key: str):

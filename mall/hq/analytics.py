@@ -19,6 +19,9 @@ Definitions (the dashboard's "how these are computed" note says the same):
   kitchen, an order of items from two categories) counts in each by its category shares
   (ledger_entry_categories); otherwise the category it names (detail.category), or for a
   refund of points the category of the spend it reverses; else none.
+- cost by budget: the discretionary points charged to each budget (a store's or a programme
+  budget), issued or approved over budget, from the grants (base points for spend are the
+  programme's cost of sales and are charged to no budget).
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,7 +33,7 @@ from sqlalchemy.orm import aliased
 from .. import shoptime
 from ..extensions import db
 from ..instore.models import Store
-from ..budgets.models import BudgetMonth, StoreBudget
+from ..budgets.models import BudgetMonth, DiscretionaryGrant, ProgrammeBudget, StoreBudget
 from ..budgets.services import month_of
 from ..points.models import EntryCategoryShare, LedgerEntry, PointsAccount
 from ..settings import current as current_settings
@@ -327,6 +330,7 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
     region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
     category_rows = [[c or labels["no_category"], int(p), point_value_minor(int(p))] for c, p in sums.by_category]
     rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
+    budget_rows = [[name, p, point_value_minor(p)] for name, p in cost_by_budget(f, stores)]
     cols = [labels["points"], labels["cost"]]
     charts = {
         "trend": trend,
@@ -335,12 +339,34 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
         "category": Chart("category", labels["by_category"], [labels["category"], *cols], category_rows,
                           money_columns=(2,)),
         "rule": Chart("rule", labels["by_rule"], [labels["rule"], *cols], rule_rows, money_columns=(2,)),
+        "budget": Chart("budget", labels["by_budget"], [labels["budget"], *cols], budget_rows, money_columns=(2,)),
     }
     outstanding = int(db.session.scalar(select(func.coalesce(func.sum(PointsAccount.balance), 0))))
     return Dashboard(filters=f, issued=issued, redeemed=-totals["spend"] - totals["refund"],
                      expired=-totals["expire"], outstanding=outstanding,
                      liability_minor=point_value_minor(outstanding), cost_minor=point_value_minor(issued),
-                     charts=charts, budgets=budget_status(now), alerts=recent_alerts())
+                     charts=charts, budgets=budget_status(now) + programme_budget_status(now),
+                     alerts=recent_alerts())
+
+
+def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
+    """Discretionary points charged per budget over the filters' days (issued, or approved
+    over the budget), biggest first. The grants table is small: read live."""
+    where = [DiscretionaryGrant.status.in_(("issued", "approved")),
+             DiscretionaryGrant.created_at < day_start_utc(f.end + timedelta(days=1))]
+    if f.start is not None:
+        where.append(DiscretionaryGrant.created_at >= day_start_utc(f.start))
+    if f.store_id is not None:
+        where.append(DiscretionaryGrant.store_id == f.store_id)
+    if f.region:
+        where.append(DiscretionaryGrant.store_id.in_(select(Store.id).where(Store.region == f.region)))
+    rows = db.session.execute(
+        select(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id,
+               func.sum(DiscretionaryGrant.points))
+        .where(*where).group_by(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id)).all()
+    programme = {b.id: b.name for b in db.session.scalars(select(ProgrammeBudget))}
+    named = [(stores[s].name if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]
+    return sorted(named, key=lambda row: -row[1])
 
 
 def filter_choices() -> dict:
@@ -353,11 +379,15 @@ def filter_choices() -> dict:
 
 @dataclass(frozen=True)
 class BudgetLine:
-    store: Store
-    budget: StoreBudget
+    store: Store | None           # None: a programme budget
+    budget: StoreBudget | ProgrammeBudget
     used: int
     limit: int
     over: int
+
+    @property
+    def name(self) -> str:
+        return self.store.name if self.store is not None else self.budget.name
 
     @property
     def pct(self) -> int:
@@ -380,6 +410,19 @@ def budget_status(now: datetime) -> list[BudgetLine]:
                         usage_row.limit_points if usage_row else budget.monthly_points,
                         usage_row.over_points if usage_row else 0) for store, budget, usage_row in rows]
     return sorted(lines, key=lambda line: (-line.pct, line.store.name))
+
+
+def programme_budget_status(now: datetime) -> list[BudgetLine]:
+    """Every programme budget (per campaign or task kind) with this month's usage, fullest first."""
+    month = month_of(now)
+    usage = aliased(BudgetMonth)
+    rows = db.session.execute(
+        select(ProgrammeBudget, usage)
+        .outerjoin(usage, (usage.programme_budget_id == ProgrammeBudget.id) & (usage.month == month))).all()
+    lines = [BudgetLine(None, budget, usage_row.used_points if usage_row else 0,
+                        usage_row.limit_points if usage_row else budget.monthly_points,
+                        usage_row.over_points if usage_row else 0) for budget, usage_row in rows]
+    return sorted(lines, key=lambda line: (-line.pct, line.name))
 
 
 def recent_alerts(limit: int = 10) -> list:

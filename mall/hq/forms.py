@@ -53,6 +53,17 @@ class BudgetForm(Form):
         Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
 
 
+class ProgrammeBudgetForm(Form):
+    """A programme budget: for a campaign (an earning rule) or a task kind, where no store's
+    budget applies. `target` is "campaign:<rule key>" or "task:<kind>" (choices set by the view)."""
+    target = SelectField(_l("Budget for"), validators=[DataRequired(_l("Choose a campaign or a task."))])
+    monthly_points = IntegerField(_l("Monthly budget (points)"), validators=[
+        DataRequired(_l("Enter the monthly budget in points.")),
+        NumberRange(min=1, max=1_000_000_000, message=_l("Enter a whole number above zero."))])
+    when_exhausted = RadioField(_l("When the budget is used up"), default="hold", choices=[
+        ("hold", _l("Hold further grants for HQ approval")), ("refuse", _l("Refuse further grants"))])
+
+
 class GrantForm(Form):
     store_id = SelectField(_l("Store"), coerce=int, validators=[DataRequired(_l("Choose a store."))])
     member = StringField(_l("Member (email, mobile or member code)"), validators=[

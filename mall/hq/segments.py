@@ -10,7 +10,10 @@ with qualifying spend):
 Thresholds are settings (MALL_RFM_*).
 
 ROI per rule (the campaign code an earn names, else its reason), over the last 365 days:
-- cost: the points issued under the rule x the point value;
+- cost: the points the rule added x the point value: for a purchase earn that names a
+  campaign, only its uplift (detail.bonus_points), since the base points would have been
+  earned without the rule (they are the programme's cost of sales); for any other earn
+  (a check-in, a grant, a plain purchase) the whole earn;
 - direct sales: the qualifying spend of the earns made under the rule (a purchase bonus
   counts its purchase; a check-in has none);
 - repeat sales: purchases made by the rule's members after their first redemption in the
@@ -79,8 +82,12 @@ def segment_members(segment: str, page: int = 1, per_page: int = 50):
 def refresh_roi(now: datetime, days: int = 365) -> int:
     since = now - timedelta(days=days)
     rule = _rule_expr()
+    # A rule is charged only what it added: a campaign's purchase earn counts its uplift.
+    charged = case(((LedgerEntry.reason == "purchase") & LedgerEntry.detail["campaign"].as_string().is_not(None),
+                    func.coalesce(LedgerEntry.detail["bonus_points"].as_integer(), 0)),
+                   else_=LedgerEntry.points)
     base = db.session.execute(
-        select(rule, func.sum(LedgerEntry.points), func.count(LedgerEntry.member_id.distinct()),
+        select(rule, func.sum(charged), func.count(LedgerEntry.member_id.distinct()),
                func.sum(LedgerEntry.spend_minor))
         .where(LedgerEntry.kind == "earn", LedgerEntry.created_at >= since).group_by(rule)).all()
     rule_members = (select(rule.label("rule"), LedgerEntry.member_id.label("member_id"))

@@ -25,8 +25,9 @@ from ..unit_of_work import after_commit
 from ..web import int_arg, no_store, redirect_to, refuse, render, roles_required
 from . import analytics, segments
 from .alerts import send_due_alerts
+from ..engagement.rulebook import current_rules
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
-                    OrderLookupForm, RefundForm, UnfreezeForm)
+                    OrderLookupForm, ProgrammeBudgetForm, RefundForm, UnfreezeForm)
 
 bp = Blueprint("hq", __name__, url_prefix="/hq")
 
@@ -43,7 +44,8 @@ def dashboard_labels() -> dict:
     return {"trend": _("Points over time"), "period": _("Period"), "issued": _("Issued"),
             "redeemed": _("Redeemed"), "expired": _("Expired"), "by_store": _("Cost by store"),
             "by_region": _("Cost by region"), "by_category": _("Cost by category"),
-            "by_rule": _("Cost by rule or campaign"), "store": _("Store"), "region": _("Region"),
+            "by_rule": _("Cost by rule or campaign"), "by_budget": _("Cost by budget"), "budget": _("Budget"),
+            "store": _("Store"), "region": _("Region"),
             "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"),
             "cost": _("Cost"), "online": _("Online and other"), "no_region": _("No region"),
             "no_category": _("No category")}
@@ -100,6 +102,43 @@ def _store_choices(user) -> list:
     return [(s.id, s.name) for s in stores]
 
 
+def _programme_choices() -> list:
+    """What a programme budget can be for: each earning rule (its uplift) and each task kind."""
+    tasks = [("task:checkin", _("Task: daily check-in")), ("task:profile", _("Task: profile")),
+             ("task:referral", _("Task: referral"))]
+    return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=r.name)) for r in current_rules()]
+
+
+def _budgets_page(form, programme_form, status=200):
+    programme_form.target.choices = _programme_choices()
+    return render("hq/budgets.html", form=form, programme_form=programme_form,
+                  lines=analytics.budget_status(now()), programme_lines=analytics.programme_budget_status(now()),
+                  status=status)
+
+
+@bp.route("/budgets/programme", methods=["POST"])
+@roles_required(Role.HQ)
+def programme_budget():
+    """Set a programme budget (per campaign or task kind): where no store's budget applies."""
+    form = ProgrammeBudgetForm()
+    form.target.choices = _programme_choices()
+    if form.validate_on_submit():
+        scope, _sep, target = form.target.data.partition(":")
+        names = dict(form.target.choices)
+        try:
+            budgets.set_programme_budget(scope, target, str(names.get(form.target.data, target)),
+                                         form.monthly_points.data, form.when_exhausted.data,
+                                         actor_id=current_user.id, now=now())
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            flash(_("Budget saved."), "success")
+            return redirect_to(url_for("hq.budgets_page"))
+    store_form = BudgetForm()
+    store_form.store_id.choices = _store_choices(current_user)
+    return _budgets_page(store_form, form, status=422)
+
+
 @bp.route("/budgets", methods=["GET", "POST"])
 @roles_required(Role.HQ)
 def budgets_page():
@@ -115,7 +154,7 @@ def budgets_page():
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
     status = 422 if form.errors or form.form_errors else 200
-    return render("hq/budgets.html", form=form, lines=analytics.budget_status(now()), status=status)
+    return _budgets_page(form, ProgrammeBudgetForm(formdata=None), status=status)
 
 
 @bp.route("/grants", methods=["GET", "POST"])

@@ -15,8 +15,9 @@ sent without lines is one line of the default category for its whole amount. The
 with the purchase-recorded event, so the rules apply per line, and each line keeps the
 points it earned.
 
-A refund reverses the purchase's points by the clawback rule (mall/instore/clawbacks.py):
-all of it, or chosen lines and quantities. A partial refund gives back, per line, the
+A refund reverses the purchase's points, all of it or chosen lines and quantities: inside
+the return window they are still pending and are simply cancelled (never spent, so nothing
+can be owed); after it, by the clawback rule (mall/instore/clawbacks.py). A partial refund gives back, per line, the
 line's remaining points × the units refunded ÷ the units it still holds, rounded down (the
 last unit gives back the rest: mall/proportion.py), and is idempotent by its refund number.
 """
@@ -33,6 +34,7 @@ from ..events import purchase_recorded
 from ..extensions import db
 from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
+from ..points.ledger import cancel_pending, pending_lot
 from ..points.models import LedgerEntry
 from ..proportion import portion
 from .categories import known_categories
@@ -375,6 +377,17 @@ def _take_back(purchase: Purchase, points: int, amount: int, refund_no: str, now
     one clawback. Returns (taken now, owed)."""
     store = db.session.get(Store, purchase.store_id)
     key = f"purchase:{purchase.id}" + (f":{refund_no}" if refund_no else "")
+    if pending_lot(purchase.earn_entry_id) is not None:  # inside the return window: cancel, never claw back
+        entry = cancel_pending(purchase.earn_entry_id, points=points, reason="purchase_refund", source="receipt-refund",
+                               key=key, now=now, spend_minor=amount, reference=purchase.receipt_no,
+                               store_id=purchase.store_id,
+                               detail={"spend_minor": amount, "points": points, "purchase_points": purchase.points,
+                                       "partial": bool(refund_no), "pending": True,
+                                       "store": store.name if store else ""})
+        if entry is not None and -entry.points == points:
+            return points, 0
+        if entry is not None:  # cannot happen (pending points are never spent); claw back the rest
+            points, amount = points + entry.points, 0
     entry = take_back_points(purchase.member_id, points, reason="purchase_refund", source="receipt-refund",
                              key=key, now=now, first_entry_id=purchase.earn_entry_id, spend_minor=amount,
                              reference=purchase.receipt_no, store_id=purchase.store_id,

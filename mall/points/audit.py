@@ -47,4 +47,22 @@ POINTS_CHECKS = [
         GROUP BY s.id, s.points HAVING SUM(r.points) > -s.points"""),
 ]
 
-register(*POINTS_CHECKS)
+PENDING_CHECKS = [
+    Check("account pending equals the remainders of its pending lots", """
+        SELECT a.member_id, a.pending, COALESCE(SUM(l.remaining), 0) AS pending_lots
+        FROM points_accounts a LEFT JOIN point_lots l ON l.member_id = a.member_id AND l.pending_state = 'pending'
+        GROUP BY a.member_id, a.pending HAVING a.pending <> COALESCE(SUM(l.remaining), 0)"""),
+    Check("pending points are never spent, expired or clawed back (only a cancelling refund takes them)", """
+        SELECT e.id, e.kind, e.reason, l.id AS lot_id FROM lot_movements m
+        JOIN ledger_entries e ON e.id = m.entry_id JOIN point_lots l ON l.id = m.lot_id
+        WHERE m.points < 0 AND l.pending_state IS NOT NULL
+          AND (l.released_at IS NULL OR e.created_at < l.released_at)
+          AND NOT (e.kind = 'adjust' AND e.reason = 'purchase_refund')"""),
+    Check("each pending lot is released, cancelled or still pending, consistently", """
+        SELECT id, pending_state, remaining, released_at FROM point_lots
+        WHERE (pending_state = 'cancelled' AND remaining <> 0)
+           OR (pending_state = 'released' AND released_at IS NULL)
+           OR (pending_state IN ('pending', 'cancelled') AND released_at IS NOT NULL)"""),
+]
+
+register(*POINTS_CHECKS, *PENDING_CHECKS)

@@ -23,7 +23,10 @@ def explain(entry) -> str:
     if reason == "purchase" and "steps" in d:
         return _("Purchase of %(spend)s (receipt %(ref)s): %(formula)s = %(points)s points",
                  spend=money(d.get("spend_minor")), ref=entry.reference or "-", formula=formula(d),
-                 points=points(entry.points))
+                 points=points(entry.points + (d.get("bonus_held") or 0) + (d.get("bonus_refused") or 0))) \
+            + _bonus_note(d)
+    if reason == "purchase_bonus":
+        return _("Bonus for a purchase, approved by HQ")
     if reason in TASK_REASONS:
         return TASK_REASONS[reason](d) + _capped_note(d)
     if reason == "purchase":
@@ -47,6 +50,9 @@ def explain(entry) -> str:
                      spend=money(d.get("spend_minor")), taken=points(taken), points=points(full))
         return _("Part of a purchase refunded (receipt %(ref)s, %(spend)s): %(points)s points taken back",
                  ref=entry.reference or "-", spend=money(d.get("spend_minor")), points=points(full))
+    if reason == "purchase_refund" and d.get("pending"):  # refunded inside the return window
+        return _("Purchase refunded within the return window (receipt %(ref)s): its %(points)s pending "
+                 "points were cancelled", ref=entry.reference or "-", points=points(-entry.points))
     if reason == "purchase_refund":  # in store: a refunded purchase takes its points back
         full, taken = int(d.get("points") or 0), -entry.points
         if taken < full:
@@ -62,6 +68,16 @@ def explain(entry) -> str:
     if reason == "adjustment":
         return _("Adjustment by member services: %(note)s", note=d.get("note", ""))
     return _("Points %(kind)s", kind=kind_label(entry.kind).lower())
+
+
+def _bonus_note(d: dict) -> str:
+    """A purchase whose bonus the budget could not cover says what happened to it."""
+    if d.get("bonus_held"):
+        return " · " + _("%(points)s bonus points are waiting for HQ's approval (the budget is used up)",
+                         points=points(d["bonus_held"]))
+    if d.get("bonus_refused"):
+        return " · " + _("%(points)s bonus points not given: the budget is used up", points=points(d["bonus_refused"]))
+    return ""
 
 
 def _tier_name(detail: dict) -> str:

@@ -10,6 +10,12 @@ balances and lots are the last guard, so even a lapsed Redis lease cannot oversp
 
 Idempotency: (source, idempotency_key) is unique. Applying the same intent twice returns
 the first entry and changes nothing; the same key with different points is refused.
+
+Pending points (DESIGN.md #10): a credit with `pending_until` is in the balance and in
+`account.pending` until `release_due_pending` (run by `mall jobs`) releases it, or a refund
+inside the window cancels it (`cancel_pending`). Spends, expiry and clawbacks only ever
+touch lots that are not pending, and every balance UPDATE keeps `balance - pending >= 0`
+(CHECK (pending <= balance) behind it), so pending points are never spent early.
 """
 from datetime import datetime
 
@@ -72,23 +78,35 @@ def _locked_account(member_id: int, now: datetime, *, open_missing: bool = True)
     return account
 
 
-def _move_balance(account: PointsAccount, delta: int, now: datetime) -> int:
-    """Apply delta with one conditional UPDATE: never below zero, whatever else is running."""
+NOT_PENDING = PointLot.pending_state.is_(None) | (PointLot.pending_state != "pending")
+
+
+def spendable_of(account: PointsAccount) -> int:
+    return account.balance - account.pending
+
+
+def _move_balance(account: PointsAccount, delta: int, now: datetime, pending_delta: int = 0) -> int:
+    """Apply delta with one conditional UPDATE: the spendable part (balance - pending) never
+    goes below zero, whatever else is running."""
     result = db.session.execute(
         update(PointsAccount)
-        .where(PointsAccount.member_id == account.member_id, PointsAccount.balance + delta >= 0)
-        .values(balance=PointsAccount.balance + delta, updated_at=now)
-        .returning(PointsAccount.balance)
+        .where(PointsAccount.member_id == account.member_id,
+               PointsAccount.balance + delta - (PointsAccount.pending + pending_delta) >= 0)
+        .values(balance=PointsAccount.balance + delta, pending=PointsAccount.pending + pending_delta,
+                updated_at=now)
+        .returning(PointsAccount.balance, PointsAccount.pending)
         .execution_options(synchronize_session=False)
     ).first()
     if result is None:
-        raise InsufficientPoints(needed=-delta, available=account.balance)
+        raise InsufficientPoints(needed=-delta, available=spendable_of(account))
     set_committed_value(account, "balance", result[0])  # what the UPDATE returned; no re-read
+    set_committed_value(account, "pending", result[1])
     return result[0]
 
 
-def _write_entry(account, *, kind, points, reason, source, key, now, **fields) -> LedgerEntry:
-    balance_after = _move_balance(account, points, now)
+def _write_entry(account, *, kind, points, reason, source, key, now, pending_delta: int = 0,
+                 **fields) -> LedgerEntry:
+    balance_after = _move_balance(account, points, now, pending_delta)
     entry = LedgerEntry(member_id=account.member_id, kind=kind.value, points=points,
                         balance_after=balance_after, reason=reason, source=source,
                         idempotency_key=key, created_at=now, detail=fields.pop("detail", None) or {},
@@ -109,23 +127,30 @@ def _guarded(source: str, key: str, points: int, write):
 def credit_points(member_id: int, points: int, *, reason: str, source: str, key: str,
                   expires_at: datetime, now: datetime, reference: str | None = None,
                   detail: dict | None = None, spend_minor: int = 0, store_id: int | None = None,
-                  actor_id: int | None = None, queue: bool = True) -> LedgerEntry:
+                  actor_id: int | None = None, queue: bool = True,
+                  pending_until: datetime | None = None) -> LedgerEntry:
     """Credit points as a new lot expiring at `expires_at`. Idempotent per (source, key).
 
+    With `pending_until` in the future the lot is pending (a purchase inside its return
+    window): in the balance, not spendable, until `release_due_pending` releases it.
     `queue=False` skips the member's lock for a caller that already holds it (and the
     account row), as capped task grants do to read their caps and credit in one step."""
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
     if expires_at <= now:
         raise InvalidAmount(field="expires_at")
+    pending = pending_until is not None and pending_until > now
 
     def write():
         account = _locked_account(member_id, now)
         entry = _write_entry(account, kind=EntryKind.EARN, points=points, reason=reason,
                              source=source, key=key, now=now, reference=reference, detail=detail,
-                             spend_minor=spend_minor, store_id=store_id, actor_id=actor_id)
+                             spend_minor=spend_minor, store_id=store_id, actor_id=actor_id,
+                             pending_delta=points if pending else 0)
         db.session.add(PointLot(member_id=member_id, entry_id=entry.id, amount=points,
-                                remaining=points, expires_at=expires_at, created_at=now))
+                                remaining=points, expires_at=expires_at, created_at=now,
+                                pending_until=pending_until if pending else None,
+                                pending_state="pending" if pending else None))
         db.session.flush()
         points_credited.send("points", entry=entry, now=now)
         return entry
@@ -146,7 +171,7 @@ def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str
     def write():
         account = _locked_account(member_id, now)
         _expire_due_lots(account, now)  # expired points are never taken back as if live
-        take = min(points, account.balance)
+        take = min(points, spendable_of(account))  # pending points are cancelled, never clawed
         if take <= 0:
             return None
         entry = _write_entry(account, kind=EntryKind.ADJUST, points=-take, reason=reason, source=source,
@@ -177,8 +202,8 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
     def write():
         account = _locked_account(member_id, now)
         _expire_due_lots(account, now)
-        if account.balance < points:
-            raise InsufficientPoints(needed=points, available=account.balance)
+        if spendable_of(account) < points:
+            raise InsufficientPoints(needed=points, available=spendable_of(account))
         entry = _write_entry(account, kind=EntryKind.SPEND, points=-points, reason=reason,
                              source=source, key=key, now=now, reference=reference, detail=detail,
                              actor_id=actor_id)
@@ -196,7 +221,7 @@ def _take_from_lots(member_id: int, entry: LedgerEntry, points: int, first_entry
     purchase refund takes back the points of that purchase before any other)."""
     first = case((PointLot.entry_id == first_entry_id, 0), else_=1) if first_entry_id else PointLot.expires_at
     lots = db.session.scalars(
-        select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0)
+        select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0, NOT_PENDING)
         .order_by(first, PointLot.expires_at, PointLot.id).with_for_update()
     ).all()
     left = points
@@ -277,7 +302,7 @@ def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry |
     """Turn every lot remainder at or past its expiry into one expiry entry per lot."""
     lots = db.session.scalars(
         select(PointLot).where(PointLot.member_id == account.member_id, PointLot.remaining > 0,
-                               PointLot.expires_at <= now)
+                               PointLot.expires_at <= now, NOT_PENDING)
         .order_by(PointLot.expires_at, PointLot.id).with_for_update()
     ).all()
     entries = []
@@ -309,7 +334,86 @@ def expire_member_points(member_id: int, now: datetime) -> list[LedgerEntry]:
 def expire_due_points(now: datetime, *, batch: int = 500) -> int:
     """The expiry job: expire every due remainder. Safe to run twice or in two workers."""
     members = db.session.scalars(
-        select(PointLot.member_id).where(PointLot.remaining > 0, PointLot.expires_at <= now)
+        select(PointLot.member_id).where(PointLot.remaining > 0, PointLot.expires_at <= now, NOT_PENDING)
         .distinct().limit(batch)
     ).all()
     return sum(len(expire_member_points(m, now)) for m in members)
+
+
+# --- pending points (the return window) -------------------------------------------------
+
+def pending_lot(earn_entry_id: int | None) -> PointLot | None:
+    """The lot of a credit, if it is still pending."""
+    if earn_entry_id is None:
+        return None
+    return db.session.scalar(select(PointLot).where(PointLot.entry_id == earn_entry_id,
+                                                    PointLot.pending_state == "pending"))
+
+
+def cancel_pending(earn_entry_id: int, *, reason: str, source: str, key: str, now: datetime,
+                   points: int | None = None, spend_minor: int = 0, reference: str | None = None,
+                   detail: dict | None = None, store_id: int | None = None) -> LedgerEntry | None:
+    """A refund inside the return window: take (up to `points` of) a credit's pending points
+    back out of its own lot, with one adjust line. Pending points were never spendable, so
+    nothing else is touched and no clawback can arise; a lot emptied this way is 'cancelled'.
+    Returns None when the lot is no longer pending (the caller claws back instead).
+    Idempotent per (source, key). `spend_minor` comes off the tier window."""
+    lot = db.session.scalar(select(PointLot).where(PointLot.entry_id == earn_entry_id))
+    if lot is None:
+        return None
+    member_id = lot.member_id
+
+    def write():
+        account = _locked_account(member_id, now)
+        locked = db.session.execute(select(PointLot).where(PointLot.id == lot.id).with_for_update()
+                                    .execution_options(populate_existing=True)).scalar_one()
+        if locked.pending_state != "pending":
+            return None  # released meanwhile: the caller takes the points back by the clawback rule
+        take = locked.remaining if points is None else min(points, locked.remaining)
+        if take <= 0:
+            return None
+        entry = _write_entry(account, kind=EntryKind.ADJUST, points=-take, pending_delta=-take, reason=reason,
+                             source=source, key=key, now=now, reference=reference, detail=detail,
+                             spend_minor=-spend_minor, store_id=store_id)
+        locked.remaining -= take
+        if locked.remaining == 0:
+            locked.pending_state = "cancelled"
+        db.session.add(LotMovement(entry_id=entry.id, lot_id=locked.id, points=-take))
+        db.session.flush()
+        return entry
+
+    with _locks().hold(f"points:{member_id}"):
+        replay = _existing(source, key)
+        if replay is not None:
+            return replay
+        return insert_once(write, lambda: _existing(source, key))[0]
+
+
+def release_member_pending(member_id: int, now: datetime) -> int:
+    """Release the member's pending lots whose return window has ended: their points become
+    spendable (no ledger line: the balance does not change, only what of it is pending).
+    Returns the number of lots released; a second run releases nothing twice."""
+    with _locks().hold(f"points:{member_id}"):
+        _locked_account(member_id, now)
+        lots = db.session.scalars(
+            select(PointLot).where(PointLot.member_id == member_id, PointLot.pending_state == "pending",
+                                   PointLot.pending_until <= now)
+            .order_by(PointLot.id).with_for_update().execution_options(populate_existing=True)).all()
+        released = sum(lot.remaining for lot in lots)
+        for lot in lots:
+            lot.pending_state, lot.released_at = "released", now
+        if released:
+            db.session.execute(update(PointsAccount).where(PointsAccount.member_id == member_id)
+                               .values(pending=PointsAccount.pending - released, updated_at=now)
+                               .execution_options(synchronize_session=False))
+        db.session.flush()
+        return len(lots)
+
+
+def release_due_pending(now: datetime, *, batch: int = 500) -> int:
+    """The `mall jobs` step: release every pending lot whose window has ended. Safe to run
+    twice or in two workers (each member's lots are released under their lock)."""
+    members = db.session.scalars(
+        select(PointLot.member_id).where(PointLot.pending_state == "pending", PointLot.pending_until <= now)
+        .distinct().limit(batch)).all()
+    return sum(release_member_pending(m, now) for m in members)

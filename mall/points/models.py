@@ -5,6 +5,13 @@ Invariants (DESIGN.md #1), each backed by the schema and checked by `flask mall 
 - balances and balance_after are never negative (CHECK);
 - lot.remaining == lot.amount + sum(its movements), and 0 <= remaining <= amount (CHECK);
 - (source, idempotency_key) is unique, so one intent has one effect (UNIQUE).
+
+Pending points (DESIGN.md #10): a purchase's lot may be *pending* for the return window
+(`pending_state` 'pending', `pending_until` set). Its points are in the balance (the ledger
+line is written at purchase) and also in `account.pending`, and CHECK (pending <= balance)
+means no spend can ever reach them; `mall jobs` releases the lot (state 'released',
+account.pending down), and a refund inside the window cancels it (an adjust line takes the
+points back out of that lot; state 'cancelled').
 """
 from datetime import datetime
 from enum import StrEnum
@@ -52,11 +59,14 @@ class PointsAccount(db.Model):
     """One row per member: the row that concurrent spends lock and the CHECK that holds."""
 
     __tablename__ = "points_accounts"
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),
+                      CheckConstraint("pending >= 0 AND pending <= balance", name="pending_within_balance"))
 
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                            primary_key=True)
     balance: Mapped[int] = mapped_column(default=0)
+    # Of the balance, points still inside a purchase's return window: never spendable.
+    pending: Mapped[int] = mapped_column(default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -102,7 +112,11 @@ class PointLot(db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
+        CheckConstraint("pending_state IS NULL OR pending_state IN ('pending', 'released', 'cancelled')",
+                        name="known_pending_state"),
+        CheckConstraint("(pending_state IS NULL) = (pending_until IS NULL)", name="pending_has_date"),
         Index("ix_lots_member_expiry", "member_id", "expires_at"),
+        Index("ix_lots_pending_until", "pending_state", "pending_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +126,12 @@ class PointLot(db.Model):
     remaining: Mapped[int]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A purchase's points inside the return window: NULL for points spendable at once;
+    # else 'pending' until `pending_until` (released by `mall jobs`), then 'released', or
+    # 'cancelled' by a refund inside the window.
+    pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pending_state: Mapped[str | None] = mapped_column(String(10))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LotMovement(db.Model):

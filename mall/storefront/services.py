@@ -17,6 +17,7 @@ class MemberHome:
     tier: TierStatus
     target: ItemCard | None
     recent: list[LedgerEntry]
+    pending: dict = None        # {entry id: available on} for recent lines still pending
 
     @property
     def target_progress_pct(self) -> int:
@@ -37,5 +38,5 @@ def member_home(member_id: int, now: datetime, *, warning_days: int = 30) -> Mem
             target = item_card(member.target_item_id, status, points.points, now)
         except NotFound:  # unpublished since it was pinned
             target = None
-    return MemberHome(balance=points, tier=status, target=target,
-                      recent=statement(member_id, per_page=5).entries)
+    recent = statement(member_id, per_page=5)
+    return MemberHome(balance=points, tier=status, target=target, recent=recent.entries, pending=recent.pending)

@@ -97,3 +97,72 @@ def test_budget_alert_emails_go_out_once_after_commit(pg_app, clock):
     assert send_due_alerts(clock.now(), mailer) == 0  # a second run sends nothing twice
     assert sorted(m["To"] for m in sent) == ["hq@example.com", "store@example.com"]
     assert "90%" in sent[0]["Subject"]
+
+
+# --- one budget model: bonus-rule uplift (issue 12, item 5) -------------------------------------
+
+UPLIFT_ROOM = 10  # the budget has room for 10 uplifts of 100 points
+
+
+@pytest.mark.parametrize("when_exhausted", ["hold", "refuse"])
+def test_fifty_concurrent_bonus_earns_issue_exactly_the_uplifts_the_budget_has_room_for(pg_app, clock,
+                                                                                      when_exhausted):
+    from mall.engagement.rulebook import RuleDraft, save_rule
+    make_tiers()
+    hq = make_user(clock.now(), role="hq", login="hq@example.com")
+    store = Store(code="S-UP", name="Store Uplift", region="East")
+    db.session.add(store)
+    db.session.flush()
+    # ¥100 at a ×2 campaign: base 100 (cost of sales, never budgeted) + uplift 100.
+    save_rule(RuleDraft(kind="campaign", name="Double days", value=200, starts_at=clock.now() - timedelta(days=1),
+                        ends_at=clock.now() + timedelta(days=10)), actor_id=hq.id, now=clock.now())
+    budgets.set_budget(store.id, UPLIFT_ROOM * 100, when_exhausted, alert_email=None, actor_id=hq.id,
+                       now=clock.now())
+    members = [make_user(clock.now()).id for _ in range(10)]
+    db.session.commit()
+
+    def work(n):
+        entry = earn_for_purchase(members[n % len(members)], 10_000, minor_per_point=100, source="pos",
+                                  key=f"bonus-{n}", now=clock.now(), store_id=store.id)
+        return entry.points
+    outcomes = race(pg_app, GRANTS, work, refusals=(), returns=True)
+    db.session.expire_all()
+
+    assert sorted(set(outcomes)) == [100, 200], outcomes  # every purchase earned; base always issued
+    assert outcomes.count(200) == UPLIFT_ROOM
+    month = db.session.scalar(select(BudgetMonth).where(BudgetMonth.store_id == store.id))
+    assert month.used_points == UPLIFT_ROOM * 100 == month.limit_points  # never overshoots
+    issued = db.session.scalar(select(func.count()).select_from(DiscretionaryGrant)
+                               .where(DiscretionaryGrant.status == "issued", DiscretionaryGrant.kind == "bonus"))
+    held = db.session.scalar(select(func.count()).select_from(DiscretionaryGrant)
+                             .where(DiscretionaryGrant.status == "held"))
+    assert issued == UPLIFT_ROOM
+    assert held == (GRANTS - UPLIFT_ROOM if when_exhausted == "hold" else 0)
+    credited = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0))
+                                 .where(LedgerEntry.source == "pos"))
+    assert credited == GRANTS * 100 + UPLIFT_ROOM * 100
+    assert not [f for f in run_audit() if f.violations]
+
+
+def test_pending_points_are_never_spent_by_concurrent_redemptions(pg_app, clock):
+    """Twenty redemptions race against a member whose only points are pending: none gets
+    through, and after the release exactly the available points are spent."""
+    from mall import settings
+    from mall.errors import InsufficientPoints
+    from mall.points.ledger import release_due_pending, spend_points
+    pg_app.config["MALL_RETURN_WINDOW_DAYS"] = 7
+    settings.reload(pg_app)
+    make_tiers()
+    member = make_user(clock.now()).id
+    earn_for_purchase(member, 50_000, minor_per_point=100, source="pos", key="pending", now=clock.now())
+    db.session.commit()
+
+    def spend(n):
+        return spend_points(member, 100, reason="redeem", source="order", key=f"o{n}", now=clock.now()).points
+    assert race(pg_app, 20, spend, refusals=(InsufficientPoints,)) == ["InsufficientPoints"] * 20
+    clock.advance(days=7, minutes=1)
+    assert release_due_pending(clock.now()) == 1
+    db.session.commit()
+    outcomes = race(pg_app, 20, spend, refusals=(InsufficientPoints,))
+    assert outcomes.count("ok") == 5 and outcomes.count("InsufficientPoints") == 15
+    assert not [f for f in run_audit() if f.violations]
