@@ -412,8 +412,7 @@ def _over_staff_caps(store_id: int, points: int, limits: GrantLimits, timezone: 
     if points > limits.staff_grant_max:
         return True
     month = month_of(now)
-    budget = db.session.get(StoreBudget, store_id)
-    _month_row(store_id, month, budget.monthly_points if budget else limits.store_monthly_points)
+    _month_row(budget_for(store_id), month)
     db.session.execute(select(BudgetMonth.id).where(BudgetMonth.store_id == store_id, BudgetMonth.month == month)
                        .with_for_update())
     start, end = shoptime.day_bounds_utc(shoptime.local_day(now, timezone), timezone)

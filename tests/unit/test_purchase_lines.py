@@ -212,3 +212,21 @@ def test_the_dashboard_category_filter_shows_earning_and_redemption_for_a_catego
         assert (fresh.issued, fresh.redeemed) == (86, 300)
         rows = {r[0]: r[1] for r in board(None, days_later).charts["category"].rows}
         assert rows["kitchen"] == 200 and rows["fresh"] == 86
+
+
+def test_a_partial_refund_inside_the_return_window_cancels_that_lines_pending_points_without_a_clawback(
+        app, api, world, clock):
+    from mall import settings
+    from mall.points.statement import balance
+    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
+    settings.reload(app)
+    clock.set(WED_10)
+    _earn(api, world, "T3-000500", lines=LINES3)  # 100 + 200 + 33 = 333 points, all pending
+    assert balance(world.member_id, clock.now()).pending_points == 333
+    api.call("POST", "/purchases/T3-000500/refund", "/purchases/{receipt_no}/refund",
+             json={"refund_no": "RF-P1", "lines": [{"line_no": 2, "quantity": 1}]})
+    assert (api.body["reversed_points"], api.body["clawback_points"]) == (portion(200, 1, LINES3[1]["quantity"]), 0)
+    db.session.expire_all()
+    assert balance(world.member_id, clock.now()).pending_points == 333 - api.body["reversed_points"]
+    assert db.session.scalars(select(Clawback)).all() == []
+    assert [f for f in run_audit() if f.violations] == []
