@@ -109,17 +109,10 @@ def _programme_choices() -> list:
     return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=r.name)) for r in current_rules()]
 
 
-def _budgets_page(form, programme_form, status=200):
-    programme_form.target.choices = _programme_choices()
-    return render("hq/budgets.html", form=form, programme_form=programme_form,
-                  lines=analytics.budget_status(now()), programme_lines=analytics.programme_budget_status(now()),
-                  status=status)
-
-
-@bp.route("/budgets/programme", methods=["POST"])
+@bp.route("/budgets/programme", methods=["GET", "POST"])
 @roles_required(Role.HQ)
 def programme_budget():
-    """Set a programme budget (per campaign or task kind): where no store's budget applies."""
+    """Programme budgets (per campaign or task kind): where no store's budget applies."""
     form = ProgrammeBudgetForm()
     form.target.choices = _programme_choices()
     if form.validate_on_submit():
@@ -134,9 +127,9 @@ def programme_budget():
         else:
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
-    store_form = BudgetForm()
-    store_form.store_id.choices = _store_choices(current_user)
-    return _budgets_page(store_form, form, status=422)
+    status = 422 if form.errors or form.form_errors else 200
+    return render("hq/programme_budget.html", form=form, programme_lines=analytics.programme_budget_status(now()),
+                  status=status)
 
 
 @bp.route("/budgets", methods=["GET", "POST"])
@@ -154,7 +147,8 @@ def budgets_page():
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
     status = 422 if form.errors or form.form_errors else 200
-    return _budgets_page(form, ProgrammeBudgetForm(formdata=None), status=status)
+    return render("hq/budgets.html", form=form, lines=analytics.budget_status(now()),
+                  programme_lines=analytics.programme_budget_status(now()), status=status)
 
 
 @bp.route("/grants", methods=["GET", "POST"])

@@ -148,6 +148,7 @@ ROUTES = {
     ("GET", "/hq/export/<chart>.csv"):                      HQ_PAGE,
     ("GET", "/hq/budgets"):                                 HQ_PAGE,
     ("POST", "/hq/budgets"):                                HQ_ONLY,
+    ("GET", "/hq/budgets/programme"):                       HQ_PAGE,
     ("POST", "/hq/budgets/programme"):                      HQ_ONLY,
     ("GET", "/hq/grants"):                                  (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK),
     ("POST", "/hq/grants"):                                 (LOGIN, FORBIDDEN, FORBIDDEN, ALLOWED, ALLOWED),
