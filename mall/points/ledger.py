@@ -52,6 +52,16 @@ def _existing(source: str, key: str) -> LedgerEntry | None:
         select(LedgerEntry).where(LedgerEntry.source == source, LedgerEntry.idempotency_key == key))
 
 
+def _once_per_key(member_id: int, source: str, key: str, write):
+    """Under the member's lock: the line written earlier for (source, key), else write() once
+    (a concurrent writer of the same key that wins the insert makes this a replay)."""
+    with _locks().hold(f"points:{member_id}"):
+        replay = _existing(source, key)
+        if replay is not None:
+            return replay
+        return insert_once(write, lambda: _existing(source, key))[0]
+
+
 def _replayed(source: str, key: str, points: int) -> LedgerEntry | None:
     entry = _existing(source, key)
     if entry is not None and entry.points != points:
@@ -180,11 +190,7 @@ def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str
         _take_from_lots(member_id, entry, take, first_entry_id)
         return entry
 
-    with _locks().hold(f"points:{member_id}"):
-        replay = _existing(source, key)
-        if replay is not None:
-            return replay
-        return insert_once(write, lambda: _existing(source, key))[0]
+    return _once_per_key(member_id, source, key, write)
 
 
 def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
@@ -382,11 +388,7 @@ def cancel_pending(earn_entry_id: int, *, reason: str, source: str, key: str, no
         db.session.flush()
         return entry
 
-    with _locks().hold(f"points:{member_id}"):
-        replay = _existing(source, key)
-        if replay is not None:
-            return replay
-        return insert_once(write, lambda: _existing(source, key))[0]
+    return _once_per_key(member_id, source, key, write)
 
 
 def release_member_pending(member_id: int, now: datetime) -> int:
