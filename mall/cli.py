@@ -13,7 +13,7 @@ mall_cli = AppGroup("mall", help="Point Mall operations.")
 
 @mall_cli.command("demo")
 def demo_command():
-    """Load idempotent demo data: tiers, a store, 32 items, members at every tier."""
+    """Load idempotent demo data: tiers, two stores, 32 items, members at every tier, receipts with lines."""
     from .demo import DEMO_PASSWORD, load_demo
     with unit():
         logins = load_demo(now())

@@ -11,10 +11,12 @@ from .accounts import services as accounts
 from .accounts.models import Role, User
 from .catalog.models import Category, Item, ItemTierPrice, PricePlan
 from .extensions import db
-from .instore.models import Store
+from .instore.categories import save_purchase_category
+from .instore.models import PurchaseCategory, Store
+from .instore.purchases import LineInput, earn_for_member
 from .inventory.models import StockLevel
 from .inventory.services import receive_stock
-from .engagement.earning import earn_for_purchase
+from .points.categories import record_category_shares
 from .points.ledger import expire_member_points, release_member_pending, spend_points
 from .points.models import LedgerEntry, Tier
 
@@ -92,29 +94,53 @@ PEOPLE = [
     ("hq@example.com", "HQ Operator", Role.HQ, "Programme dashboard"),
 ]
 
-# login -> purchases as (days ago, spend in minor units), plus redemptions (days ago, sku, points)
+# login -> purchases as (days ago, spend in minor units), plus redemptions (days ago, skus, points
+# of each). A purchase is a till's receipt with lines (RECEIPT_MIXES) at one of the stores in
+# turn, so HQ's dashboard has categories, stores and regions to show on the first run.
 HISTORY = {
     "silver@example.com": {"buy": [(400, 38_000), (340, 120_000), (120, 56_000), (30, 18_800), (3, 9_900)],
-                         "redeem": [(60, "VOU-03", 600)]},
+                         "redeem": [(60, ("VOU-03",), 600)]},
     "13800000002": {"buy": [(330, 160_000), (200, 210_000), (90, 150_000), (20, 88_000)],
-                    "redeem": [(70, "KIT-01", 2200), (10, "VOU-01", 1000)]},
+                    "redeem": [(70, ("KIT-01",), 2200), (10, ("VOU-01",), 1000)]},
     "diamond@example.com": {"buy": [(700, 900_000), (300, 800_000), (150, 950_000), (40, 1_200_000), (5, 120_000)],
-                          "redeem": [(100, "DIG-02", 18800), (15, "VOU-02", 4800)]},
+                          "redeem": [(100, ("DIG-02",), 18800), (15, ("VOU-02",), 4800),
+                                     (12, ("BEA-02", "TRA-02", "FRE-02"), None)]},
     "frozen@example.com": {"buy": [(50, 30_000)], "redeem": []},
 }
+
+STORES = [  # code, name, name_zh, region: the first is the demo store (staff, API key, pickups)
+    ("SH-012", "Store 12, Xuhui", "徐汇 12 号店", "Shanghai"),
+    ("BJ-003", "Store 3, Chaoyang", "朝阳 3 号店", "Beijing"),
+]
+
+# The merchant's own purchase categories (console: Purchase categories): lines outside the
+# catalogue; gift cards never earn.
+PURCHASE_CATEGORIES = [("gift-cards", "Gift cards", "礼品卡", True), ("services", "Services", "服务", False)]
+
+# Receipts' lines, in turn: (category, share of the receipt in percent); the last line takes
+# what is left, so the lines add up to the receipt exactly and the tiers stay as they were.
+RECEIPT_MIXES = [
+    (("fresh", 40), ("kitchen", 35), ("home", 25)),
+    (("beauty", 60), ("digital", 40)),
+    (("kids", 45), ("fresh", 30), ("travel", 25)),
+    (("digital", 60), ("services", 25), ("gift-cards", 15)),
+    (("home", 50), ("beauty", 30), ("fresh", 20)),
+]
 
 
 def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     tiers = _tiers()
-    store = _store()
+    stores = _stores()
+    store = stores[0]
     categories = _categories()
+    _purchase_categories()
     items = {sku: _item(sku, *rest, categories=categories, tiers=tiers, now=now)
              for sku, *rest in ITEMS}
     logins = []
     for login, name, role, note in PEOPLE:
         user = accounts.find_by_identifier(login) or accounts.register(
             login, DEMO_PASSWORD, name, now=now - timedelta(days=800), role=role.value)
-        _history(user, HISTORY.get(login), items, store, now)
+        _history(user, HISTORY.get(login), items, stores, now)
         logins.append((role.value, login, note))
     frozen = accounts.find_by_identifier("frozen@example.com")
     if not frozen.is_frozen:
@@ -138,13 +164,35 @@ def _tiers() -> dict[str, Tier]:
     return found
 
 
-def _store() -> Store:
-    store = db.session.scalar(select(Store).where(Store.code == "SH-012"))
-    if store is None:
-        store = Store(code="SH-012", name="Store 12, Xuhui", name_zh="徐汇 12 号店", region="Shanghai")
-        db.session.add(store)
-        db.session.flush()
-    return store
+def _stores() -> list[Store]:
+    found = {s.code: s for s in db.session.scalars(select(Store))}
+    for code, name, name_zh, region in STORES:
+        if code not in found:
+            found[code] = Store(code=code, name=name, name_zh=name_zh, region=region)
+            db.session.add(found[code])
+    db.session.flush()
+    return [found[code] for code, *_ in STORES]
+
+
+def _purchase_categories() -> None:
+    known = set(db.session.scalars(select(PurchaseCategory.slug)))
+    for slug, name, name_zh, excluded in PURCHASE_CATEGORIES:
+        if slug not in known:
+            save_purchase_category(slug, name, name_zh=name_zh, excluded=excluded)
+
+
+def _receipt_lines(n: int, amount: int, items: dict[str, Item]) -> list[LineInput]:
+    """The n-th demo receipt's lines: RECEIPT_MIXES in turn, one catalogue item per line (a
+    merchant category's line is named after it)."""
+    mix = RECEIPT_MIXES[n % len(RECEIPT_MIXES)]
+    lines, left = [], amount
+    for position, (category, pct) in enumerate(mix):
+        part = left if position == len(mix) - 1 else amount * pct // 100
+        left -= part
+        item = next((i for i in items.values() if i.category.slug == category), None)
+        lines.append(LineInput(part, category=category, sku=item.sku if item else category.upper()[:12],
+                               name=item.name if item else category.title()))
+    return lines
 
 
 def _categories() -> dict[str, Category]:
@@ -179,29 +227,44 @@ def _item(sku, category, name, name_zh, points, min_tier, tier_prices, stock, *,
     return item
 
 
-def _history(user: User, history: dict | None, items: dict[str, Item], store: Store, now: datetime) -> None:
+def _history(user: User, history: dict | None, items: dict[str, Item], stores: list[Store], now: datetime) -> None:
     already = db.session.scalar(select(LedgerEntry.id).where(
-        LedgerEntry.member_id == user.id, LedgerEntry.source == "demo").limit(1))
+        LedgerEntry.member_id == user.id, LedgerEntry.source.in_(("demo", "receipt"))).limit(1))
     if not history or already:
         return
     events = [(d, "buy", amount) for d, amount in history["buy"]]
-    events += [(d, "redeem", (sku, pts)) for d, sku, pts in history["redeem"]]
-    for days_ago, kind, what in sorted(events, key=lambda e: -e[0]):
+    events += [(d, "redeem", (skus, pts)) for d, skus, pts in history["redeem"]]
+    for n, (days_ago, kind, what) in enumerate(sorted(events, key=lambda e: -e[0])):
         at = now - timedelta(days=days_ago, hours=3)
         # Sweep what had expired by then, and release what had passed its return window, as
         # the jobs would have; the last days' purchases stay pending (shown on the home page).
         expire_member_points(user.id, at)
         release_member_pending(user.id, at)
-        if kind == "buy":
-            earn_for_purchase(user.id, what, minor_per_point=100, source="demo",
-                              key=f"{user.member_code}:buy:{days_ago}", now=at, store_id=store.id,
-                              reference=f"R{days_ago:04d}-{user.id:03d}")
+        if kind == "buy":  # a till's receipt with lines, credited by the rules per line
+            earn_for_member(stores[days_ago % len(stores)].id, f"R{days_ago:04d}-{user.id:03d}", what, user.id,
+                            now=at, code_hours=24, minor_per_point=100,
+                            lines=_receipt_lines(n + user.id, what, items))
         else:
-            sku, pts = what
-            spend_points(user.id, pts, reason="redeem", source="demo", key=f"{user.member_code}:redeem:{days_ago}",
-                         now=at, reference=f"DEMO-{days_ago:04d}", detail={"item": items[sku].name})
+            _redeem(user, [items[sku] for sku in what[0]], what[1], days_ago, at)
     expire_member_points(user.id, now)
     release_member_pending(user.id, now)
+
+
+def _redeem(user: User, chosen: list[Item], points: int | None, days_ago: int, at: datetime) -> None:
+    """One redemption of `chosen` items (at `points`, or their list prices), for HQ by category:
+    one category is named on the entry, several are split into shares as an order's are."""
+    prices = [points] if points is not None and len(chosen) == 1 else [i.points_price for i in chosen]
+    by_category: dict[str, int] = {}
+    for item, price in zip(chosen, prices):
+        by_category[item.category.slug] = by_category.get(item.category.slug, 0) + price
+    detail = {"item": ", ".join(i.name for i in chosen)}
+    if len(by_category) == 1:
+        detail["category"] = next(iter(by_category))
+    entry = spend_points(user.id, sum(prices), reason="redeem", source="demo",
+                         key=f"{user.member_code}:redeem:{days_ago}", now=at, reference=f"DEMO-{days_ago:04d}",
+                         detail=detail)
+    if len(by_category) > 1:
+        record_category_shares(entry, {c: (-p, 0) for c, p in by_category.items()})
 
 
 # In store (issue 5): the staff account works at the demo store, the Gold member has two

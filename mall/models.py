@@ -11,8 +11,8 @@ from .catalog.models import ItemChange, ItemSubstitute  # noqa: F401,E402
 from .presale.models import Presale  # noqa: F401,E402
 from .accounts.models import AuditEntry  # noqa: F401,E402
 from .budgets.models import BudgetMonth, DiscretionaryGrant, ProgrammeBudget, StoreBudget  # noqa: F401,E402
-from .hq.models import HqAlert, LedgerDaily, MemberSegment, RollupState, RuleRoi  # noqa: F401,E402
+from .hq.models import HqAlert, LedgerDaily, RollupState, RuleRoi  # noqa: F401,E402
 from .risk.models import MemberSighting, OrderOrigin, RiskReview  # noqa: F401,E402
 from .points.models import MemberTier, TierChange  # noqa: F401,E402
-from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, Referral  # noqa: F401,E402
+from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, MemberSegment, Referral  # noqa: F401,E402
 from .notifications.models import Notification, NotificationOptOut  # noqa: F401,E402

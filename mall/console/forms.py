@@ -140,3 +140,21 @@ class ImageForm(Form):
         FileRequired(_l("Choose an image.")),
         FileAllowed(["jpg", "jpeg", "png", "webp"], _l("Use a JPEG, PNG or WebP image."))],
         description=_l("Up to 5 MB. It is resized and a thumbnail is made."))
+
+
+class PurchaseCategoryEditForm(Form):
+    """A merchant purchase category's names and whether it earns (its slug never changes:
+    past receipt lines name it)."""
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the category a name.")), Length(max=60)])
+    name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=60)])
+    excluded = BooleanField(_l("Excluded from earning"),
+                            description=_l("Lines of this category never earn points (gift cards, tobacco, deposits)."))
+
+
+class PurchaseCategoryForm(PurchaseCategoryEditForm):
+    slug = StringField(_l("Slug"), validators=[DataRequired(_l("Give the category a slug.")), Length(max=40)],
+                       description=_l("What tills send on a receipt line, e.g. gift-cards. It can't be changed later."))
+
+
+class DeleteForm(Form):
+    """A POST with only the CSRF token: delete."""

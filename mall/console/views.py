@@ -1,4 +1,5 @@
-"""The merchandiser's console: items, plans, tier prices, substitutes, stock and history."""
+"""The merchandiser's console: items, plans, tier prices, substitutes, stock and history, and the
+merchant's purchase categories (receipt lines outside the catalogue)."""
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,12 +13,14 @@ from ..catalog.services import MERCH_SORTS, categories, merchandise
 from ..clock import now
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..instore import categories as purchase_categories
 from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
 from ..web import int_arg, local_to_utc, refuse, render, roles_required, utc_to_local
 from . import csv_io
-from .forms import AdjustForm, CategoryForm, ImageForm, ImportForm, PublishForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form
+from .forms import (AdjustForm, CategoryForm, DeleteForm, ImageForm, ImportForm, PublishForm, PurchaseCategoryEditForm,
+                    PurchaseCategoryForm, ReceiveForm, SubstitutesForm, ThresholdForm, item_form)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 MERCH = Role.MERCHANDISER
@@ -261,3 +264,64 @@ def edit_category(category_id: int):
             return redirect(url_for("console.category_list"))
     return render("console/category_form.html", form=form, category=category,
                   status=422 if form.errors or form.form_errors else 200)
+
+
+# --- the merchant's purchase categories (receipt lines outside the catalogue) -------------
+
+def _purchase_categories_page(form, status=200, error=None):
+    listing = purchase_categories.list_purchase_categories(int_arg("page"))
+    return render("console/purchase_categories.html", status=status, form=form, rows=listing.items,
+                  page=listing.page, pages=listing.pages, total=listing.total, error=error,
+                  delete_form=DeleteForm())
+
+
+@bp.route("/purchase-categories", methods=["GET", "POST"])
+@roles_required(MERCH)
+def purchase_category_list():
+    form = PurchaseCategoryForm()
+    if form.validate_on_submit():
+        try:
+            row = purchase_categories.create_purchase_category(form.slug.data, form.name.data,
+                                                               name_zh=form.name_zh.data, excluded=form.excluded.data)
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            flash(_("Purchase category %(slug)s added.", slug=row.slug), "success")
+            return redirect(url_for("console.purchase_category_list"))
+    return _purchase_categories_page(form, status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/purchase-categories/<int:category_id>", methods=["GET", "POST"])
+@roles_required(MERCH)
+def edit_purchase_category(category_id: int):
+    try:
+        row = purchase_categories.purchase_category(category_id)
+    except NotFound:
+        abort(404)
+    form = PurchaseCategoryEditForm(obj=row)
+    if form.validate_on_submit():
+        try:
+            purchase_categories.update_purchase_category(category_id, form.name.data, name_zh=form.name_zh.data,
+                                                         excluded=form.excluded.data)
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            flash(_("Purchase category %(slug)s saved.", slug=row.slug), "success")
+            return redirect(url_for("console.purchase_category_list"))
+    return render("console/purchase_category_form.html", form=form, category=row, delete_form=DeleteForm(),
+                  status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/purchase-categories/<int:category_id>/delete", methods=["POST"])
+@roles_required(MERCH)
+def delete_purchase_category(category_id: int):
+    if not DeleteForm().validate():
+        abort(400)
+    try:
+        row = purchase_categories.delete_purchase_category(category_id)
+    except NotFound:
+        abort(404)
+    except DomainError as error:  # lines use it: nothing was deleted
+        return _purchase_categories_page(PurchaseCategoryForm(formdata=None), status=409, error=str(error.message))
+    flash(_("Purchase category %(slug)s deleted.", slug=row.slug), "success")
+    return redirect(url_for("console.purchase_category_list"))

@@ -35,6 +35,7 @@ from ..settings import current as current_settings
 from .models import MemberProfile
 from .rulebook import earning_for
 from .rules import LineFacts, PurchaseFacts
+from .segments import segment_of
 
 
 def purchase_points(spend_minor: int, minor_per_point: int, multiplier_pct: int) -> tuple[int, int]:
@@ -69,7 +70,7 @@ def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, no
                          default_minor_per_point=minor_per_point, store_id=store_id, category=category,
                          first_purchase=is_first_purchase(member_id),
                          timezone=current_settings().timezone, lines=line_facts(lines),
-                         birthday_month=birthday_month(member_id))
+                         birthday_month=birthday_month(member_id), segment=segment_of(member_id))
 
 
 BONUS_SOURCE = "bonus"

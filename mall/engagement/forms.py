@@ -5,7 +5,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..console.forms import MoneyField
 from ..forms import DateField, DateTimeLocalField, Form, IntegerField
-from .models import RuleKind
+from .models import SEGMENTS, RuleKind
 
 KIND_LABELS = {
     RuleKind.BASE_RATE.value: _l("Base rate (spend per point, in fen)"),
@@ -16,6 +16,9 @@ KIND_LABELS = {
     RuleKind.FIRST_PURCHASE.value: _l("First purchase bonus (points)"),
     RuleKind.CAP.value: _l("Cap (percent of base)"),
 }
+SEGMENT_LABELS = {"loyal": _l("Loyal"), "potential": _l("Potential"), "dormant": _l("Dormant"),
+                  "ordinary": _l("Ordinary")}
+assert set(SEGMENT_LABELS) == set(SEGMENTS)
 WEEKDAYS = [(1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")),
             (6, _l("Sat")), (7, _l("Sun"))]
 
@@ -52,6 +55,9 @@ class RuleForm(Form):
         Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message=_l("Days separated by commas, e.g. 8, 18."))],
         description=_l("Member days, e.g. 8 for the 8th of every month."))
     birthday_month = BooleanField(_l("Only in the member's birthday month"))
+    segment = SelectField(_l("Member segment"), choices=[("", _l("(any)"))] + list(SEGMENT_LABELS.items()),
+                          validators=[Optional()],
+                          description=_l("Only members HQ's last segment refresh put in this segment."))
 
     def minutes(self) -> tuple[int | None, int | None]:
         def m(t):
@@ -76,6 +82,8 @@ class PreviewForm(Form):
     store_id = SelectField(_l("Store"), coerce=int, validators=[Optional()])
     at = DateTimeLocalField(_l("When"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(_l("Enter a date and time."))])
     first_purchase = BooleanField(_l("Member's first purchase"))
+    segment = SelectField(_l("Member segment"), choices=[("", _l("(none)"))] + list(SEGMENT_LABELS.items()),
+                          validators=[Optional()])
     lines = TextAreaField(_l("Receipt lines (optional)"), validators=[Optional(), Length(max=4000), Regexp(
         r"^(\s*[a-z0-9_-]*\s*,\s*\d+(\.\d{1,2})?\s*(,[^,\n]*)?\s*(\n|$))+$",
         message=_l("One line per row: category, amount, SKU (optional), e.g. fresh, 86.00"))],

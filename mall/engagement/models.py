@@ -8,7 +8,7 @@ The id of the newest row is the rulebook version stamped on every earn.
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -26,6 +26,8 @@ class RuleKind(StrEnum):
 
 
 RULE_KINDS = tuple(k.value for k in RuleKind)
+# RFM segments (computed by HQ, mall/hq/segments.py); an earning rule may target one.
+SEGMENTS = ("loyal", "potential", "dormant", "ordinary")
 
 
 class EarningRule(db.Model):
@@ -40,6 +42,7 @@ class EarningRule(db.Model):
         CheckConstraint("(minute_from IS NULL) = (minute_to IS NULL) AND (minute_from IS NULL OR "
                         "(minute_from >= 0 AND minute_to <= 1440 AND minute_to > minute_from))",
                         name="hours_in_a_day"),
+        CheckConstraint(f"segment IS NULL OR segment IN {SEGMENTS!r}", name="known_segment"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # also the rulebook version
@@ -65,6 +68,7 @@ class EarningRule(db.Model):
     minute_to: Mapped[int | None]
     month_days: Mapped[str | None] = mapped_column(String(90))
     birthday_month: Mapped[bool] = mapped_column(default=False, server_default=false())
+    segment: Mapped[str | None] = mapped_column(String(10))   # only members in this RFM segment
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -135,3 +139,21 @@ class MemberDevice(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MemberSegment(db.Model):
+    """A member's RFM scores and segment as of computed_at. HQ computes them (mall/hq/segments.py,
+    refreshed by `mall jobs`); earning rules scoped to a segment read them (segments.segment_of)."""
+
+    __tablename__ = "member_segments"
+    __table_args__ = (
+        CheckConstraint("segment IN ('loyal', 'potential', 'dormant', 'ordinary')", name="known_segment"),
+        Index("ix_member_segments_segment", "segment", "spend_minor", "member_id"),  # drill-down order
+    )
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(10))
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purchases: Mapped[int] = mapped_column(default=0)
+    spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -25,16 +25,17 @@ class Preview:
 
 
 def preview_purchase(*, tier_code: str, spend_minor: int, at, store_id: int | None, category: str | None,
-                     first_purchase: bool, lines: list[dict] | None = None) -> Preview:
+                     first_purchase: bool, lines: list[dict] | None = None, segment: str | None = None) -> Preview:
     """`lines` (dicts of line_no, category, amount_minor, sku) make the preview per line, like
-    a till's receipt; then the spend is their sum."""
+    a till's receipt; then the spend is their sum. `segment`: the member's RFM segment (none:
+    a member not in any, so segment-scoped rules don't apply)."""
     tier = next(t for t in all_tiers() if t.code == tier_code)
     settings = current_settings()
     facts = PurchaseFacts(spend_minor=spend_minor, at=at, tier_code=tier.code, tier_name=tier.name,
                           tier_name_zh=tier.name_zh, tier_multiplier_pct=tier.multiplier_pct,
                           default_minor_per_point=settings.earn_base_minor_per_point,
                           store_id=store_id, category=category, first_purchase=first_purchase,
-                          timezone=settings.timezone, lines=line_facts(lines))
+                          timezone=settings.timezone, lines=line_facts(lines), segment=segment or None)
     earning, version = earning_for(facts)
     return Preview(facts, earning, version)
 
@@ -47,4 +48,5 @@ def preview(form, to_utc) -> Preview | None:
     spend = sum(line["amount_minor"] for line in lines) if lines else form.spend.data
     return preview_purchase(tier_code=form.tier_code.data, spend_minor=spend, at=to_utc(form.at.data),
                             store_id=form.store_id.data or None, category=form.category_slug.data or None,
-                            first_purchase=bool(form.first_purchase.data), lines=lines)
+                            first_purchase=bool(form.first_purchase.data), lines=lines,
+                            segment=form.segment.data or None)

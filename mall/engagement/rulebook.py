@@ -16,7 +16,7 @@ from ..catalog.services import categories
 from ..extensions import db
 from ..instore.models import Store
 from ..points.tiers import all_tiers
-from .models import EarningRule, RuleKind
+from .models import SEGMENTS, EarningRule, RuleKind
 from .rules import Earning, PurchaseFacts, RuleView, compute
 
 
@@ -41,6 +41,7 @@ class RuleDraft:
     minute_to: int | None = None
     month_days: tuple[int, ...] = ()
     birthday_month: bool = False
+    segment: str | None = None       # only members in this RFM segment
 
 
 def _latest_versions():
@@ -88,6 +89,8 @@ def _validate(draft: RuleDraft) -> None:
         raise InvalidRule(_l("Days of the month run from 1 to 31."), field="month_days")
     if any(not s or len(s) > 40 or "," in s for s in draft.skus) or len(",".join(draft.skus)) > 400:
         raise InvalidRule(_l("List SKUs separated by commas (up to 400 characters)."), field="skus")
+    if draft.segment and draft.segment not in SEGMENTS:
+        raise InvalidRule(_l("Choose one of the segments."), field="segment")
     if draft.kind == RuleKind.CAMPAIGN and not (draft.starts_at and draft.ends_at):
         raise InvalidRule(_l("A campaign needs a start and an end."), field="ends_at")
     if draft.starts_at and draft.ends_at and draft.ends_at <= draft.starts_at:
@@ -114,7 +117,7 @@ def save_rule(draft: RuleDraft, *, actor_id: int | None, now: datetime,
                        starts_at=draft.starts_at, ends_at=draft.ends_at, created_at=now, created_by=actor_id,
                        skus=",".join(draft.skus) or None, minute_from=draft.minute_from, minute_to=draft.minute_to,
                        month_days=",".join(str(d) for d in sorted(set(draft.month_days))) or None,
-                       birthday_month=bool(draft.birthday_month))
+                       birthday_month=bool(draft.birthday_month), segment=draft.segment or None)
     db.session.add(rule)
     db.session.flush()
     return rule
@@ -131,7 +134,7 @@ def retire_rule(rule_key: str, *, actor_id: int | None, now: datetime) -> Earnin
                       store_id=latest.store_id, weekdays=latest.weekdays, starts_at=latest.starts_at,
                       ends_at=latest.ends_at, created_at=now, created_by=actor_id, skus=latest.skus,
                       minute_from=latest.minute_from, minute_to=latest.minute_to, month_days=latest.month_days,
-                      birthday_month=latest.birthday_month)
+                      birthday_month=latest.birthday_month, segment=latest.segment)
     db.session.add(row)
     db.session.flush()
     return row

@@ -19,8 +19,8 @@ rule of the same kind and target replaces the general one (per-store override).
 PER LINE (issue 12). A purchase has lines (SKU, category, amount; a purchase without lines
 is one line of its category). Rules are matched per line: a rule scoped to a category or a
 SKU applies to those lines only; a rule scoped to a moment (weekdays, hours of the day in
-shop time, days of the month, a window, the member's birthday month) or a member (tier)
-applies to every line or none. Lines that the same rules apply to are added together and
+shop time, days of the month, a window, the member's birthday month) or a member (tier,
+RFM segment) applies to every line or none. Lines that the same rules apply to are added together and
 the stacking rule runs once on their sum (so splitting a receipt into lines loses no point
 to rounding unless the lines earn differently); each such group is one part of the
 explanation ("¥86 of Fresh food: base 86 × Gold tier 1.2 × Fresh day 2 = 206"). Lines
@@ -64,6 +64,7 @@ class RuleView:
     minute_to: int | None = None
     month_days: tuple[int, ...] = ()     # days of the month (member days)
     birthday_month: bool = False         # only in the member's birthday month
+    segment: str | None = None           # only members in this RFM segment
 
     @classmethod
     def of(cls, rule) -> "RuleView":
@@ -72,7 +73,8 @@ class RuleView:
                    category_slug=rule.category_slug, store_id=rule.store_id,
                    weekdays=tuple(rule.weekday_list), starts_at=rule.starts_at, ends_at=rule.ends_at,
                    skus=tuple(rule.sku_list), minute_from=rule.minute_from, minute_to=rule.minute_to,
-                   month_days=tuple(rule.month_day_list), birthday_month=bool(rule.birthday_month))
+                   month_days=tuple(rule.month_day_list), birthday_month=bool(rule.birthday_month),
+                   segment=rule.segment)
 
     @property
     def per_line(self) -> bool:
@@ -108,6 +110,7 @@ class PurchaseFacts:
     timezone: str = DEFAULT_ZONE
     lines: tuple[LineFacts, ...] = ()   # empty: one line of `category` for the whole spend
     birthday_month: int | None = None   # the member's birthday month (1-12), if known
+    segment: str | None = None          # the member's RFM segment as of the last refresh, if any
 
     def receipt_lines(self) -> tuple[LineFacts, ...]:
         return self.lines or (LineFacts(1, self.spend_minor, self.category),)
@@ -207,7 +210,7 @@ def _moment_matches(rule: RuleView, facts: PurchaseFacts) -> bool:
 
 
 def applicable(rules: list[RuleView], facts: PurchaseFacts, line: LineFacts | None = None) -> list[RuleView]:
-    """Rules whose window, store, tier and moment match the purchase, and whose category and
+    """Rules whose window, store, tier, segment and moment match the purchase, and whose category and
     SKUs match the line (without a line: the purchase's own category)."""
     category = line.category if line is not None else facts.category
     out = []
@@ -221,6 +224,8 @@ def applicable(rules: list[RuleView], facts: PurchaseFacts, line: LineFacts | No
         if rule.skus and (line is None or line.sku not in rule.skus):
             continue
         if rule.tier_code and rule.tier_code != facts.tier_code:
+            continue
+        if rule.segment and rule.segment != facts.segment:
             continue
         if not _moment_matches(rule, facts):
             continue

@@ -17,7 +17,7 @@ from ..security import checkin_limit
 from ..points.explain import formula, line_groups
 from ..web import local_to_utc, refuse, render, roles_required, utc_to_local, wants_fragment
 from . import rulebook, tasks
-from .forms import KIND_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
+from .forms import KIND_LABELS, SEGMENT_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
 from .home import home_panel
 from .preview import preview
 
@@ -190,7 +190,8 @@ def _draft(form) -> rulebook.RuleDraft:
                               starts_at=local_to_utc(form.starts_at.data),
                               ends_at=local_to_utc(form.ends_at.data), skus=form.sku_list(),
                               minute_from=form.minutes()[0], minute_to=form.minutes()[1],
-                              month_days=form.month_day_list(), birthday_month=bool(form.birthday_month.data))
+                              month_days=form.month_day_list(), birthday_month=bool(form.birthday_month.data),
+                              segment=form.segment.data or None)
 
 
 def _rule_form(rule=None):
@@ -218,7 +219,7 @@ def _console(form, status=200, rule_key=None, history=()):
     result = preview(pform, local_to_utc) if request.args else None
     return render("engagement/rules.html", status=status, rules=rulebook.current_rules(), form=form,
                   rule_key=rule_key, history=history, kinds=KIND_LABELS, weekdays=dict(WEEKDAYS),
-                  stores=rulebook.store_names(), pform=pform, result=result)
+                  stores=rulebook.store_names(), pform=pform, result=result, segments=SEGMENT_LABELS)
 
 
 @bp.route("/console/earning-rules", methods=["GET", "POST"])

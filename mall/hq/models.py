@@ -1,10 +1,11 @@
-"""HQ's tables: alerts and the dashboard's rollups, segments and returns on rules.
+"""HQ's tables: alerts and the dashboard's rollups and returns on rules. (Members' RFM segments,
+which HQ computes, live in mall/engagement/models.py: earning rules read them.)
 
 One alert per kind, store and month: UNIQUE.
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -60,23 +61,6 @@ class RollupState(db.Model):
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     through_day: Mapped[date | None] = mapped_column(Date)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class MemberSegment(db.Model):
-    """A member's RFM scores and segment as of computed_at (refreshed by `mall jobs`)."""
-
-    __tablename__ = "member_segments"
-    __table_args__ = (
-        CheckConstraint("segment IN ('loyal', 'potential', 'dormant', 'ordinary')", name="known_segment"),
-        Index("ix_member_segments_segment", "segment", "spend_minor", "member_id"),  # drill-down order
-    )
-
-    member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    segment: Mapped[str] = mapped_column(String(10))
-    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    purchases: Mapped[int] = mapped_column(default=0)
-    spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RuleRoi(db.Model):

@@ -27,14 +27,15 @@ from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import Role, User
+from ..engagement.models import SEGMENTS, MemberSegment
 from ..extensions import db
 from ..pagination import page_bounds
 from ..points.models import LedgerEntry
 from ..settings import current as current_settings
 from .analytics import _rule_expr, point_value_minor
-from .models import MemberSegment, RuleRoi
+from .models import RuleRoi
 
-SEGMENTS = ("loyal", "potential", "dormant", "ordinary")
+
 def refresh_segments(now: datetime) -> dict:
     """Recompute every member's segment. Returns the counts per segment."""
     rfm = current_settings().rfm

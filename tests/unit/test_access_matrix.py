@@ -100,6 +100,11 @@ ROUTES = {
     ("POST", "/console/items/<int:item_id>/stock"):         MERCH_ONLY,
     ("GET", "/console/items/<int:item_id>/substitutes"):    MERCH_PAGE,
     ("POST", "/console/items/<int:item_id>/substitutes"):   MERCH_ONLY,
+    ("GET", "/console/purchase-categories"):                MERCH_PAGE,
+    ("POST", "/console/purchase-categories"):               MERCH_ONLY,
+    ("GET", "/console/purchase-categories/<int:category_id>"): (LOGIN, FORBIDDEN, ALLOWED, FORBIDDEN, FORBIDDEN),
+    ("POST", "/console/purchase-categories/<int:category_id>"): MERCH_ONLY,
+    ("POST", "/console/purchase-categories/<int:category_id>/delete"): MERCH_ONLY,
     # --- presale (console/presale) ------------------------------------------------------
     ("POST", "/catalog/<int:item_id>/preorder"):            M_ONLY,
     ("POST", "/orders/<int:order_id>/offer"):               M_ONLY,

@@ -64,3 +64,21 @@ def test_audit_fails_when_a_ledger_line_is_deleted(app, clock):
     result = _audit(app)
     assert result.exit_code == 1
     assert "FAIL" in result.output
+
+
+def test_demo_receipts_have_lines_so_hqs_dashboard_shows_categories_stores_and_regions(app, clock):
+    from mall.hq import analytics
+    from mall.instore.models import PurchaseLine
+    load_demo(clock.now())
+    db.session.commit()
+    assert db.session.query(PurchaseLine.category).distinct().count() >= 6
+    labels = {key: key for key in ("trend", "period", "issued", "redeemed", "expired", "by_store", "by_region",
+                                   "by_category", "by_rule", "by_budget", "budget", "store", "region", "category",
+                                   "rule", "points", "cost", "online", "no_region", "no_category")}
+    board = analytics.dashboard(analytics.make_filters(clock.now(), period=None), clock.now(), labels)
+    charts = {key: board.charts[key].chart_data()["labels"] for key in ("category", "store", "region")}
+    assert {"fresh", "kitchen", "beauty"} <= set(charts["category"])
+    assert {"Store 12, Xuhui", "Store 3, Chaoyang"} <= set(charts["store"])
+    assert {"Shanghai", "Beijing"} <= set(charts["region"])
+    beauty = analytics.dashboard(analytics.make_filters(clock.now(), period=None, category="beauty"), clock.now(), labels)
+    assert beauty.issued > 0 and beauty.redeemed > 0  # a redemption of several categories counts in each

@@ -169,3 +169,57 @@ def test_an_incomplete_rule_is_refused_next_to_the_field(tiers, draft, field):
     with pytest.raises(InvalidRule) as refused:
         save_rule(RuleDraft(**draft), actor_id=None, now=WEDNESDAY)
     assert refused.value.field == field
+
+
+# --- rules for a member segment (RFM, computed by HQ's segment refresh) ------------------
+
+LOYAL_CAMPAIGN = dict(kind="campaign", name="loyal thanks", name_zh="忠诚回馈", value=200, segment="loyal",
+                      starts_at=WEDNESDAY - timedelta(days=1), ends_at=WEDNESDAY + timedelta(days=10))
+
+
+@pytest.mark.parametrize("segment, points, explanation", [
+    ("loyal", 400, "base 200 × Silver tier 1 × loyal thanks 2 = 400"),
+    ("dormant", 200, "base 200 × Silver tier 1 = 200"),
+    (None, 200, "base 200 × Silver tier 1 = 200"),
+], ids=["a loyal member", "a dormant member", "a member in no segment yet"])
+def test_a_segment_rule_applies_only_to_members_in_that_segment(tiers, store12, segment, points, explanation):
+    from mall.points.explain import formula
+    save_rule(RuleDraft(**LOYAL_CAMPAIGN), actor_id=None, now=WEDNESDAY - timedelta(days=2))
+    result = preview_purchase(tier_code="silver", spend_minor=20_000, at=WEDNESDAY, category="home", store_id=None,
+                              first_purchase=False, segment=segment)
+    assert f"{formula(result.detail)} = {result.earning.points}" == explanation
+
+
+def test_a_real_earn_reads_the_members_segment_as_hq_last_computed_it(tiers, store12, clock):
+    from mall.engagement.models import MemberSegment
+    save_rule(RuleDraft(**LOYAL_CAMPAIGN), actor_id=None, now=WEDNESDAY - timedelta(days=2))
+    loyal, other = make_user(WEDNESDAY, login="loyal@example.com"), make_user(WEDNESDAY, login="other@example.com")
+    db.session.add_all([MemberSegment(member_id=loyal.id, segment="loyal", computed_at=WEDNESDAY),
+                        MemberSegment(member_id=other.id, segment="potential", computed_at=WEDNESDAY)])
+    db.session.flush()
+    earned = earn_for_purchase(loyal.id, 20_000, minor_per_point=100, source="pos", key="l1", now=WEDNESDAY,
+                               reference="L1")
+    plain = earn_for_purchase(other.id, 20_000, minor_per_point=100, source="pos", key="o1", now=WEDNESDAY)
+    assert (earned.points, plain.points) == (400, 200)
+    assert explain(earned) == "Purchase of ¥200 (receipt L1): base 200 × Silver tier 1 × loyal thanks 2 = 400 points"
+    assert earned.detail["campaign"] == "loyal thanks"  # HQ's cost by rule
+
+
+def test_hq_refreshing_segments_moves_a_member_into_a_segment_rule(tiers, store12, clock):
+    from mall.engagement.segments import segment_of
+    from mall.hq.segments import refresh_segments
+    member = make_user(WEDNESDAY)
+    assert segment_of(member.id) is None
+    earn_for_purchase(member.id, 20_000, minor_per_point=100, source="pos", key="p1", now=WEDNESDAY)
+    refresh_segments(WEDNESDAY + timedelta(days=1))
+    assert segment_of(member.id) == "potential"  # bought within 30 days, not (yet) loyal
+
+
+def test_a_rule_for_an_unknown_segment_is_refused_and_a_new_version_keeps_the_segment(tiers):
+    from mall.engagement.rulebook import InvalidRule
+    with pytest.raises(InvalidRule) as refused:
+        save_rule(RuleDraft(**{**LOYAL_CAMPAIGN, "segment": "vip"}), actor_id=None, now=WEDNESDAY)
+    assert refused.value.field == "segment"
+    rule = save_rule(RuleDraft(**LOYAL_CAMPAIGN), actor_id=None, now=WEDNESDAY)
+    retired = retire_rule(rule.rule_key, actor_id=None, now=WEDNESDAY + timedelta(hours=1))
+    assert (retired.version, retired.segment) == (2, "loyal")

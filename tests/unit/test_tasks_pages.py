@@ -105,6 +105,27 @@ def test_a_merchandiser_adds_a_rule_and_previews_a_purchase(merch, client, auth)
     assert "No rules yet" in _text(client.get("/console/earning-rules"))
 
 
+def test_a_rule_for_a_segment_is_saved_listed_and_previewed_for_that_segment(merch, client, auth):
+    auth.login("merch@example.com")
+    created = client.post("/console/earning-rules", data={
+        "kind": "campaign", "name": "Win back", "value": "300", "segment": "dormant", "store_id": "0",
+        "starts_at": "2026-06-01T00:00", "ends_at": "2026-06-30T00:00"}, follow_redirects=True)
+    assert "Rule &#34;Win back&#34; saved (version 1)." in _text(created)
+    assert "Dormant members" in _text(created)
+    rule = db.session.query(EarningRule).one()
+    assert rule.segment == "dormant"
+    assert re.search(r'<option[^>]*selected[^>]*value="dormant"|<option[^>]*value="dormant"[^>]*selected',
+                     _text(client.get(f"/console/earning-rules/{rule.rule_key}")))
+    query = {"tier_code": "silver", "spend": "100", "store_id": "0", "at": "2026-06-03T12:00"}
+    dormant = _text(client.get("/console/earning-rules/preview", headers=HX, query_string={**query, "segment": "dormant"}))
+    assert "base 100 × Silver tier 1 × Win back 3 = 300" in dormant
+    anyone = _text(client.get("/console/earning-rules/preview", headers=HX, query_string=query))
+    assert "base 100 × Silver tier 1 = 100" in anyone
+    refused = client.post("/console/earning-rules", data={"kind": "cap", "name": "x", "value": "300",
+                                                           "segment": "vip", "store_id": "0"})
+    assert refused.status_code == 422 and 'id="segment-error"' in _text(refused)
+
+
 def test_an_incomplete_rule_shows_the_error_next_to_the_field(merch, client, auth):
     auth.login("merch@example.com")
     response = client.post("/console/earning-rules", data={"kind": "time_slot", "name": "Any day", "value": "200",
