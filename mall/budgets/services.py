@@ -92,6 +92,11 @@ class BudgetRef:
     programme_budget_id: int | None
     monthly_points: int
     when_exhausted: str
+    name: str = ""  # a programme budget's name (what the member and HQ are told)
+
+    @property
+    def is_programme(self) -> bool:
+        return self.programme_budget_id is not None
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,15 @@ def month_of(now: datetime) -> str:
     return f"{now:%Y-%m}"
 
 
-def budget_for(store_id: int | None, programme: tuple[str, str] | None = None) -> BudgetRef | None:
+def budget_for(store_id: int | None, programme: tuple[str, str] | None = None, *,
+               now: datetime | None = None) -> BudgetRef:
     """Where discretionary points are charged: the store's budget when a store is involved
-    (its own, or the default MALL_STORE_DEFAULT_MONTHLY_POINTS), else the programme budget for `programme` = (scope, target), e.g. ("task", "checkin")
-    or ("campaign", <rule key>); None when neither exists (the points are unbudgeted)."""
+    (its own, or the default MALL_STORE_DEFAULT_MONTHLY_POINTS), else the programme budget for
+    `programme` = (scope, target), e.g. ("task", "checkin") or ("campaign", <rule key>).
+    A programme budget HQ has not set is created on first use with the default
+    MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS, held when used up (DESIGN.md #9: nothing is ever
+    unbudgeted; two workers creating it at once: UNIQUE, the loser reads the winner's row).
+    Raises ValueError without a store or a programme (a caller's bug: nothing to charge)."""
     if store_id is not None:
         store = db.session.get(StoreBudget, store_id)
         if store is not None:
@@ -117,13 +127,34 @@ def budget_for(store_id: int | None, programme: tuple[str, str] | None = None) -
         # A store HQ has not given a budget has the default one, held when used up.
         return BudgetRef(store_id, None, current_settings().grants.store_monthly_points, WhenExhausted.HOLD.value)
     if programme is None:
-        return None
+        raise ValueError("discretionary points need a store or a programme budget to be charged to")
     scope, target = programme
-    budget = db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
-                                                             ProgrammeBudget.target == target))
+    if scope not in tuple(s.value for s in BudgetScope) or not target:
+        raise ValueError(f"unknown programme {programme!r}")
+    budget = _programme_budget(scope, target)
     if budget is None:
-        return None
-    return BudgetRef(None, budget.id, budget.monthly_points, budget.when_exhausted)
+        if now is None:
+            raise ValueError("a programme budget is created on first use at a given `now`")
+
+        def create():
+            db.session.add(ProgrammeBudget(scope=scope, target=target[:40], name=default_budget_name(scope, target),
+                                           monthly_points=current_settings().grants.programme_monthly_points,
+                                           when_exhausted=WhenExhausted.HOLD.value, updated_by=None,
+                                           updated_at=now))
+            db.session.flush()
+        insert_once(create)
+        budget = _programme_budget(scope, target)
+    return BudgetRef(None, budget.id, budget.monthly_points, budget.when_exhausted, budget.name)
+
+
+def default_budget_name(scope: str, target: str) -> str:
+    """The name of a programme budget created on first use (HQ renames it by setting it)."""
+    return f"{scope.capitalize()}: {target}"[:80]
+
+
+def _programme_budget(scope: str, target: str) -> ProgrammeBudget | None:
+    return db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
+                                                           ProgrammeBudget.target == target[:40]))
 
 
 def _owner(store_id: int | None, programme_budget_id: int | None):
@@ -154,15 +185,13 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
     """Charge `points` to the budget for the month of `now`, atomically: the store's budget,
     else the programme budget for `programme` (see `budget_for`).
 
-    Returns Charge(budgeted=False) when there is no budget to charge.
+    There is always a budget to charge (a programme budget is created on first use).
     Raises BudgetRefused or BudgetHeld (per the budget's setting, carrying the budget) when
     the month's remaining budget is smaller than `points`; nothing is charged then.
     """
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
-    budget = budget_for(store_id, programme)
-    if budget is None:
-        return Charge(budgeted=False)
+    budget = budget_for(store_id, programme, now=now)
     month = month_of(now)
     _month_row(budget, month)
     row = db.session.execute(
@@ -227,8 +256,8 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
 
     Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
     BudgetRefused when the store refuses over budget, and risk.EarningTooFast past the
-    earning velocity limits (per member, and per device and address when given). Without a store budget (or without a
-    store) the points are credited and None is returned: nothing to charge.
+    earning velocity limits (per member, and per device and address when given). Without a
+    store, `programme` names the programme budget charged (created on first use).
     """
     if kind not in KIND_VALUES:
         raise ValueError(f"unknown grant kind {kind!r}")

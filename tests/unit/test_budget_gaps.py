@@ -1,0 +1,88 @@
+"""Issue 12 item 5, one budget model for every discretionary point (DESIGN.md #9): no point
+is ever unbudgeted (a programme budget is created on first use), programme budgets alert HQ
+at 80% and 100%, a refund inside the return window gives the uplift's charge back, the
+member is told which budget held their points, and HQ sees base points beside the budgets."""
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from mall import settings
+from mall.audit import run_audit
+from mall.budgets import services as budgets
+from mall.budgets.models import BudgetMonth, DiscretionaryGrant, ProgrammeBudget
+from mall.engagement import tasks
+from mall.engagement.earning import earn_for_purchase
+from mall.engagement.rulebook import RuleDraft, save_rule
+from mall.extensions import db
+from mall.instore.models import Store
+from tests.factories import make_user
+
+
+def _clean_audit():
+    return [(f.check, f.violations) for f in run_audit() if f.violations]
+
+
+@pytest.fixture
+def programme_default(app):
+    """A small default programme budget, so a test can use it up."""
+    app.config["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"] = 8
+    settings.reload(app)
+    yield 8
+    app.config["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"] = 20000
+    settings.reload(app)
+
+
+@pytest.fixture
+def shop(tiers, clock):
+    store = Store(code="S7", name="Store 7", region="East")
+    db.session.add(store)
+    db.session.flush()
+    hq = make_user(clock.now(), role="hq", login="hq@example.com")
+    member = make_user(clock.now(), login="member@example.com", name="Lin Xiao")
+    db.session.commit()
+    return store, hq, member
+
+
+def _campaign(hq, clock, value=250):
+    return save_rule(RuleDraft(kind="campaign", name="Spring x2.5", value=value, starts_at=clock.now() - timedelta(days=1),
+                               ends_at=clock.now() + timedelta(days=30)), actor_id=hq.id, now=clock.now())
+
+
+# --- 1. nothing is unbudgeted --------------------------------------------------------------
+
+def test_an_online_check_in_without_a_programme_budget_is_charged_to_a_default_one(programme_default, shop, clock):
+    _store, _hq, member = shop
+    assert db.session.scalar(select(ProgrammeBudget)) is None
+    first = tasks.check_in(member.id, clock.now())
+    clock.advance(days=1)
+    second = tasks.check_in(member.id, clock.now())
+    # Created on first use with the default (8), held when used up: 5 issued, the next 5 held.
+    assert (first.grant.granted, second.grant.granted, second.grant.held) == (5, 0, True)
+    budget = db.session.scalar(select(ProgrammeBudget))
+    assert (budget.scope, budget.target, budget.monthly_points, budget.when_exhausted) == ("task", "checkin", 8, "hold")
+    month = db.session.scalar(select(BudgetMonth).where(BudgetMonth.programme_budget_id == budget.id))
+    assert (month.used_points, month.limit_points) == (5, 8)
+    statuses = sorted(g.status for g in db.session.scalars(select(DiscretionaryGrant)))
+    assert statuses == ["held", "issued"]
+    db.session.commit()
+    assert _clean_audit() == []
+
+
+def test_an_online_purchase_uplift_is_charged_to_its_campaigns_default_budget(shop, clock):
+    _store, hq, member = shop
+    rule = _campaign(hq, clock)
+    entry = earn_for_purchase(member.id, 20_000, minor_per_point=100, source="web", key="o1", now=clock.now())
+    assert entry.points == 500 and entry.detail["bonus_points"] == 300
+    budget = db.session.scalar(select(ProgrammeBudget))
+    assert (budget.scope, budget.target) == ("campaign", rule.rule_key)
+    grant = db.session.scalar(select(DiscretionaryGrant))
+    assert (grant.programme_budget_id, grant.points, grant.status, grant.entry_id) == (budget.id, 300, "issued", entry.id)
+    db.session.commit()
+    assert _clean_audit() == []
+
+
+def test_a_charge_with_neither_store_nor_programme_is_a_bug_not_a_free_pass(shop, clock):
+    with pytest.raises(ValueError):
+        budgets.charge_discretionary(None, 10, "manual", clock.now())
