@@ -50,7 +50,9 @@ sender="points" and change (the TierChange row), from_tier, to_tier, now. Receiv
 notifications (member news, not for renewals).""")
 
 budget_threshold_crossed = _events.signal("budget-threshold-crossed", doc="""\
-A store's monthly budget for discretionary points passed a threshold. Sent by
-budgets.services with sender="budgets" and kind ("budget_80", "budget_100"), store_id, month,
-facts, now; once per kind, store and month for the charge thresholds. Received by hq
-(alerts: one HqAlert per kind, store and month, emailed later by the alerts job).""")
+A monthly budget for discretionary points (a store's, or a programme budget's) passed a
+threshold. Sent by budgets.services with sender="budgets" and kind ("budget_80",
+"budget_100"), store_id and programme_budget_id (one of them None), month, facts (a programme
+budget's name in facts["budget"]), now; once per kind, budget and month for the charge
+thresholds. Received by hq (alerts: one HqAlert per kind, budget and month, emailed later by
+the alerts job).""")

@@ -22,10 +22,10 @@ grants can't both take the last points, and CHECK (used_points <= limit_points) 
 any write that would overshoot even if this code were wrong. The row is updated last in the
 transaction (after the member's account row is locked), so its lock is held only until commit.
 
-Warnings: the first charge that takes a store's month to 80% or more writes a `budget_80`
-alert (once per store and month, UNIQUE), reaching 100% writes `budget_100`; alerts show on
-the HQ dashboard and are emailed after commit (`send_due_alerts`, also run by `mall jobs`).
-Programme budgets show their usage on /hq/budgets (no email alerts yet).
+Warnings: the first charge that takes a budget's month (a store's or a programme budget's) to
+80% or more writes a `budget_80` alert (once per budget and month, UNIQUE), reaching 100%
+writes `budget_100`; alerts show on the HQ dashboard and are emailed after commit
+(`send_due_alerts`, also run by `mall jobs`), naming the store or the programme budget.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -175,9 +175,13 @@ def _month_row(ref: BudgetRef, month: str) -> None:
                                                    used_points=0, over_points=0)))
 
 
-def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
-    """Announce a crossed threshold (HQ's alerts receive it: one per kind, store and month)."""
-    budget_threshold_crossed.send("budgets", kind=kind, store_id=store_id, month=month, facts=facts, now=now)
+def _alert(kind: str, budget: BudgetRef, month: str, facts: dict, now: datetime) -> None:
+    """Announce a crossed threshold of a store's or a programme budget (HQ's alerts receive
+    it: one per kind, budget and month)."""
+    budget_threshold_crossed.send("budgets", kind=kind, store_id=budget.store_id,
+                                  programme_budget_id=budget.programme_budget_id, month=month,
+                                  facts={**facts, **({"budget": budget.name} if budget.is_programme else {})},
+                                  now=now)
 
 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime, *,
@@ -206,22 +210,19 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
             raise BudgetRefused(budget=budget)
         raise BudgetHeld(budget=budget)
     month_id, used, limit = row
-    store_id = budget.store_id
-    if store_id is None:  # programme budgets: usage shows on /hq/budgets, no email alerts
-        return Charge(budgeted=True, used=used, limit=limit, budget=budget)
     facts = {"used": used, "limit": limit, "reason": reason}
     if used * 100 >= limit * WARN_PCT:
         warned = db.session.execute(
             update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.warned_at.is_(None))
             .values(warned_at=now).execution_options(synchronize_session=False)).rowcount
         if warned:
-            _alert("budget_80", store_id, month, facts, now)
+            _alert("budget_80", budget, month, facts, now)
     if used >= limit:
         exhausted = db.session.execute(
             update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.exhausted_at.is_(None))
             .values(exhausted_at=now).execution_options(synchronize_session=False)).rowcount
         if exhausted:
-            _alert("budget_100", store_id, month, facts, now)
+            _alert("budget_100", budget, month, facts, now)
     return Charge(budgeted=True, used=used, limit=limit, budget=budget)
 
 
@@ -288,16 +289,18 @@ def hold_grant(member_id: int, points: int, *, store_id: int | None, kind: str, 
                note: str = "", programme_budget_id: int | None = None,
                budget_used_up: bool = True) -> DiscretionaryGrant:
     """Record a grant that waits for HQ's approval; nothing is credited yet. The grant is
-    charged to the store's budget, or (store_id None) to the programme budget. A store grant
-    held because the budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
+    charged to the store's budget, or (store_id None) to the programme budget. A grant held
+    because its budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
     grant = DiscretionaryGrant(store_id=store_id, programme_budget_id=programme_budget_id, member_id=member_id,
                                points=points, kind=kind, reason=reason, note=note[:255], source=source,
                                idempotency_key=key, expires_at=expires_at, month=month_of(now),
                                status=GrantStatus.HELD.value, actor_id=actor_id, created_at=now)
     db.session.add(grant)
     db.session.flush()
-    if store_id is not None and budget_used_up:
-        _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
+    if budget_used_up and (store_id is not None or programme_budget_id is not None):
+        owner = db.session.get(ProgrammeBudget, programme_budget_id) if store_id is None else None
+        ref = BudgetRef(store_id, programme_budget_id, 0, "", owner.name if owner else "")
+        _alert("budget_100", ref, month_of(now), {"reason": reason, "held": points}, now)
     return grant
 
 

@@ -426,8 +426,12 @@ def programme_budget_status(now: datetime) -> list[BudgetLine]:
 
 
 def recent_alerts(limit: int = 10) -> list:
-    return list(db.session.execute(select(HqAlert, Store).join(Store, Store.id == HqAlert.store_id)
-                                   .order_by(HqAlert.id.desc()).limit(limit)).all())
+    """The latest budget alerts as (alert, store, programme budget): one of the two is None."""
+    return list(db.session.execute(
+        select(HqAlert, Store, ProgrammeBudget)
+        .outerjoin(Store, Store.id == HqAlert.store_id)
+        .outerjoin(ProgrammeBudget, ProgrammeBudget.id == HqAlert.programme_budget_id)
+        .order_by(HqAlert.id.desc()).limit(limit)).all())
 
 
 def csv_rows(chart: Chart) -> list[list]:

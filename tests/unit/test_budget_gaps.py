@@ -17,7 +17,7 @@ from mall.engagement.earning import earn_for_purchase
 from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.extensions import db
 from mall.instore.models import Store
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 
 def _clean_audit():
@@ -86,3 +86,37 @@ def test_an_online_purchase_uplift_is_charged_to_its_campaigns_default_budget(sh
 def test_a_charge_with_neither_store_nor_programme_is_a_bug_not_a_free_pass(shop, clock):
     with pytest.raises(ValueError):
         budgets.charge_discretionary(None, 10, "manual", clock.now())
+
+
+# --- 2. programme budgets alert HQ at 80% and 100% -------------------------------------------
+
+def test_a_programme_budget_alerts_hq_at_80_and_100_percent_and_the_email_names_it(shop, clock, client, auth):
+    from mall.hq.alerts import send_due_alerts
+    from mall.hq.models import HqAlert
+    _store, hq, member = shop
+    budgets.set_programme_budget("task", "checkin", "Daily check-ins", 10, "hold", actor_id=hq.id, now=clock.now())
+    tasks.check_in(member.id, clock.now())           # 5 of 10: no alert
+    assert db.session.scalar(select(HqAlert)) is None
+    clock.advance(days=1)
+    tasks.check_in(member.id, clock.now())           # 10 of 10: 80% and 100% at once
+    clock.advance(days=1)
+    held = tasks.check_in(member.id, clock.now())    # held: the 100% alert is there already, once
+    assert held.grant.held
+    db.session.commit()
+    alerts = db.session.scalars(select(HqAlert).order_by(HqAlert.kind)).all()
+    budget = db.session.scalar(select(ProgrammeBudget))
+    assert [(a.kind, a.store_id, a.programme_budget_id) for a in alerts] == [
+        ("budget_100", None, budget.id), ("budget_80", None, budget.id)]
+
+    sent = []
+    mailer = type("Mailer", (), {"send": lambda self, message: sent.append(message)})()
+    assert send_due_alerts(clock.now(), mailer) == 2
+    assert {m["To"] for m in sent} == {"hq@example.com"}  # no store address for a programme budget
+    subjects = sorted(m["Subject"] for m in sent)
+    assert subjects == ["Budget used up: the programme budget Daily check-ins has no points left this month",
+                        "Budget warning: the programme budget Daily check-ins has used 100% of its points"]
+    assert "Programme budget: Daily check-ins" in sent[0].get_content()
+
+    auth.login("hq@example.com", PASSWORD)
+    board = re.sub(r"\s+", " ", client.get("/hq").get_data(as_text=True))
+    assert "The programme budget Daily check-ins is used up for" in board
