@@ -40,6 +40,13 @@ points_credited = _events.signal("points-credited", doc="""\
 Points were credited as a new lot. Sent by points.ledger.credit_points with sender="points"
 and entry (the new LedgerEntry), now. Not sent for a replayed key. No receiver yet.""")
 
+pending_cancelled = _events.signal("pending-cancelled", doc="""\
+Pending points of a credit were cancelled (a refund inside the return window). Sent by
+points.ledger.cancel_pending with sender="points" and earn_entry_id (the credit), cancelled
+(points taken out now), remaining_before (the credit's pending points before), now; not sent
+for a replayed key. Received by budgets (receivers: the credit's bonus uplift gives back its
+share of the budget charge).""")
+
 points_expired = _events.signal("points-expired", doc="""\
 Lots expired. Sent by points.ledger with sender="points" and member_id, entries (the expiry
 LedgerEntry lines), now. No receiver yet.""")

@@ -45,6 +45,7 @@ from ..instore.errors import MemberFrozen
 from ..pagination import paginate
 from ..points.ledger import credit_points
 from ..points.tiers import expiry_for, tier_status
+from ..proportion import portion
 from ..risk.services import check_earn_velocity
 from ..settings import GrantLimits
 from ..settings import current as current_settings
@@ -241,6 +242,36 @@ def record_issued(charge: Charge, member_id: int, points: int, *, kind: str, rea
     db.session.add(grant)
     db.session.flush()
     return grant
+
+
+def give_back_uplift(earn_entry_id: int, *, cancelled: int, remaining_before: int, now: datetime) -> int:
+    """A refund inside the return window cancelled `cancelled` of a purchase credit's
+    `remaining_before` pending points: the credit's issued bonus uplift gives that share of
+    its charge back to the budget month it was charged to (the one rounding rule,
+    mall/proportion.py: what is left of the uplift × cancelled ÷ what was left of the credit,
+    rounded down; the last cancel gives back all the rest). The grant keeps the points given
+    back (`reversed_points`; all of them: status `reversed`), so the month's spend still equals
+    its charged issuance. Returns the points given back (0 without an issued uplift)."""
+    grant = db.session.execute(
+        select(DiscretionaryGrant).where(DiscretionaryGrant.entry_id == earn_entry_id,
+                                         DiscretionaryGrant.kind == GrantKind.BONUS.value,
+                                         DiscretionaryGrant.status == GrantStatus.ISSUED.value)
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    if grant is None:
+        return 0
+    back = portion(grant.points - grant.reversed_points, cancelled, remaining_before)
+    if back <= 0:
+        return 0
+    # The budget row last (the member's account row is locked by the cancel): one lock order.
+    db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
+                                                 BudgetMonth.month == grant.month)
+                       .values(used_points=BudgetMonth.used_points - back)
+                       .execution_options(synchronize_session=False))
+    grant.reversed_points += back
+    if grant.reversed_points == grant.points:
+        grant.status = GrantStatus.REVERSED.value
+    db.session.flush()
+    return back
 
 
 def _existing_grant(source: str, key: str) -> DiscretionaryGrant | None:

@@ -351,8 +351,8 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
 
 def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
     """Discretionary points charged per budget over the filters' days (issued, or approved
-    over the budget), biggest first. The grants table is small: read live."""
-    where = [DiscretionaryGrant.status.in_(("issued", "approved")),
+    over the budget; less what refunds gave back), biggest first. The grants table is small: read live."""
+    where = [DiscretionaryGrant.status.in_(("issued", "approved", "reversed")),
              DiscretionaryGrant.created_at < day_start_utc(f.end + timedelta(days=1))]
     if f.start is not None:
         where.append(DiscretionaryGrant.created_at >= day_start_utc(f.start))
@@ -362,7 +362,7 @@ def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
         where.append(DiscretionaryGrant.store_id.in_(select(Store.id).where(Store.region == f.region)))
     rows = db.session.execute(
         select(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id,
-               func.sum(DiscretionaryGrant.points))
+               func.sum(DiscretionaryGrant.points - DiscretionaryGrant.reversed_points))
         .where(*where).group_by(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id)).all()
     programme = {b.id: b.name for b in db.session.scalars(select(ProgrammeBudget))}
     named = [(stores[s].name if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]

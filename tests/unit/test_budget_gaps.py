@@ -120,3 +120,64 @@ def test_a_programme_budget_alerts_hq_at_80_and_100_percent_and_the_email_names_
     auth.login("hq@example.com", PASSWORD)
     board = re.sub(r"\s+", " ", client.get("/hq").get_data(as_text=True))
     assert "The programme budget Daily check-ins is used up for" in board
+
+
+# --- 3. a refund inside the return window gives the uplift's charge back ----------------------
+
+@pytest.fixture
+def window(app):
+    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
+    settings.reload(app)
+    yield 7
+    app.config["MALL_RETURN_WINDOW_DAYS"] = 0
+    settings.reload(app)
+
+
+def test_a_refund_inside_the_window_gives_the_uplifts_charge_back_in_proportion(window, shop, clock):
+    from mall.instore.purchases import LineInput, RefundLine, earn_for_member, refund_purchase
+    store, hq, member = shop
+    _campaign(hq, clock)
+    budgets.set_budget(store.id, 10_000, "hold", alert_email=None, actor_id=hq.id, now=clock.now())
+    # ¥300 over three lines at ×2.5 (Silver): base 300 + uplift 450 = 750 pending points.
+    purchase, _ = earn_for_member(store.id, "R-1", 30_000, member.id, now=clock.now(), code_hours=24,
+                                  minor_per_point=100, lines=[LineInput(10_000, sku="A"), LineInput(10_000, sku="B"),
+                                                              LineInput(10_000, sku="C")])
+    assert purchase.points == 750
+    month = lambda: db.session.scalar(select(BudgetMonth).where(BudgetMonth.store_id == store.id))  # noqa: E731
+    grant = db.session.scalar(select(DiscretionaryGrant))
+    assert (grant.points, month().used_points) == (450, 450)
+
+    clock.advance(days=2)
+    refund = refund_purchase(store.id, "R-1", now=clock.now(), lines=[RefundLine(1)], refund_no="RF-1")
+    assert refund.reversed_points == 250
+    db.session.expire_all()
+    # 250 of 750 cancelled: 450 × 250 ÷ 750 = 150 of the uplift's charge goes back.
+    assert (month().used_points, db.session.get(DiscretionaryGrant, grant.id).reversed_points) == (300, 150)
+    assert db.session.get(DiscretionaryGrant, grant.id).status == "issued"
+    db.session.commit()
+    assert _clean_audit() == []
+
+    refund_purchase(store.id, "R-1", now=clock.now())  # the rest: the last cancel gives back all the rest
+    db.session.commit()
+    db.session.expire_all()
+    grant = db.session.get(DiscretionaryGrant, grant.id)
+    assert (month().used_points, grant.reversed_points, grant.status) == (0, 450, "reversed")
+    assert _clean_audit() == []
+    # A replayed refund gives nothing back twice.
+    refund_purchase(store.id, "R-1", now=clock.now())
+    db.session.commit()
+    assert month().used_points == 0
+
+
+def test_a_refund_after_the_window_keeps_the_charge(shop, clock):
+    """Outside the window (here: no window) the points were spendable and are clawed back;
+    the uplift was issued and stays charged."""
+    from mall.instore.purchases import earn_for_member, refund_purchase
+    store, hq, member = shop
+    _campaign(hq, clock)
+    earn_for_member(store.id, "R-2", 20_000, member.id, now=clock.now(), code_hours=24, minor_per_point=100)
+    refund_purchase(store.id, "R-2", now=clock.now())
+    db.session.commit()
+    assert db.session.scalar(select(BudgetMonth.used_points).where(BudgetMonth.store_id == store.id)) == 300
+    assert db.session.scalar(select(DiscretionaryGrant.status)) == "issued"
+    assert _clean_audit() == []
