@@ -181,3 +181,31 @@ def test_a_refund_after_the_window_keeps_the_charge(shop, clock):
     assert db.session.scalar(select(BudgetMonth.used_points).where(BudgetMonth.store_id == store.id)) == 300
     assert db.session.scalar(select(DiscretionaryGrant.status)) == "issued"
     assert _clean_audit() == []
+
+
+# --- 4. the member is told which budget held or refused their task points ---------------------
+
+def test_a_task_notice_names_the_programme_budget_that_held_or_refused_the_points(shop, clock, client, auth):
+    _store, hq, member = shop
+    budgets.set_programme_budget("task", "checkin", "Daily check-ins", 5, "hold", actor_id=hq.id, now=clock.now())
+    budgets.set_programme_budget("task", "profile", "Profile rewards", 5, "refuse", actor_id=hq.id, now=clock.now())
+    tasks.check_in(member.id, clock.now())
+    clock.advance(days=1)
+    held = tasks.check_in(member.id, clock.now()).grant
+    assert str(held.notice) == ("The programme budget Daily check-ins is used up this month: your 5 points are "
+                                "waiting for HQ's approval.")
+    refused = tasks.grant_task_points(member.id, 20, reason="profile", key="profile:test", now=clock.now())
+    assert str(refused.notice) == ("The programme budget Profile rewards is used up this month, "
+                                   "so these points could not be given.")
+    # A replay of the held check-in still names its budget.
+    assert tasks.grant_task_points(member.id, 5, reason="checkin", key=_held_key(), now=clock.now()).budget_name \
+        == "Daily check-ins"
+    db.session.commit()
+    auth.login("member@example.com", PASSWORD)
+    page = re.sub(r"\s+", " ", client.get("/tasks").get_data(as_text=True))
+    assert "5 task points are waiting for HQ's approval: the programme budget Daily check-ins is used up" in page
+    assert "the store's points budget" not in page
+
+
+def _held_key():
+    return db.session.scalar(select(DiscretionaryGrant.idempotency_key).where(DiscretionaryGrant.status == "held"))
