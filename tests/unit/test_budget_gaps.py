@@ -209,3 +209,32 @@ def test_a_task_notice_names_the_programme_budget_that_held_or_refused_the_point
 
 def _held_key():
     return db.session.scalar(select(DiscretionaryGrant.idempotency_key).where(DiscretionaryGrant.status == "held"))
+
+
+# --- 5. the cost-by-budget chart shows base points beside the budgets -------------------------
+
+def test_cost_by_budget_shows_base_points_as_cost_of_sales_beside_the_budgets(app, shop, clock):
+    from mall.hq import analytics
+    from mall.hq.views import dashboard_labels
+    store, hq, member = shop
+    _campaign(hq, clock)
+    budgets.set_budget(store.id, 10_000, "hold", alert_email=None, actor_id=hq.id, now=clock.now())
+    earn_for_purchase(member.id, 20_000, minor_per_point=100, source="pos", key="p1", now=clock.now(),
+                      store_id=store.id)                      # base 200 + uplift 300 (the store's budget)
+    earn_for_purchase(member.id, 10_000, minor_per_point=100, source="web", key="p2", now=clock.now())
+    # online: base 100 + uplift 150 (the campaign's default programme budget)
+    tasks.check_in(member.id, clock.now())                    # 5 (the check-in's default programme budget)
+    db.session.commit()
+    with app.test_request_context():
+        board = analytics.dashboard(analytics.make_filters(clock.now(), period="30d"), clock.now(),
+                                    dashboard_labels())
+        store_only = analytics.dashboard(analytics.make_filters(clock.now(), period="30d", store_id=store.id),
+                                         clock.now(), dashboard_labels())
+    rows = board.charts["budget"].rows
+    assert rows[0] == ["Base points (cost of sales)", 300, 300]
+    assert {r[0]: r[1] for r in rows[1:]} == {"Store 7": 300, "Campaign: " + _rule_key(): 150, "Task: checkin": 5}
+    assert store_only.charts["budget"].rows[0][:2] == ["Base points (cost of sales)", 200]
+
+
+def _rule_key():
+    return db.session.scalar(select(ProgrammeBudget.target).where(ProgrammeBudget.scope == "campaign"))
