@@ -289,10 +289,13 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
     Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
     BudgetRefused when the store refuses over budget, and risk.EarningTooFast past the
     earning velocity limits (per member, and per device and address when given). Without a
-    store, `programme` names the programme budget charged (created on first use).
+    store, `programme` names the programme budget charged (created on first use); without
+    either, it is the programme budget of the task kind (kind "task") or campaign named `reason`.
     """
     if kind not in KIND_VALUES:
         raise ValueError(f"unknown grant kind {kind!r}")
+    if store_id is None and programme is None:  # the programme budget of this task kind or campaign
+        programme = (BudgetScope.TASK.value if kind == GrantKind.TASK.value else BudgetScope.CAMPAIGN.value, reason)
     replay = _existing_grant(source, key)
     if replay is not None:
         return replay
