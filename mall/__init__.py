@@ -119,10 +119,11 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .origin import init_app as init_origin
     init_origin(app)
     # Domain events (mall/events.py): the reacting domains connect their receivers once.
+    from .budgets import receivers as budget_receivers
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers):
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
         receivers.connect()
     _error_pages(app)
     return app

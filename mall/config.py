@@ -84,6 +84,9 @@ class Config:
     # and the caps on a store staff member's manual grant; a grant over a cap (one grant, or
     # the store's staff grants in one shop-local day) waits for HQ's approval.
     MALL_STORE_DEFAULT_MONTHLY_POINTS = int(os.environ.get("MALL_STORE_DEFAULT_MONTHLY_POINTS", "20000"))
+    # The monthly budget of a campaign or task kind HQ has not set a programme budget for
+    # (created on first use, held when used up): no discretionary point is ever unbudgeted.
+    MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS = int(os.environ.get("MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS", "20000"))
     MALL_STAFF_GRANT_MAX_POINTS = int(os.environ.get("MALL_STAFF_GRANT_MAX_POINTS", "1000"))
     MALL_STAFF_GRANT_DAILY_POINTS = int(os.environ.get("MALL_STAFF_GRANT_DAILY_POINTS", "3000"))
     # Purchase points stay pending (not spendable) for the return window, in days; a refund

@@ -40,6 +40,13 @@ points_credited = _events.signal("points-credited", doc="""\
 Points were credited as a new lot. Sent by points.ledger.credit_points with sender="points"
 and entry (the new LedgerEntry), now. Not sent for a replayed key. No receiver yet.""")
 
+pending_cancelled = _events.signal("pending-cancelled", doc="""\
+Pending points of a credit were cancelled (a refund inside the return window). Sent by
+points.ledger.cancel_pending with sender="points" and earn_entry_id (the credit), cancelled
+(points taken out now), remaining_before (the credit's pending points before), now; not sent
+for a replayed key. Received by budgets (receivers: the credit's bonus uplift gives back its
+share of the budget charge).""")
+
 points_expired = _events.signal("points-expired", doc="""\
 Lots expired. Sent by points.ledger with sender="points" and member_id, entries (the expiry
 LedgerEntry lines), now. No receiver yet.""")
@@ -50,7 +57,9 @@ sender="points" and change (the TierChange row), from_tier, to_tier, now. Receiv
 notifications (member news, not for renewals).""")
 
 budget_threshold_crossed = _events.signal("budget-threshold-crossed", doc="""\
-A store's monthly budget for discretionary points passed a threshold. Sent by
-budgets.services with sender="budgets" and kind ("budget_80", "budget_100"), store_id, month,
-facts, now; once per kind, store and month for the charge thresholds. Received by hq
-(alerts: one HqAlert per kind, store and month, emailed later by the alerts job).""")
+A monthly budget for discretionary points (a store's, or a programme budget's) passed a
+threshold. Sent by budgets.services with sender="budgets" and kind ("budget_80",
+"budget_100"), store_id and programme_budget_id (one of them None), month, facts (a programme
+budget's name in facts["budget"]), now; once per kind, budget and month for the charge
+thresholds. Received by hq (alerts: one HqAlert per kind, budget and month, emailed later by
+the alerts job).""")

@@ -46,6 +46,7 @@ class GrantLimits:
     store_monthly_points: int   # the budget of a store without one of its own
     staff_grant_max: int        # a staff grant above this waits for HQ
     staff_daily_max: int        # a store's staff grants above this in one shop-local day wait for HQ
+    programme_monthly_points: int = 20000  # the budget of a campaign or task kind HQ has not set
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class Settings:
             grants=GrantLimits(
                 store_monthly_points=int(c["MALL_STORE_DEFAULT_MONTHLY_POINTS"]),
                 staff_grant_max=int(c["MALL_STAFF_GRANT_MAX_POINTS"]),
-                staff_daily_max=int(c["MALL_STAFF_GRANT_DAILY_POINTS"])),
+                staff_daily_max=int(c["MALL_STAFF_GRANT_DAILY_POINTS"]),
+                programme_monthly_points=int(c["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"])),
             return_window_days=int(c["MALL_RETURN_WINDOW_DAYS"]),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )

@@ -1,18 +1,22 @@
 """Checks of the budget invariant (DESIGN.md #9) over the whole database, registered with
 `mall audit` (mall/audit.py): what each budget month says it spent is the sum of the
-discretionary points charged to it, grant by grant."""
+discretionary points charged to it, grant by grant (less what refunds inside the return
+window gave back: `reversed_points`)."""
 from ..audit import Check, register
 
 BUDGET_CHECKS = [
-    Check("each budget month's spend equals the points issued against it (used = issued, over = approved)", """
+    Check("each budget month's spend equals the points issued against it (used = issued less given back, "
+          "over = approved)", """
         SELECT b.id, b.used_points, b.over_points,
-               COALESCE(SUM(CASE WHEN g.status = 'issued' THEN g.points END), 0) AS issued,
+               COALESCE(SUM(CASE WHEN g.status IN ('issued', 'reversed') THEN g.points - g.reversed_points END), 0)
+                 AS issued,
                COALESCE(SUM(CASE WHEN g.status = 'approved' THEN g.points END), 0) AS approved
         FROM budget_months b LEFT JOIN discretionary_grants g
           ON g.month = b.month AND ((b.store_id IS NOT NULL AND g.store_id = b.store_id)
                                     OR (b.programme_budget_id IS NOT NULL AND g.programme_budget_id = b.programme_budget_id))
         GROUP BY b.id, b.used_points, b.over_points
-        HAVING b.used_points <> COALESCE(SUM(CASE WHEN g.status = 'issued' THEN g.points END), 0)
+        HAVING b.used_points <> COALESCE(SUM(CASE WHEN g.status IN ('issued', 'reversed')
+                                                  THEN g.points - g.reversed_points END), 0)
             OR b.over_points <> COALESCE(SUM(CASE WHEN g.status = 'approved' THEN g.points END), 0)"""),
     Check("each issued or approved grant is backed by a ledger credit", """
         SELECT g.id, g.status, g.entry_id FROM discretionary_grants g

@@ -10,7 +10,8 @@ Invariants backed by the schema:
   points HQ approves beyond the limit are counted apart, in over_points;
 - a month belongs to exactly one store or one programme budget (CHECK), once per month
   (UNIQUE), and one grant per (source, idempotency_key): UNIQUE.
-`mall audit` checks used_points = the month's issued grants and over_points = its approved ones.
+`mall audit` checks used_points = the month's issued grants (less what refunds gave back) and
+over_points = its approved ones.
 """
 from datetime import datetime
 from enum import StrEnum
@@ -101,6 +102,7 @@ class GrantStatus(StrEnum):
     HELD = "held"          # over budget, waiting for HQ
     APPROVED = "approved"  # HQ approved a held grant: credited
     REJECTED = "rejected"  # HQ rejected a held grant: nothing credited
+    REVERSED = "reversed"  # issued, then all of it given back to the budget (a refunded purchase's uplift)
 
 
 class GrantKind(StrEnum):
@@ -113,13 +115,17 @@ class GrantKind(StrEnum):
 class DiscretionaryGrant(db.Model):
     """A discretionary credit charged to a budget (a store's or a programme budget), or held
     for HQ's approval. For a purchase's bonus uplift, `points` is the uplift alone and
-    `entry_id` the purchase's ledger line (base and uplift are credited as one line)."""
+    `entry_id` the purchase's ledger line (base and uplift are credited as one line).
+    `reversed_points` of an issued grant were given back to its budget month (a purchase
+    refunded inside the return window); all of them given back: status `reversed`. The
+    month's used_points = its issued and reversed grants' points − reversed_points."""
 
     __tablename__ = "discretionary_grants"
     __table_args__ = (
         UniqueConstraint("source", "idempotency_key", name="one_grant_per_intent"),
         CheckConstraint("points > 0", name="points_positive"),
-        CheckConstraint("status IN ('issued', 'held', 'approved', 'rejected')", name="known_status"),
+        CheckConstraint("status IN ('issued', 'held', 'approved', 'rejected', 'reversed')", name="known_status"),
+        CheckConstraint("reversed_points >= 0 AND reversed_points <= points", name="reversed_within_points"),
         CheckConstraint("kind IN ('task', 'campaign', 'manual', 'bonus')", name="known_kind"),
         CheckConstraint("store_id IS NULL OR programme_budget_id IS NULL", name="one_budget"),
         Index("ix_grants_status_created", "status", "created_at"),
@@ -130,6 +136,7 @@ class DiscretionaryGrant(db.Model):
     programme_budget_id: Mapped[int | None] = mapped_column(ForeignKey("programme_budgets.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     points: Mapped[int]
+    reversed_points: Mapped[int] = mapped_column(default=0, server_default="0")
     kind: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(40))      # the ledger reason code
     note: Mapped[str] = mapped_column(String(255), default="")

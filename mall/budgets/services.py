@@ -22,10 +22,10 @@ grants can't both take the last points, and CHECK (used_points <= limit_points) 
 any write that would overshoot even if this code were wrong. The row is updated last in the
 transaction (after the member's account row is locked), so its lock is held only until commit.
 
-Warnings: the first charge that takes a store's month to 80% or more writes a `budget_80`
-alert (once per store and month, UNIQUE), reaching 100% writes `budget_100`; alerts show on
-the HQ dashboard and are emailed after commit (`send_due_alerts`, also run by `mall jobs`).
-Programme budgets show their usage on /hq/budgets (no email alerts yet).
+Warnings: the first charge that takes a budget's month (a store's or a programme budget's) to
+80% or more writes a `budget_80` alert (once per budget and month, UNIQUE), reaching 100%
+writes `budget_100`; alerts show on the HQ dashboard and are emailed after commit
+(`send_due_alerts`, also run by `mall jobs`), naming the store or the programme budget.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +45,7 @@ from ..instore.errors import MemberFrozen
 from ..pagination import paginate
 from ..points.ledger import credit_points
 from ..points.tiers import expiry_for, tier_status
+from ..proportion import portion
 from ..risk.services import check_earn_velocity
 from ..settings import GrantLimits
 from ..settings import current as current_settings
@@ -92,6 +93,11 @@ class BudgetRef:
     programme_budget_id: int | None
     monthly_points: int
     when_exhausted: str
+    name: str = ""  # a programme budget's name (what the member and HQ are told)
+
+    @property
+    def is_programme(self) -> bool:
+        return self.programme_budget_id is not None
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,15 @@ def month_of(now: datetime) -> str:
     return f"{now:%Y-%m}"
 
 
-def budget_for(store_id: int | None, programme: tuple[str, str] | None = None) -> BudgetRef | None:
+def budget_for(store_id: int | None, programme: tuple[str, str] | None = None, *,
+               now: datetime | None = None) -> BudgetRef:
     """Where discretionary points are charged: the store's budget when a store is involved
-    (its own, or the default MALL_STORE_DEFAULT_MONTHLY_POINTS), else the programme budget for `programme` = (scope, target), e.g. ("task", "checkin")
-    or ("campaign", <rule key>); None when neither exists (the points are unbudgeted)."""
+    (its own, or the default MALL_STORE_DEFAULT_MONTHLY_POINTS), else the programme budget for
+    `programme` = (scope, target), e.g. ("task", "checkin") or ("campaign", <rule key>).
+    A programme budget HQ has not set is created on first use with the default
+    MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS, held when used up (DESIGN.md #9: nothing is ever
+    unbudgeted; two workers creating it at once: UNIQUE, the loser reads the winner's row).
+    Raises ValueError without a store or a programme (a caller's bug: nothing to charge)."""
     if store_id is not None:
         store = db.session.get(StoreBudget, store_id)
         if store is not None:
@@ -117,13 +128,34 @@ def budget_for(store_id: int | None, programme: tuple[str, str] | None = None) -
         # A store HQ has not given a budget has the default one, held when used up.
         return BudgetRef(store_id, None, current_settings().grants.store_monthly_points, WhenExhausted.HOLD.value)
     if programme is None:
-        return None
+        raise ValueError("discretionary points need a store or a programme budget to be charged to")
     scope, target = programme
-    budget = db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
-                                                             ProgrammeBudget.target == target))
+    if scope not in tuple(s.value for s in BudgetScope) or not target:
+        raise ValueError(f"unknown programme {programme!r}")
+    budget = _programme_budget(scope, target)
     if budget is None:
-        return None
-    return BudgetRef(None, budget.id, budget.monthly_points, budget.when_exhausted)
+        if now is None:
+            raise ValueError("a programme budget is created on first use at a given `now`")
+
+        def create():
+            db.session.add(ProgrammeBudget(scope=scope, target=target[:40], name=default_budget_name(scope, target),
+                                           monthly_points=current_settings().grants.programme_monthly_points,
+                                           when_exhausted=WhenExhausted.HOLD.value, updated_by=None,
+                                           updated_at=now))
+            db.session.flush()
+        insert_once(create)
+        budget = _programme_budget(scope, target)
+    return BudgetRef(None, budget.id, budget.monthly_points, budget.when_exhausted, budget.name)
+
+
+def default_budget_name(scope: str, target: str) -> str:
+    """The name of a programme budget created on first use (HQ renames it by setting it)."""
+    return f"{scope.capitalize()}: {target}"[:80]
+
+
+def _programme_budget(scope: str, target: str) -> ProgrammeBudget | None:
+    return db.session.scalar(select(ProgrammeBudget).where(ProgrammeBudget.scope == scope,
+                                                           ProgrammeBudget.target == target[:40]))
 
 
 def _owner(store_id: int | None, programme_budget_id: int | None):
@@ -144,9 +176,13 @@ def _month_row(ref: BudgetRef, month: str) -> None:
                                                    used_points=0, over_points=0)))
 
 
-def _alert(kind: str, store_id: int, month: str, facts: dict, now: datetime) -> None:
-    """Announce a crossed threshold (HQ's alerts receive it: one per kind, store and month)."""
-    budget_threshold_crossed.send("budgets", kind=kind, store_id=store_id, month=month, facts=facts, now=now)
+def _alert(kind: str, budget: BudgetRef, month: str, facts: dict, now: datetime) -> None:
+    """Announce a crossed threshold of a store's or a programme budget (HQ's alerts receive
+    it: one per kind, budget and month)."""
+    budget_threshold_crossed.send("budgets", kind=kind, store_id=budget.store_id,
+                                  programme_budget_id=budget.programme_budget_id, month=month,
+                                  facts={**facts, **({"budget": budget.name} if budget.is_programme else {})},
+                                  now=now)
 
 
 def charge_discretionary(store_id: int | None, points: int, reason: str, now: datetime, *,
@@ -154,15 +190,13 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
     """Charge `points` to the budget for the month of `now`, atomically: the store's budget,
     else the programme budget for `programme` (see `budget_for`).
 
-    Returns Charge(budgeted=False) when there is no budget to charge.
+    There is always a budget to charge (a programme budget is created on first use).
     Raises BudgetRefused or BudgetHeld (per the budget's setting, carrying the budget) when
     the month's remaining budget is smaller than `points`; nothing is charged then.
     """
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
-    budget = budget_for(store_id, programme)
-    if budget is None:
-        return Charge(budgeted=False)
+    budget = budget_for(store_id, programme, now=now)
     month = month_of(now)
     _month_row(budget, month)
     row = db.session.execute(
@@ -177,22 +211,19 @@ def charge_discretionary(store_id: int | None, points: int, reason: str, now: da
             raise BudgetRefused(budget=budget)
         raise BudgetHeld(budget=budget)
     month_id, used, limit = row
-    store_id = budget.store_id
-    if store_id is None:  # programme budgets: usage shows on /hq/budgets, no email alerts
-        return Charge(budgeted=True, used=used, limit=limit, budget=budget)
     facts = {"used": used, "limit": limit, "reason": reason}
     if used * 100 >= limit * WARN_PCT:
         warned = db.session.execute(
             update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.warned_at.is_(None))
             .values(warned_at=now).execution_options(synchronize_session=False)).rowcount
         if warned:
-            _alert("budget_80", store_id, month, facts, now)
+            _alert("budget_80", budget, month, facts, now)
     if used >= limit:
         exhausted = db.session.execute(
             update(BudgetMonth).where(BudgetMonth.id == month_id, BudgetMonth.exhausted_at.is_(None))
             .values(exhausted_at=now).execution_options(synchronize_session=False)).rowcount
         if exhausted:
-            _alert("budget_100", store_id, month, facts, now)
+            _alert("budget_100", budget, month, facts, now)
     return Charge(budgeted=True, used=used, limit=limit, budget=budget)
 
 
@@ -213,6 +244,36 @@ def record_issued(charge: Charge, member_id: int, points: int, *, kind: str, rea
     return grant
 
 
+def give_back_uplift(earn_entry_id: int, *, cancelled: int, remaining_before: int, now: datetime) -> int:
+    """A refund inside the return window cancelled `cancelled` of a purchase credit's
+    `remaining_before` pending points: the credit's issued bonus uplift gives that share of
+    its charge back to the budget month it was charged to (the one rounding rule,
+    mall/proportion.py: what is left of the uplift × cancelled ÷ what was left of the credit,
+    rounded down; the last cancel gives back all the rest). The grant keeps the points given
+    back (`reversed_points`; all of them: status `reversed`), so the month's spend still equals
+    its charged issuance. Returns the points given back (0 without an issued uplift)."""
+    grant = db.session.execute(
+        select(DiscretionaryGrant).where(DiscretionaryGrant.entry_id == earn_entry_id,
+                                         DiscretionaryGrant.kind == GrantKind.BONUS.value,
+                                         DiscretionaryGrant.status == GrantStatus.ISSUED.value)
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    if grant is None:
+        return 0
+    back = portion(grant.points - grant.reversed_points, cancelled, remaining_before)
+    if back <= 0:
+        return 0
+    # The budget row last (the member's account row is locked by the cancel): one lock order.
+    db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
+                                                 BudgetMonth.month == grant.month)
+                       .values(used_points=BudgetMonth.used_points - back)
+                       .execution_options(synchronize_session=False))
+    grant.reversed_points += back
+    if grant.reversed_points == grant.points:
+        grant.status = GrantStatus.REVERSED.value
+    db.session.flush()
+    return back
+
+
 def _existing_grant(source: str, key: str) -> DiscretionaryGrant | None:
     return db.session.scalar(select(DiscretionaryGrant).where(
         DiscretionaryGrant.source == source, DiscretionaryGrant.idempotency_key == key))
@@ -227,11 +288,14 @@ def issue_discretionary(member_id: int, points: int, *, store_id: int | None, ki
 
     Returns the grant: status `issued` (credited now) or `held` (waiting for HQ). Raises
     BudgetRefused when the store refuses over budget, and risk.EarningTooFast past the
-    earning velocity limits (per member, and per device and address when given). Without a store budget (or without a
-    store) the points are credited and None is returned: nothing to charge.
+    earning velocity limits (per member, and per device and address when given). Without a
+    store, `programme` names the programme budget charged (created on first use); without
+    either, it is the programme budget of the task kind (kind "task") or campaign named `reason`.
     """
     if kind not in KIND_VALUES:
         raise ValueError(f"unknown grant kind {kind!r}")
+    if store_id is None and programme is None:  # the programme budget of this task kind or campaign
+        programme = (BudgetScope.TASK.value if kind == GrantKind.TASK.value else BudgetScope.CAMPAIGN.value, reason)
     replay = _existing_grant(source, key)
     if replay is not None:
         return replay
@@ -259,16 +323,18 @@ def hold_grant(member_id: int, points: int, *, store_id: int | None, kind: str, 
                note: str = "", programme_budget_id: int | None = None,
                budget_used_up: bool = True) -> DiscretionaryGrant:
     """Record a grant that waits for HQ's approval; nothing is credited yet. The grant is
-    charged to the store's budget, or (store_id None) to the programme budget. A store grant
-    held because the budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
+    charged to the store's budget, or (store_id None) to the programme budget. A grant held
+    because its budget is used up alerts HQ (`budget_100`); one over a staff cap just waits."""
     grant = DiscretionaryGrant(store_id=store_id, programme_budget_id=programme_budget_id, member_id=member_id,
                                points=points, kind=kind, reason=reason, note=note[:255], source=source,
                                idempotency_key=key, expires_at=expires_at, month=month_of(now),
                                status=GrantStatus.HELD.value, actor_id=actor_id, created_at=now)
     db.session.add(grant)
     db.session.flush()
-    if store_id is not None and budget_used_up:
-        _alert("budget_100", store_id, month_of(now), {"reason": reason, "held": points}, now)
+    if budget_used_up and (store_id is not None or programme_budget_id is not None):
+        owner = db.session.get(ProgrammeBudget, programme_budget_id) if store_id is None else None
+        ref = BudgetRef(store_id, programme_budget_id, 0, "", owner.name if owner else "")
+        _alert("budget_100", ref, month_of(now), {"reason": reason, "held": points}, now)
     return grant
 
 

@@ -74,6 +74,8 @@ def purchase_facts(member_id: int, spend_minor: int, *, minor_per_point: int, no
 
 
 BONUS_SOURCE = "bonus"
+# The programme budget of an uplift no rule names (none so far): never unbudgeted (DESIGN.md #9).
+UNNAMED_UPLIFT = "purchase-bonus"
 
 
 def _campaign_rule_key(detail: dict) -> str | None:
@@ -149,7 +151,7 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
             rule_key = _campaign_rule_key(detail)
             try:
                 charge = charge_discretionary(store_id, uplift, f"bonus:{detail.get('campaign') or 'purchase'}", now,
-                                              programme=("campaign", rule_key) if rule_key else None)
+                                              programme=("campaign", rule_key or UNNAMED_UPLIFT))
             except BudgetHeld as held:
                 hold_grant(member_id, uplift, store_id=held.budget.store_id, kind=GrantKind.BONUS.value,
                            reason="purchase_bonus", source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at,

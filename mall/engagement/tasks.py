@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import shoptime
 from ..accounts.models import User
-from ..budgets.models import DiscretionaryGrant
+from ..budgets.models import DiscretionaryGrant, ProgrammeBudget
 from ..budgets.services import (BudgetHeld, BudgetRefused, Charge, charge_discretionary, hold_grant,
                                record_issued, refuse_frozen)
 from ..errors import DomainError
@@ -90,14 +90,22 @@ class TaskGrant:
     capped: str | None          # "day" or "month" when a cap cut the grant, "frozen" for a frozen member
     entry: LedgerEntry | None
     replayed: bool = False      # the same task was rewarded before; nothing new happened
-    held: bool = False          # the store's budget is used up: the points wait for HQ's approval
+    held: bool = False          # the budget is used up: the points wait for HQ's approval
+    budget_name: str | None = None  # the programme budget that held or refused them (None: the store's)
 
     @property
     def notice(self):
-        """What to tell the member when the store's budget held or refused the points."""
+        """What to tell the member when a budget held or refused the points, naming it: the
+        store's, or the programme budget (per task kind) where no store was involved."""
+        if self.held and self.budget_name:
+            return _l("The programme budget %(budget)s is used up this month: your %(points)s points are "
+                      "waiting for HQ's approval.", budget=self.budget_name, points=self.wanted)
         if self.held:
             return _l("The store's points budget is used up this month: your %(points)s points are "
                       "waiting for HQ's approval.", points=self.wanted)
+        if self.capped == "budget" and self.budget_name:
+            return _l("The programme budget %(budget)s is used up this month, so these points could not be given.",
+                      budget=self.budget_name)
         if self.capped == "budget":
             return _l("The store's points budget is used up this month, so these points could not be given.")
         return None
@@ -122,7 +130,8 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
             return TaskGrant(d.get("wanted", replay.points), replay.points, d.get("capped"), replay, True)
         held = _held_grant(key)
         if held is not None:
-            return TaskGrant(held.points, 0, None, None, True, held=held.status == "held")
+            return TaskGrant(held.points, 0, None, None, True, held=held.status == "held",
+                             budget_name=_programme_name(held.programme_budget_id))
         try:
             refuse_frozen(member_id)  # e.g. a frozen referrer: the new member still earns theirs
         except DomainError:
@@ -137,13 +146,13 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         expires_at = expiry_for(tier_status(member_id, now).tier, now)
         try:
             charge = _charge_budget(store_id, granted, reason, now)
-        except BudgetRefused:
-            return TaskGrant(points, 0, "budget", None)
+        except BudgetRefused as refused:
+            return TaskGrant(points, 0, "budget", None, budget_name=_budget_name(refused.budget))
         except BudgetHeld as held:
             hold_grant(member_id, granted, store_id=held.budget.store_id, kind="task", reason=reason,
                        source=TASK_SOURCE, key=key, expires_at=expires_at, now=now, note=f"task:{reason}",
                        programme_budget_id=held.budget.programme_budget_id)
-            return TaskGrant(granted, 0, capped, None, held=True)
+            return TaskGrant(granted, 0, capped, None, held=True, budget_name=_budget_name(held.budget))
         entry = credit_points(member_id, granted, reason=reason, source=TASK_SOURCE, key=key, now=now,
                               expires_at=expires_at,
                               detail={**(detail or {}), "wanted": points, "capped": capped,
@@ -160,6 +169,29 @@ def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime
     profile, referral). Raises BudgetHeld / BudgetRefused per that budget's setting when it
     is used up (nothing is charged then, and the caller credits nothing)."""
     return charge_discretionary(store_id, points, f"task:{reason}", now, programme=("task", reason))
+
+
+def _budget_name(budget) -> str | None:
+    """A programme budget's name for the member's notice; None for a store's budget."""
+    return (budget.name or None) if budget is not None and budget.is_programme else None
+
+
+def _programme_name(programme_budget_id: int | None) -> str | None:
+    budget = db.session.get(ProgrammeBudget, programme_budget_id) if programme_budget_id is not None else None
+    return budget.name if budget is not None else None
+
+
+def held_task_budgets(member_id: int) -> list[tuple[str | None, int]]:
+    """Task points of this member waiting for HQ's approval, per budget that held them:
+    (the programme budget's name, or None for a store's budget; points)."""
+    rows = db.session.execute(
+        select(ProgrammeBudget.name, func.sum(DiscretionaryGrant.points))
+        .select_from(DiscretionaryGrant)
+        .outerjoin(ProgrammeBudget, ProgrammeBudget.id == DiscretionaryGrant.programme_budget_id)
+        .where(DiscretionaryGrant.member_id == member_id, DiscretionaryGrant.source == TASK_SOURCE,
+               DiscretionaryGrant.status == "held")
+        .group_by(ProgrammeBudget.name).order_by(ProgrammeBudget.name)).all()
+    return [(name, int(points)) for name, points in rows]
 
 
 def _held_grant(key: str):
@@ -369,7 +401,8 @@ class TaskBoard:
     referred_by: str | None
     can_claim_referral: bool
     caps: CapUsage
-    held_points: int = 0        # task points waiting for HQ's approval (a store's budget was used up)
+    held_points: int = 0        # task points waiting for HQ's approval (a budget was used up)
+    held_by_budget: tuple = ()  # (programme budget name or None for a store's, points) for each budget
 
     @property
     def days_in_cycle(self) -> int:
@@ -405,4 +438,5 @@ def task_board(member_id: int, now: datetime) -> TaskBoard:
                      referral_code=member.member_code, referral_points=_rewards().referral_points,
                      referred_count=referred[0], rewarded_count=referred[1], referred_by=by,
                      can_claim_referral=by is None and is_first_purchase(member_id),
-                     caps=cap_usage(member_id, now), held_points=held_task_points(member_id))
+                     caps=cap_usage(member_id, now), held_points=held_task_points(member_id),
+                     held_by_budget=tuple(held_task_budgets(member_id)))

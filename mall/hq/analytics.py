@@ -330,7 +330,9 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
     region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
     category_rows = [[c or labels["no_category"], int(p), point_value_minor(int(p))] for c, p in sums.by_category]
     rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
-    budget_rows = [[name, p, point_value_minor(p)] for name, p in cost_by_budget(f, stores)]
+    base = base_points(f)
+    budget_rows = [[labels["base_points"], base, point_value_minor(base)]] + \
+        [[name, p, point_value_minor(p)] for name, p in cost_by_budget(f, stores)]
     cols = [labels["points"], labels["cost"]]
     charts = {
         "trend": trend,
@@ -351,8 +353,8 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
 
 def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
     """Discretionary points charged per budget over the filters' days (issued, or approved
-    over the budget), biggest first. The grants table is small: read live."""
-    where = [DiscretionaryGrant.status.in_(("issued", "approved")),
+    over the budget; less what refunds gave back), biggest first. The grants table is small: read live."""
+    where = [DiscretionaryGrant.status.in_(("issued", "approved", "reversed")),
              DiscretionaryGrant.created_at < day_start_utc(f.end + timedelta(days=1))]
     if f.start is not None:
         where.append(DiscretionaryGrant.created_at >= day_start_utc(f.start))
@@ -362,11 +364,39 @@ def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
         where.append(DiscretionaryGrant.store_id.in_(select(Store.id).where(Store.region == f.region)))
     rows = db.session.execute(
         select(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id,
-               func.sum(DiscretionaryGrant.points))
+               func.sum(DiscretionaryGrant.points - DiscretionaryGrant.reversed_points))
         .where(*where).group_by(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id)).all()
     programme = {b.id: b.name for b in db.session.scalars(select(ProgrammeBudget))}
     named = [(stores[s].name if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]
     return sorted(named, key=lambda row: -row[1])
+
+
+def base_points(f: Filters) -> int:
+    """Purchase base points issued over the filters' days (store and region filters apply):
+    the programme's cost of sales, never charged to a budget (DESIGN.md #9). That is the
+    purchase credits less the bonus uplift charged with them (their bonus grants, as charged),
+    so the cost-by-budget chart shows base points beside the budgets' discretionary points.
+    Read live, like the grants: the index on created_at bounds the scan to the period."""
+    def bounded(query, created_at, store_col):
+        query = query.where(created_at < day_start_utc(f.end + timedelta(days=1)))
+        if f.start is not None:
+            query = query.where(created_at >= day_start_utc(f.start))
+        if f.store_id is not None:
+            query = query.where(store_col == f.store_id)
+        if f.region:
+            query = query.where(store_col.in_(select(Store.id).where(Store.region == f.region)))
+        return query
+    credited = db.session.scalar(bounded(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0))
+        .where(LedgerEntry.kind == "earn", LedgerEntry.reason == "purchase"),
+        LedgerEntry.created_at, LedgerEntry.store_id))
+    uplift = db.session.scalar(bounded(
+        select(func.coalesce(func.sum(DiscretionaryGrant.points), 0))
+        .join(LedgerEntry, LedgerEntry.id == DiscretionaryGrant.entry_id)
+        .where(DiscretionaryGrant.kind == "bonus", DiscretionaryGrant.status.in_(("issued", "reversed")),
+               LedgerEntry.reason == "purchase"),
+        LedgerEntry.created_at, LedgerEntry.store_id))
+    return int(credited) - int(uplift)
 
 
 def filter_choices() -> dict:
@@ -426,8 +456,12 @@ def programme_budget_status(now: datetime) -> list[BudgetLine]:
 
 
 def recent_alerts(limit: int = 10) -> list:
-    return list(db.session.execute(select(HqAlert, Store).join(Store, Store.id == HqAlert.store_id)
-                                   .order_by(HqAlert.id.desc()).limit(limit)).all())
+    """The latest budget alerts as (alert, store, programme budget): one of the two is None."""
+    return list(db.session.execute(
+        select(HqAlert, Store, ProgrammeBudget)
+        .outerjoin(Store, Store.id == HqAlert.store_id)
+        .outerjoin(ProgrammeBudget, ProgrammeBudget.id == HqAlert.programme_budget_id)
+        .order_by(HqAlert.id.desc()).limit(limit)).all())
 
 
 def csv_rows(chart: Chart) -> list[list]:

@@ -1,11 +1,11 @@
 """HQ's tables: alerts and the dashboard's rollups and returns on rules. (Members' RFM segments,
 which HQ computes, live in mall/engagement/models.py: earning rules read them.)
 
-One alert per kind, store and month: UNIQUE.
+One alert per kind, budget (a store's or a programme budget) and month: UNIQUE.
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -14,14 +14,20 @@ from ..types import UTCDateTime
 
 
 class HqAlert(db.Model):
-    """A warning for HQ (and the store): shown on the dashboard, emailed once after commit."""
+    """A warning for HQ (and the store): shown on the dashboard, emailed once after commit.
+    It is about a store's budget or a programme budget, never both (CHECK)."""
 
     __tablename__ = "hq_alerts"
-    __table_args__ = (UniqueConstraint("kind", "store_id", "month", name="one_alert_per_store_month"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "store_id", "month", name="one_alert_per_store_month"),
+        UniqueConstraint("kind", "programme_budget_id", "month", name="one_alert_per_programme_month"),
+        CheckConstraint("(store_id IS NULL) <> (programme_budget_id IS NULL)", name="one_alert_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # budget_80, budget_100
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    programme_budget_id: Mapped[int | None] = mapped_column(ForeignKey("programme_budgets.id", ondelete="CASCADE"))
     month: Mapped[str] = mapped_column(String(7))
     facts: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

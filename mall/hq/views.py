@@ -45,6 +45,7 @@ def dashboard_labels() -> dict:
             "redeemed": _("Redeemed"), "expired": _("Expired"), "by_store": _("Cost by store"),
             "by_region": _("Cost by region"), "by_category": _("Cost by category"),
             "by_rule": _("Cost by rule or campaign"), "by_budget": _("Cost by budget"), "budget": _("Budget"),
+            "base_points": _("Base points (cost of sales)"),
             "store": _("Store"), "region": _("Region"),
             "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"),
             "cost": _("Cost"), "online": _("Online and other"), "no_region": _("No region"),

@@ -23,7 +23,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
-from ..events import points_credited, points_expired
+from ..events import pending_cancelled, points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
 from ..locks import app_locks
@@ -381,11 +381,15 @@ def cancel_pending(earn_entry_id: int, *, reason: str, source: str, key: str, no
         entry = _write_entry(account, kind=EntryKind.ADJUST, points=-take, pending_delta=-take, reason=reason,
                              source=source, key=key, now=now, reference=reference, detail=detail,
                              spend_minor=-spend_minor, store_id=store_id)
+        before = locked.remaining
         locked.remaining -= take
         if locked.remaining == 0:
             locked.pending_state = "cancelled"
         db.session.add(LotMovement(entry_id=entry.id, lot_id=locked.id, points=-take))
         db.session.flush()
+        # The budget that paid for the credit's uplift takes its share back (budgets' receiver).
+        pending_cancelled.send("points", earn_entry_id=earn_entry_id, cancelled=take, remaining_before=before,
+                               now=now)
         return entry
 
     return _once_per_key(member_id, source, key, write)
