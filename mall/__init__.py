@@ -126,6 +126,9 @@ def create_app(config=None, *, clock=None) -> Flask:
     for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
         receivers.connect()
     _error_pages(app)
+    # Outermost: versioned static files with far-future caching and gzip (issue 17).
+    from . import static_files
+    static_files.init_app(app)
     return app
 
 

@@ -49,6 +49,10 @@ class Config:
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stand-in in tests
     MALL_UPLOAD_DIR = os.environ.get("MALL_UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    # Static files (issue 17): WhiteNoise serves versioned copies and their gzip from here;
+    # names without a version may be kept this many seconds.
+    MALL_STATIC_BUILD_DIR = os.environ.get("MALL_STATIC_BUILD_DIR") or str(INSTANCE_DIR / "static-build")
+    MALL_STATIC_MAX_AGE = int(os.environ.get("MALL_STATIC_MAX_AGE", "3600"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
     # The largest CSV import read (whole, never cut); a larger file is refused with a message.
     MALL_CSV_MAX_BYTES = int(os.environ.get("MALL_CSV_MAX_BYTES", str(5 * 1024 * 1024)))

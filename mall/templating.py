@@ -5,6 +5,8 @@ from decimal import Decimal
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
+from .static_files import static_url
+
 
 def money(minor: int | None) -> str:
     """Integer minor units to a currency string; whole amounts drop the decimals."""
@@ -33,11 +35,11 @@ def image_url(item, thumb: bool = False) -> str:
     """Demo art lives in static/; merchandisers' uploads are served from the uploads folder."""
     from flask import url_for
     if not item or not item.image:
-        return url_for("static", filename="img/placeholder.svg")
+        return static_url("img/placeholder.svg")
     if item.image.startswith("items/"):
         name = item.image.replace(".webp", "-thumb.webp") if thumb else item.image
         return url_for("catalog.media", name=name)
-    return url_for("static", filename=item.image)
+    return static_url(item.image)
 
 
 def register_templating(app: Flask) -> None:
