@@ -97,19 +97,35 @@ def categories() -> list[Category]:
     return list(db.session.scalars(select(Category).order_by(Category.position, Category.id)))
 
 
+# How the catalogue may be ordered; "" is the merchandisers' order (oldest item first).
+CATALOG_SORTS = ("", "points_asc", "points_desc", "newest", "popular")
+
+
 def browse(status: TierStatus, balance: int, *, category: str | None = None,
-           affordable_only: bool = False, page: int = 1, per_page: int = 12,
-           now: datetime | None = None) -> CatalogPage:
+           affordable_only: bool = False, search: str = "", sort: str = "", page: int = 1,
+           per_page: int = 12, now: datetime | None = None) -> CatalogPage:
+    """One page of the catalogue for a member's tier and balance. The filters combine: a
+    category, only what the member can redeem now, and a search in the English and the
+    Chinese name (taken literally: % and _ match themselves). `sort` is one of
+    CATALOG_SORTS (points are the member's tier price; popular is units sold); an unknown
+    value keeps the default order. Ties are broken by item id, so pages never overlap."""
     query, available = _card_query(status.tier, now)
     if category:
         query = query.join(Category, Category.id == Item.category_id).where(Category.slug == category)
     if affordable_only:
         query = query.where(_price_expr() <= balance, available > 0,
                             or_(Item.min_tier_id.is_(None), MinTier.rank <= status.tier.rank))
+    search = search.strip()
+    if search:
+        query = query.where(or_(Item.name.icontains(search, autoescape=True),
+                                Item.name_zh.icontains(search, autoescape=True)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    order = {"points_asc": [_price_expr().asc()], "points_desc": [_price_expr().desc()],
+             "newest": [Item.created_at.desc(), Item.id.desc()],
+             "popular": [func.coalesce(StockLevel.sold, 0).desc()]}.get(sort, [])
     page = max(page, 1)
     rows = db.session.execute(
-        query.order_by(Item.id).offset((page - 1) * per_page).limit(per_page)).all()
+        query.order_by(*order, Item.id).offset((page - 1) * per_page).limit(per_page)).all()
     return CatalogPage(cards=[_card(r, status, balance) for r in rows], page=page,
                        has_more=page * per_page < total, total=total)
 

@@ -11,7 +11,7 @@ from ..web import int_arg, render, roles_required
 from . import services
 from ..checkout.forms import PlanForm
 from ..checkout.quotes import LineRequest, plan_options, quote_or_none
-from .forms import PinTargetForm
+from .forms import CatalogQueryForm, PinTargetForm
 from .substitutes import offers_for
 from ..presale.services import presale_for
 
@@ -29,13 +29,14 @@ def viewer():
 @bp.route("")
 def index():
     status, points = viewer()
-    category = request.args.get("category") or None
-    affordable = request.args.get("affordable") == "1"
-    page = services.browse(status, points, category=category, affordable_only=affordable,
-                           page=int_arg("page"), per_page=current_app.config["MALL_PAGE_SIZE"], now=now())
-    return render("catalog/list.html", "catalog/_items.html", catalog=page,
-                  categories=services.categories(), category=category, affordable=affordable,
-                  tier=status, balance=points)
+    form = CatalogQueryForm(request.args)
+    query = form.query()
+    page = services.browse(status, points, category=query.get("category"), affordable_only="affordable" in query,
+                           search=query.get("q", ""), sort=query.get("sort", ""), page=int_arg("page"),
+                           per_page=current_app.config["MALL_PAGE_SIZE"], now=now())
+    return render("catalog/list.html", "catalog/_items.html", catalog=page, form=form, query=query,
+                  categories=services.categories(), category=query.get("category"),
+                  affordable="affordable" in query, tier=status, balance=points)
 
 
 @bp.route("/<int:item_id>")
