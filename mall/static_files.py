@@ -4,8 +4,8 @@ At start-up every file under static/ gets a versioned name with its content hash
 (`css/mall.css` -> `css/mall.3f2a9c1b0d4e.css`); pages link the versioned name through the
 `static_url()` Jinja global. Vendored files already carry their version in their name
 (`vendor/htmx-2.0.11.min.js`) and keep it. WhiteNoise serves both kinds with
-`Cache-Control: max-age=31536000, immutable` (a changed file gets a new URL, so a browser
-never has to ask again), and a gzip copy to clients that accept it.
+`Cache-Control: max-age=315360000, public, immutable` (ten years: a changed file gets a new URL,
+so a browser never has to ask again), and a gzip copy to clients that accept it.
 
 WhiteNoise does not compress on the fly and decides its headers per file at start-up (it
 never sees a `?v=` query), hence a build directory: the originals, their hashed copies and
@@ -26,7 +26,6 @@ from pathlib import Path
 from flask import Flask, current_app, url_for
 from whitenoise import WhiteNoise
 
-YEAR = 365 * 24 * 3600
 COMPRESSIBLE = {".css", ".js", ".svg", ".json", ".txt", ".map", ".html"}
 # A content hash we gave the name, or a version the vendored file came with.
 _HASHED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")

@@ -1,5 +1,5 @@
 """Fast repeat visits (issue 17, item 9): pages link versioned static URLs, which are served
-compressed and cached for a year as immutable; meta descriptions on public pages."""
+compressed and cached for years as immutable; meta descriptions on public pages."""
 import re
 
 STATIC = re.compile(r'(?:href|src)="(/static/[^"]+)"')
@@ -17,14 +17,15 @@ def test_pages_link_our_css_and_js_by_content_hash_and_vendored_files_by_version
     assert "/static/css/mall.css" not in urls
 
 
-def test_a_versioned_file_is_gzipped_and_immutable_for_a_year(client, tiers):
+def test_a_versioned_file_is_gzipped_and_immutable_for_at_least_a_year(client, tiers):
     css = next(u for u in _static_urls(client.get("/catalog").text) if "/css/" in u)
     response = client.get(css, headers={"Accept-Encoding": "gzip, br"})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in response.headers["Vary"]
     cache = response.headers["Cache-Control"]
-    assert "immutable" in cache and "max-age=31536000" in cache
+    assert "immutable" in cache
+    assert int(re.search(r"max-age=(\d+)", cache).group(1)) >= 365 * 24 * 3600
     assert response.headers["Content-Type"].startswith("text/css")
 
     plain = client.get(css)  # a client that doesn't ask for gzip gets the file as it is
