@@ -25,7 +25,7 @@ from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..pagination import paginate
 from ..points.categories import record_category_shares
-from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
+from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -105,7 +105,10 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
         if existing is not None:  # the twin committed while this one waited
             admitted.not_taken()
             return existing
-        totals = price(member_id, requests, now, points_per_unit=points_per_unit)
+        # The locked row's balance: lots past their expiry still count in it until the spend
+        # expires them, and then refuses (InsufficientPoints) inside the order's savepoint.
+        totals = price(member_id, requests, now, points_per_unit=points_per_unit,
+                       balance=spendable_of(account) if account is not None else None)
         if totals.points > totals.balance:
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
         # If the same submit won the race elsewhere, its order is the answer (a replay), and

@@ -88,12 +88,15 @@ def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int
                       quote=q, unit_points=unit_points, max_offset_points=most)
 
 
-def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_per_unit: int) -> Totals:
+def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_per_unit: int,
+          balance: int | None = None) -> Totals:
+    """`balance`: the member's spendable points when the caller has them already (checkout
+    read them with the account row it locked); else they are summed from the lots."""
     status = tier_status(member_id, now)
     lines = [price_line(r, status, points_per_unit=points_per_unit, now=now) for r in requests]
     return Totals(lines=lines, points=sum(l.quote.points for l in lines),
                   cash_minor=sum(l.quote.cash_minor for l in lines),
-                  balance=spendable(member_id, now))
+                  balance=spendable(member_id, now) if balance is None else balance)
 
 
 @dataclass(frozen=True)
