@@ -68,6 +68,18 @@ def on_sale(now: datetime | None):
     return condition
 
 
+def sells_now(item: Item, now: datetime | None) -> bool:
+    """`on_sale` for an item already loaded: published, and inside its schedule."""
+    return item.published and (now is None or (
+        (item.available_from is None or item.available_from <= now)
+        and (item.available_until is None or item.available_until > now)))
+
+
+def tier_price(item: Item, tier: Tier) -> int:
+    """`_price_expr` for an item loaded with its tier prices: the tier's price, else the list price."""
+    return next((p.points for p in item.tier_prices if p.tier_id == tier.id), item.points_price)
+
+
 def _card_query(tier: Tier, now: datetime | None):
     available = func.coalesce(StockLevel.received - StockLevel.reserved - StockLevel.sold, 0)
     return (

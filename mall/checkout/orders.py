@@ -25,7 +25,7 @@ from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want  # noqa: F401  (views catch it from here)
 from ..pagination import paginate
 from ..points.categories import record_category_shares
-from ..points.ledger import lock_account, refund_points, refundable_points, spend_points
+from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -100,17 +100,20 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             raise OutOfStock([admitted.refused])
         # The member's account row serialises their checkouts (per-member limits and the
         # balance are checked race-free), and a twin submit waits here for this one.
-        lock_account(member_id, now, open_missing=False)
+        account = lock_account(member_id, now, open_missing=False)
         existing = find_by_key(member_id, key)
         if existing is not None:  # the twin committed while this one waited
             admitted.not_taken()
             return existing
-        totals = price(member_id, requests, now, points_per_unit=points_per_unit)
+        # The locked row's balance: lots past their expiry still count in it until the spend
+        # expires them, and then refuses (InsufficientPoints) inside the order's savepoint.
+        totals = price(member_id, requests, now, points_per_unit=points_per_unit,
+                       balance=spendable_of(account) if account is not None else None)
         if totals.points > totals.balance:
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
         # If the same submit won the race elsewhere, its order is the answer (a replay), and
         # the units this one was admitted for go back: the twin's order holds the stock.
-        order, created = insert_once(lambda: _write_order(member_id, totals, wants, key=key, now=now,
+        order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
                                                           hold_minutes=hold_minutes, card_payments=card_payments,
                                                           screen=screen),
                                      lambda: find_by_key(member_id, key))
@@ -139,10 +142,11 @@ def check_limits(member_id: int, totals) -> None:
 
 def write_order(member_id: int, totals, *, status: str, key: str, now: datetime, card_payments: bool = False,
                 reserved_until: datetime | None = None, presale_id: int | None = None,
-                queue_position: int | None = None, label: str = "") -> Order:
+                queue_position: int | None = None, label: str = "", account=None) -> Order:
     """Write an order with its lines at `status` and spend its points (ledger key
     "order:<id>"): the one place orders are written (place_order, presale's preorder). Call
-    with the member's account locked and limits checked (check_limits), in a savepoint."""
+    with the member's account locked (pass the row as `account` to spare a second lock) and
+    limits checked (check_limits), in a savepoint."""
     cash = totals.cash_minor
     order = Order(number=new_number(now), member_id=member_id, status=status,
                   points_total=totals.points, cash_total_minor=cash,
@@ -163,18 +167,20 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
         if len(by_category) == 1:
             detail["category"] = next(iter(by_category))
         entry = spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",
-                             now=now, reference=order.number, queue=False, detail=detail)
+                             now=now, reference=order.number, queue=False, detail=detail, locked=account)
         if entry is not None and len(by_category) > 1 and sum(by_category.values()) == order.points_total:
             record_category_shares(entry, {c: (-p, 0) for c, p in by_category.items()})
     return order
 
 
-def _write_order(member_id, totals, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
-    lock_account(member_id, now)
+def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
+    # place_order holds the account row (locked before the key was looked up again).
+    account = account or lock_account(member_id, now)  # a member without one yet: opened here
     check_limits(member_id, totals)
     cash = totals.cash_minor
     order = write_order(member_id, totals, status=S.AWAITING_PAYMENT.value, key=key, now=now,
-                        card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes))
+                        card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes),
+                        account=account)
     record(order, "placed", now, actor="member", actor_id=member_id)
     # Risk screening (mall/risk, passed in by the view): a risky redemption waits for HQ in
     # `in_review`, its stock held (not sold) and its points taken, until decided.

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from ..catalog.models import Item, PricePlan
-from ..catalog.services import item_card
+from ..catalog.services import item_card, sells_now, tier_price
 from ..errors import DomainError, ItemLocked, NotFound
 from ..extensions import db
 from ..points.statement import spendable
@@ -58,8 +58,11 @@ class Totals:
 
 
 def item_with_plans(item_id: int) -> Item | None:
-    """The item with its plans and category in one query: the hot path of a flash sale."""
-    return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category)])
+    """The item with everything pricing needs (plans, category, tier prices, lowest tier) in
+    one query: the hot path of a flash sale. The view loads it; pricing then finds it in the
+    session without another query."""
+    return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category),
+                                                  joinedload(Item.tier_prices), joinedload(Item.min_tier)])
 
 
 def plans_for(item_id: int) -> list[PricePlan]:
@@ -69,14 +72,13 @@ def plans_for(item_id: int) -> list[PricePlan]:
 def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int, now: datetime | None = None) -> PricedLine:
     if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
         raise InvalidQuantity()
-    plan = db.session.get(PricePlan, request.plan_id)
-    item = db.session.get(Item, request.item_id)
-    if item is None or not item.published or plan is None or plan.item_id != item.id or not plan.active:
+    item = item_with_plans(request.item_id)
+    plan = next((p for p in item.plans if p.id == request.plan_id), None) if item is not None else None
+    if item is None or not sells_now(item, now) or plan is None or not plan.active:
         raise NotFound()
-    card = item_card(item.id, status, 0, now)
-    if card.locked:
+    if not status.reaches(item.min_tier):
         raise ItemLocked()
-    unit_points = card.price if plan.kind == POINTS else plan.points
+    unit_points = tier_price(item, status.tier) if plan.kind == POINTS else plan.points
     most = (max_offset_points(plan.cash_minor * request.quantity, plan.max_offset_pct, points_per_unit)
             if plan.kind == CASH_OFFSET else 0)
     q = quote(plan.kind, quantity=request.quantity, unit_points=unit_points, unit_cash_minor=plan.cash_minor,
@@ -86,12 +88,15 @@ def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int
                       quote=q, unit_points=unit_points, max_offset_points=most)
 
 
-def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_per_unit: int) -> Totals:
+def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_per_unit: int,
+          balance: int | None = None) -> Totals:
+    """`balance`: the member's spendable points when the caller has them already (checkout
+    read them with the account row it locked); else they are summed from the lots."""
     status = tier_status(member_id, now)
     lines = [price_line(r, status, points_per_unit=points_per_unit, now=now) for r in requests]
     return Totals(lines=lines, points=sum(l.quote.points for l in lines),
                   cash_minor=sum(l.quote.cash_minor for l in lines),
-                  balance=spendable(member_id, now))
+                  balance=spendable(member_id, now) if balance is None else balance)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
-from ..idempotency import insert_once
 from ..pagination import paginate
 from .models import KINDS, EmailState, Notification, NotificationOptOut
 
@@ -31,20 +31,19 @@ def notify(member_id: int, kind: str, key: str, params: dict, now: datetime) -> 
     unknown member."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    existing = find_notification(member_id, kind, key)
-    if existing is not None:
-        return existing
     member = db.session.get(User, member_id)
     if member is None:
         return None
     opted_out = db.session.get(NotificationOptOut, (member_id, kind)) is not None
     state = EmailState.OPTED_OUT if opted_out else (EmailState.PENDING if member.email else EmailState.NO_ADDRESS)
-    row = Notification(member_id=member_id, kind=kind, key=key, params=params or {}, visible=not opted_out,
-                       created_at=now, email_state=state.value)
-    _, created = insert_once(lambda: db.session.add(row))
-    if not created:  # another worker sent the same news a moment ago
-        return find_notification(member_id, kind, key)
-    return row
+    # One round trip: the UNIQUE (member, kind, key) constraint skips a repeat (sent earlier,
+    # or a moment ago by another worker), which then answers with the first notification.
+    insert_ = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = db.session.scalars(
+        insert_(Notification).values(member_id=member_id, kind=kind, key=key, params=params or {},
+                                     visible=not opted_out, created_at=now, email_state=state.value)
+        .on_conflict_do_nothing(index_elements=["member_id", "kind", "key"]).returning(Notification)).first()
+    return row if row is not None else find_notification(member_id, kind, key)
 
 
 def _visible(member_id: int):

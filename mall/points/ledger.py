@@ -195,18 +195,22 @@ def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str
 
 def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
                  now: datetime, reference: str | None = None, detail: dict | None = None,
-                 actor_id: int | None = None, queue: bool = True) -> LedgerEntry:
+                 actor_id: int | None = None, queue: bool = True,
+                 locked: PointsAccount | None = None) -> LedgerEntry:
     """Take points, soonest-expiring lots first. Raises InsufficientPoints, never goes negative.
 
     Lots already past their expiry are expired first, so expired points are never spent
     even when the expiry job has not run yet. `queue=False` skips the member's lock for a
     caller that already holds the member's account row (lock_account), as checkout does.
+    `locked` is that row, for a caller whose key names a row it has just inserted (a new
+    order): such a key cannot have been used, so neither the row is locked again nor the key
+    looked up first; the UNIQUE (source, key) constraint still refuses a second use.
     """
     if not isinstance(points, int) or points <= 0:
         raise InvalidAmount()
 
     def write():
-        account = _locked_account(member_id, now)
+        account = locked if locked is not None else _locked_account(member_id, now)
         _expire_due_lots(account, now)
         if spendable_of(account) < points:
             raise InsufficientPoints(needed=points, available=spendable_of(account))
@@ -216,6 +220,8 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         _take_from_lots(member_id, entry, points)
         return entry
 
+    if locked is not None:
+        return write()
     if not queue:
         return _guarded(source, key, -points, write)
     with _locks().hold(f"points:{member_id}"):

@@ -127,6 +127,20 @@ def test_not_enough_points_is_refused_and_nothing_is_written(member, clock):
     assert _stock(item) == (10, 0, 0) and _balance(member) == 5000
 
 
+def test_points_past_their_expiry_buy_nothing_even_before_the_expiry_job_runs(tiers, auth, client, clock):
+    buyer = make_user(clock.now(), login="late-buyer@example.com")
+    give_points(buyer.id, 1000, clock.now(), days_valid=30)
+    item = make_item(clock.now(), points=1000)
+    db.session.commit()
+    clock.advance(days=31)  # the lot is past its expiry; no job has expired it yet
+    auth.login("late-buyer@example.com")
+    response = client.post(f"/catalog/{item.id}/buy", data={"plan_id": item.plans[0].id, "quantity": 1, "key": "k"})
+    assert response.status_code == 422  # strict: a refusal that had written anything would fail here
+    assert "You need 1000 points but have 0." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+    assert _stock(item) == (10, 0, 0) and _balance(buyer) == 1000
+
+
 def test_the_per_member_limit_counts_live_orders(member, clock):
     item = make_item(clock.now(), points=100, limit=2)
     _place(member, item, qty=2, key="a", clock=clock)
