@@ -66,30 +66,28 @@ def money(text: str) -> Decimal:
     return amount
 
 
-class IntegerField(_fields.IntegerField):
+class _OneFormat:
+    """A field that reads its text with `parse` (the one accepted format) or refuses it."""
+    parse = None
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = type(self).parse(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise
+
+
+class IntegerField(_OneFormat, _fields.IntegerField):
     """WTForms' IntegerField in the one format and the INTEGER range."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        try:
-            self.data = whole_number(valuelist[0])
-        except ValueError:
-            self.data = None
-            raise
+    parse = staticmethod(whole_number)
 
 
-class DecimalField(_fields.DecimalField):
+class DecimalField(_OneFormat, _fields.DecimalField):
     """Money typed as 128.50: the one format, never NaN, Infinity or 1e3."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        try:
-            self.data = money(valuelist[0])
-        except ValueError:
-            self.data = None
-            raise
+    parse = staticmethod(money)
 
 
 def _check_year(value):

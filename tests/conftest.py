@@ -16,6 +16,9 @@ from mall.inventory.admission import NoAdmission
 from mall.locks import LocalLocks
 from tests.factories import PASSWORD, make_tiers
 
+# Shared fixtures kept in their own modules (the budget tests' shop).
+pytest_plugins = ["tests.budget_world"]
+
 START = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 
 

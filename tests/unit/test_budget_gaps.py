@@ -9,19 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from mall import settings
-from mall.audit import run_audit
 from mall.budgets import services as budgets
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant, ProgrammeBudget
 from mall.engagement import tasks
 from mall.engagement.earning import earn_for_purchase
 from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.extensions import db
-from mall.instore.models import Store
-from tests.factories import PASSWORD, make_user
-
-
-def _clean_audit():
-    return [(f.check, f.violations) for f in run_audit() if f.violations]
+from tests.budget_world import clean_audit
+from tests.factories import PASSWORD
 
 
 @pytest.fixture
@@ -32,17 +27,6 @@ def programme_default(app):
     yield 8
     app.config["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"] = 20000
     settings.reload(app)
-
-
-@pytest.fixture
-def shop(tiers, clock):
-    store = Store(code="S7", name="Store 7", region="East")
-    db.session.add(store)
-    db.session.flush()
-    hq = make_user(clock.now(), role="hq", login="hq@example.com")
-    member = make_user(clock.now(), login="member@example.com", name="Lin Xiao")
-    db.session.commit()
-    return store, hq, member
 
 
 def _campaign(hq, clock, value=250):
@@ -67,7 +51,7 @@ def test_an_online_check_in_without_a_programme_budget_is_charged_to_a_default_o
     statuses = sorted(g.status for g in db.session.scalars(select(DiscretionaryGrant)))
     assert statuses == ["held", "issued"]
     db.session.commit()
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_an_online_purchase_uplift_is_charged_to_its_campaigns_default_budget(shop, clock):
@@ -80,7 +64,7 @@ def test_an_online_purchase_uplift_is_charged_to_its_campaigns_default_budget(sh
     grant = db.session.scalar(select(DiscretionaryGrant))
     assert (grant.programme_budget_id, grant.points, grant.status, grant.entry_id) == (budget.id, 300, "issued", entry.id)
     db.session.commit()
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_a_charge_with_neither_store_nor_programme_is_a_bug_not_a_free_pass(shop, clock):
@@ -155,14 +139,14 @@ def test_a_refund_inside_the_window_gives_the_uplifts_charge_back_in_proportion(
     assert (month().used_points, db.session.get(DiscretionaryGrant, grant.id).reversed_points) == (300, 150)
     assert db.session.get(DiscretionaryGrant, grant.id).status == "issued"
     db.session.commit()
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
     refund_purchase(store.id, "R-1", now=clock.now())  # the rest: the last cancel gives back all the rest
     db.session.commit()
     db.session.expire_all()
     grant = db.session.get(DiscretionaryGrant, grant.id)
     assert (month().used_points, grant.reversed_points, grant.status) == (0, 450, "reversed")
-    assert _clean_audit() == []
+    assert clean_audit() == []
     # A replayed refund gives nothing back twice.
     refund_purchase(store.id, "R-1", now=clock.now())
     db.session.commit()
@@ -180,7 +164,7 @@ def test_a_refund_after_the_window_keeps_the_charge(shop, clock):
     db.session.commit()
     assert db.session.scalar(select(BudgetMonth.used_points).where(BudgetMonth.store_id == store.id)) == 300
     assert db.session.scalar(select(DiscretionaryGrant.status)) == "issued"
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 # --- 4. the member is told which budget held or refused their task points ---------------------

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from mall import settings
-from mall.audit import run_audit
 from mall.budgets import services as budgets
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant
 from mall.engagement import tasks
@@ -18,21 +17,18 @@ from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.errors import InsufficientPoints
 from mall.extensions import db
 from mall.hq import segments
-from mall.instore.models import Clawback, Store
+from mall.instore.models import Clawback
 from mall.instore.purchases import earn_for_member, refund_purchase
 from mall.points.ledger import spend_points
 from mall.points.statement import balance
-from tests.factories import PASSWORD, make_user
+from tests.budget_world import clean_audit
+from tests.factories import PASSWORD
 
 EARN = dict(code_hours=24, minor_per_point=100)
 
 
 def _text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
-def _clean_audit():
-    return [(f.check, f.violations) for f in run_audit() if f.violations]
 
 
 @pytest.fixture
@@ -43,17 +39,6 @@ def window(app):
     yield 7
     app.config["MALL_RETURN_WINDOW_DAYS"] = 0
     settings.reload(app)
-
-
-@pytest.fixture
-def shop(tiers, clock):
-    store = Store(code="S7", name="Store 7", region="East")
-    db.session.add(store)
-    db.session.flush()
-    hq = make_user(clock.now(), role="hq", login="hq@example.com")
-    member = make_user(clock.now(), login="member@example.com", name="Lin Xiao")
-    db.session.commit()
-    return store, hq, member
 
 
 def test_a_pending_purchase_refunded_within_the_window_leaves_no_points_and_no_clawback(window, shop, clock):
@@ -73,7 +58,7 @@ def test_a_pending_purchase_refunded_within_the_window_leaves_no_points_and_no_c
     b = balance(member.id, clock.now())
     assert (b.points, b.pending_points) == (0, 0)
     assert db.session.scalar(select(func.count()).select_from(Clawback)) == 0
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_after_the_window_the_jobs_command_releases_the_points_and_they_can_be_spent(app, window, shop, clock):
@@ -96,7 +81,7 @@ def test_after_the_window_the_jobs_command_releases_the_points_and_they_can_be_s
     refund = refund_purchase(store.id, "R-200", now=clock.now())
     assert (refund.reversed_points, refund.clawback_points) == (0, 300)
     db.session.commit()
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_home_and_statement_show_the_pending_line_with_its_shop_local_date(app, window, shop, clock, client, auth):
@@ -135,7 +120,7 @@ def test_bonus_uplift_is_charged_to_the_store_budget_and_base_points_never_are(s
     month = db.session.scalar(select(BudgetMonth).where(BudgetMonth.store_id == store.id))
     assert month.used_points == 300
     db.session.commit()
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_online_check_ins_are_charged_to_the_task_budget_and_held_at_its_limit(shop, clock):
@@ -151,7 +136,7 @@ def test_online_check_ins_are_charged_to_the_task_budget_and_held_at_its_limit(s
     budgets.decide_grant(held.id, approve=True, actor_id=hq.id, note="ok", now=clock.now())
     db.session.commit()
     assert db.session.get(BudgetMonth, month.id).over_points == 5
-    assert _clean_audit() == []
+    assert clean_audit() == []
 
 
 def test_roi_charges_a_rule_only_its_uplift(shop, clock):
