@@ -90,6 +90,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore import audit as _  # noqa: F401,F811
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
+    from .wallet import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .api import coupon_views  # noqa: F401  (the coupon endpoints, on the API blueprint)
