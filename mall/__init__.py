@@ -125,7 +125,9 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
+    from .wallet import receivers as wallet_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
+                      wallet_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).
