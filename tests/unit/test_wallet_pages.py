@@ -90,7 +90,7 @@ def test_the_counter_checks_then_uses_a_coupon_by_short_code(app, auth, client, 
 
 
 def test_the_counter_refuses_a_store_the_staff_member_is_not_bound_to(app, auth, client, clock):
-    world = make_world(clock.now())
+    make_world(clock.now())
     other = make_store("SH-009", "Elsewhere")
     assert not db.session.scalar(select(StoreStaff).where(StoreStaff.store_id == other.id))
     db.session.commit()
