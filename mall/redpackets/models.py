@@ -124,5 +124,5 @@ class RedPacketClaim(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     n: Mapped[int]
     amount_minor: Mapped[int]
-    wallet_item_id: Mapped[int | None] = mapped_column(unique=True)  # FK to wallet_items after the merge
+    wallet_item_id: Mapped[int | None] = mapped_column(ForeignKey("wallet_items.id"), unique=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())

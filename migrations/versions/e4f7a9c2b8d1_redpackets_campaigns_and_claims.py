@@ -1,7 +1,7 @@
 """redpackets: red-packet campaigns and the claims members make
 
 Revision ID: e4f7a9c2b8d1
-Revises: d5b2f8a4c6e1
+Revises: 9cd93f75e9ca
 Create Date: 2026-12-02 04:00:00.000000
 """
 from alembic import op
@@ -12,7 +12,7 @@ import mall.types
 
 # revision identifiers, used by Alembic.
 revision = 'e4f7a9c2b8d1'
-down_revision = 'd5b2f8a4c6e1'
+down_revision = '9cd93f75e9ca'
 branch_labels = None
 depends_on = None
 
@@ -90,6 +90,8 @@ def upgrade():
         sa.ForeignKeyConstraint(['account_id'], ['users.id'], name=op.f('fk_red_packet_claims_account_id_users')),
         sa.ForeignKeyConstraint(['campaign_id'], ['red_packet_campaigns.id'],
                                 name=op.f('fk_red_packet_claims_campaign_id_red_packet_campaigns')),
+        sa.ForeignKeyConstraint(['wallet_item_id'], ['wallet_items.id'],
+                                name=op.f('fk_red_packet_claims_wallet_item_id_wallet_items')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_red_packet_claims')),
         sa.UniqueConstraint('campaign_id', 'account_id', 'n', name='one_claim_per_number'),
         sa.UniqueConstraint('wallet_item_id', name=op.f('uq_red_packet_claims_wallet_item_id')),
