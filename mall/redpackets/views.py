@@ -6,6 +6,7 @@ from decimal import Decimal
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.routing import BuildError
 
 from ..accounts.models import Role
 from ..clock import now
@@ -18,6 +19,19 @@ from .claims import claim, refusal_for
 from .forms import CampaignForm, ClaimForm, CloseForm
 
 bp = Blueprint("redpackets", __name__)
+
+
+def wallet_url() -> str:
+    """The member's wallet page (the wallet domain's), else their red-packet list."""
+    try:
+        return url_for("wallet.index")
+    except BuildError:  # the wallet's pages are not registered (yet)
+        return url_for("redpackets.member_list")
+
+
+@bp.context_processor
+def _links() -> dict:
+    return {"wallet_url": wallet_url()}
 
 
 def _fen(amount: Decimal | None) -> int | None:
