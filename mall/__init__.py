@@ -93,6 +93,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .redpackets import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
+    from .api import coupon_views  # noqa: F401  (the coupon endpoints, on the API blueprint)
     from .catalog.views import bp as catalog_bp
     from .checkout.views import bp as checkout_bp
     from .console.views import bp as console_bp

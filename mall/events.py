@@ -63,3 +63,17 @@ threshold. Sent by budgets.services with sender="budgets" and kind ("budget_80",
 budget's name in facts["budget"]), now; once per kind, budget and month for the charge
 thresholds. Received by hq (alerts: one HqAlert per kind, budget and month, emailed later by
 the alerts job).""")
+
+wallet_value_issued = _events.signal("wallet-value-issued", doc="""\
+A coupon or red packet was put in a member's wallet and its face value is to be charged to
+a budget (HQ issues, budgeted campaigns). Sent by wallet.issue with sender="wallet" and
+item_id, account_id, points (the face value in points), store_id (a store's budget) or
+target (the programme budget ("campaign", target)), reason, name, expires_at, actor_id, now;
+inside the issue's savepoint. Received by budgets (receivers: charges and records the grant,
+source "wallet", key "item:<id>"; raises a DomainError when the budget can't cover it, which
+refuses the issue).""")
+
+wallet_items_expiring = _events.signal("wallet-items-expiring", doc="""\
+Coupons or red packets will expire within the reminder window. Sent by wallet.jobs
+(remind_expiring) with sender="wallet" and items (WalletItem rows, each reminded once), days,
+now. Received by notifications (member news of kind "wallet").""")

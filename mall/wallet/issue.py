@@ -5,11 +5,12 @@ form returns the item issued the first time (UNIQUE + mall/idempotency.insert_on
 
 Budget seam (DESIGN.md #9, mall/budgets/services.py, the one budget model): the budget is
 kept in points, so a wallet item's face value is charged as the points it is worth
-(MALL_POINT_VALUE_MINOR_PER_100; `face_points`). HQ-issued coupons (and red packets when the
-caller names a budget) are charged with `charge_discretionary` and recorded with
-`record_issued` (source "wallet", key "item:<id>", no ledger entry: the wallet item backs the
-grant, which the wallet audit checks); an exhausted budget refuses the issue, whatever its
-hold/refuse setting, since there is no held coupon to approve later. Coupons bought with
+(MALL_POINT_VALUE_MINOR_PER_100; `face_points`). Budgets sit above checkout and instore,
+which use the wallet, so the wallet can't import them: it sends `wallet_value_issued`
+(mall/events.py) and budgets' receiver charges `charge_discretionary` and records the grant
+with `record_issued` (source "wallet", key "item:<id>", no ledger entry: the wallet item
+backs the grant, which the wallet audit checks). An exhausted budget refuses the issue
+(whatever its hold/refuse setting: there is no held coupon to approve later). Coupons bought with
 points are not discretionary (the member paid for them): they record their face value on
 the wallet item, where the liability and the cost dashboard read it, and charge no budget.
 """
@@ -20,9 +21,8 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from ..budgets.models import GrantKind
-from ..budgets.services import BudgetHeld, BudgetRefused, charge_discretionary, record_issued
 from ..errors import DomainError, InvalidAmount, NotFound
+from ..events import wallet_value_issued
 from ..extensions import db
 from ..idempotency import insert_once
 from ..settings import current as current_settings
@@ -108,15 +108,13 @@ def _add(item: WalletItem, budget: Budget | None, now: datetime, actor_id: int |
 
 
 def _charge(item: WalletItem, budget: Budget, now: datetime, actor_id: int | None) -> None:
-    points = face_points(item.face_value_minor)
     try:
-        charge = charge_discretionary(budget.store_id, points, f"wallet_{item.source}", now,
-                                      programme=None if budget.store_id else ("campaign", budget.target))
-    except (BudgetHeld, BudgetRefused):
+        wallet_value_issued.send("wallet", item_id=item.id, account_id=item.account_id,
+                                 points=face_points(item.face_value_minor), store_id=budget.store_id,
+                                 target=budget.target, reason=f"wallet_{item.source}", name=item.name,
+                                 expires_at=item.expires_at, actor_id=actor_id, now=now)
+    except DomainError:  # the budget's refusal (BudgetRefused / BudgetHeld)
         raise CouponBudgetExhausted()
-    record_issued(charge, item.account_id, points, kind=GrantKind.MANUAL.value, reason=f"wallet_{item.source}",
-                  source=GRANT_SOURCE, key=f"item:{item.id}", expires_at=item.expires_at, entry_id=None,
-                  now=now, actor_id=actor_id, note=item.name)
 
 
 def issue(account_id: int, spec: CouponSpec | int, *, source: str, source_ref: str, now: datetime, seq: int = 1,
