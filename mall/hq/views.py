@@ -122,7 +122,7 @@ def _store_choices(user) -> list:
 def _programme_choices() -> list:
     """What a programme budget can be for: each earning rule (its uplift) and each task kind."""
     tasks = [("task:checkin", _("Task: daily check-in")), ("task:profile", _("Task: profile")),
-             ("task:referral", _("Task: referral"))]
+             ("task:referral", _("Task: referral")), ("campaign:red-packets", _("Red-packet campaigns"))]
     return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=r.name)) for r in current_rules()]
 
 

@@ -3,7 +3,6 @@ outstanding value by store, region, campaign and kind; the outstanding value is 
 liability; charts export as CSV."""
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 
