@@ -145,6 +145,14 @@ def claims_by(campaign_id: int, member_id: int) -> list[RedPacketClaim]:
         .order_by(RedPacketClaim.n)))
 
 
+def recent_claims(member_id: int, limit: int = 20) -> list[tuple[RedPacketClaim, RedPacketCampaign]]:
+    """The member's latest red packets, newest first, with their campaigns."""
+    return list(db.session.execute(
+        select(RedPacketClaim, RedPacketCampaign).join(RedPacketCampaign, RedPacketCampaign.id == RedPacketClaim.campaign_id)
+        .where(RedPacketClaim.account_id == member_id)
+        .order_by(RedPacketClaim.claimed_at.desc(), RedPacketClaim.id.desc()).limit(limit)).all())
+
+
 def open_for_member(member_id: int, now: datetime, limit: int = 10) -> list[RedPacketCampaign]:
     """Open, running campaigns listed to this member (not link-only ones) that still have
     packets, which they are eligible for and have not used up their limit on."""

@@ -80,7 +80,8 @@ def open_packet(token: str):
 @bp.route("/red-packets")
 @roles_required(Role.MEMBER)
 def member_list():
-    return render("redpackets/list.html", campaigns=service.open_for_member(current_user.id, now()))
+    return render("redpackets/list.html", campaigns=service.open_for_member(current_user.id, now()),
+                  claimed=service.recent_claims(current_user.id))
 
 
 # --- HQ -----------------------------------------------------------------------------------
