@@ -90,6 +90,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore import audit as _  # noqa: F401,F811
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
+    from .wallet import audit as _  # noqa: F401,F811
     from .redpackets import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
@@ -127,7 +128,9 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
+    from .wallet import receivers as wallet_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
+                      wallet_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).

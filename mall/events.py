@@ -29,7 +29,9 @@ An order's status moved and its timeline got an OrderEvent: placed, held_for_rev
 ready_for_pickup, picked_up, cancelled, expired, refunded, payment_failed, review_approved,
 review_rejected, presale kinds. Sent by checkout.orders.record (the one timeline writer, also
 used by instore pickups, presale and risk reviews) with sender="checkout" and order, kind,
-now. Received by notifications (orders: member news for the kinds a member cares about).""")
+now. Received by notifications (orders: member news for the kinds a member cares about) and wallet
+(receivers: a paid order of a coupon item issues the coupons; cancelled, expired, refunded
+give a spent coupon back).""")
 
 presale_news = _events.signal("presale-news", doc="""\
 Something happened to a member's pre-order (arrived, offer, refunded...). Sent by

@@ -47,6 +47,7 @@ class Totals:
     points: int
     cash_minor: int
     balance: int
+    coupon: object = None  # coupons.CouponUse: a coupon taken off cash_minor (and the lines' cash)
 
     @property
     def balance_after(self) -> int:

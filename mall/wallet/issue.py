@@ -26,7 +26,7 @@ from ..events import wallet_value_issued
 from ..extensions import db
 from ..idempotency import insert_once
 from ..settings import current as current_settings
-from .models import ITEM_SOURCES, CouponSpec, ItemKind, ItemState, WalletItem
+from .models import ITEM_SOURCES, CouponSpec, ItemKind, ItemSource, ItemState, WalletItem
 
 # Short codes avoid look-alike characters (0/O, 1/I/L) so they can be read out and typed.
 SHORT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -123,7 +123,8 @@ def issue(account_id: int, spec: CouponSpec | int, *, source: str, source_ref: s
 
     Refuses (nothing written) when the spec is inactive, its fixed validity is over, or the
     member already holds per_member_limit of it. With `budget`, the face value is charged to
-    it (CouponBudgetExhausted when it can't be); `issue_hq` passes the spec's own budget.
+    it (CouponBudgetExhausted when it can't be); an HQ issue (source "hq") is always charged,
+    by default to the spec's store's budget or else its programme budget (budget_target).
     """
     if source not in ITEM_SOURCES:
         raise ValueError(f"unknown wallet source {source!r}")
@@ -141,6 +142,8 @@ def issue(account_id: int, spec: CouponSpec | int, *, source: str, source_ref: s
         raise CouponWindowOver()
     if spec.per_member_limit is not None and _held_count(account_id, spec.id) >= spec.per_member_limit:
         raise CouponLimitReached()
+    if budget is None and source == ItemSource.HQ.value:
+        budget = Budget(store_id=spec.store_id, target=spec.budget_target)
     item = WalletItem(account_id=account_id, spec_id=spec.id, kind=spec.kind, name=spec.name, name_zh=spec.name_zh,
                       threshold_minor=spec.threshold_minor, value_minor=spec.value_minor, percent=spec.percent,
                       cap_minor=spec.cap_minor, category_ids=[c.id for c in spec.categories],

@@ -79,14 +79,19 @@ def refusal_message(code: str, detail: tuple = ()) -> str:
     }.get(code, _l("This coupon can't be used here.")))
 
 
-def _eligible(item, lines: Iterable[Line], category_slugs: dict[int, str] | None) -> int:
+def eligible_weights(item, lines: Iterable[Line], category_slugs: dict[int, str] | None = None) -> list[int]:
+    """Each line's amount that counts for `item` (0 for a line outside its categories): the
+    eligible subtotal, and the weights a discount is shared over (mall/proportion.split)."""
     ids = set(item.category_ids or ())
     if not ids:
-        return sum(line.amount_minor for line in lines)
+        return [line.amount_minor for line in lines]
     slugs = {category_slugs[i] for i in ids if category_slugs and i in category_slugs}
-    return sum(line.amount_minor for line in lines
-               if (line.category_id is not None and line.category_id in ids) or (line.category_slug and
-                                                                                  line.category_slug in slugs))
+    return [line.amount_minor if (line.category_id is not None and line.category_id in ids)
+            or (line.category_slug and line.category_slug in slugs) else 0 for line in lines]
+
+
+def _eligible(item, lines: Iterable[Line], category_slugs: dict[int, str] | None) -> int:
+    return sum(eligible_weights(item, lines, category_slugs))
 
 
 def usable(item, now: datetime, *, store_id: int | None = None) -> Discount | None:

@@ -4,6 +4,7 @@ refused with a message once expired, and given back by a full refund."""
 
 import pytest
 
+from mall.audit import run_audit
 from mall.extensions import db
 from mall.wallet.issue import issue
 from mall.wallet.models import WalletItem
@@ -118,3 +119,11 @@ def test_an_unknown_coupon_is_a_404(api):
     _purchase(api, "R-500", FRESH)
     assert api.call("POST", "/purchases/R-500/coupons", SPEND, json={"code": "NOPE2345"}).status_code == 404
     assert api.body["error"]["code"] == "coupon_not_found"
+
+
+def test_the_wallet_audit_is_clean_after_spending_and_giving_back(api, coupon):
+    _purchase(api, "R-600", FRESH)
+    api.call("POST", "/purchases/R-600/coupons", SPEND, json={"code": coupon.code})
+    assert [f.check for f in run_audit() if f.violations] == []
+    api.call("POST", "/purchases/R-600/refund", "/purchases/{receipt_no}/refund")
+    assert [f.check for f in run_audit() if f.violations] == []
