@@ -148,7 +148,8 @@ def claims_by(campaign_id: int, member_id: int) -> list[RedPacketClaim]:
 def recent_claims(member_id: int, limit: int = 20) -> list[tuple[RedPacketClaim, RedPacketCampaign]]:
     """The member's latest red packets, newest first, with their campaigns."""
     return list(db.session.execute(
-        select(RedPacketClaim, RedPacketCampaign).join(RedPacketCampaign, RedPacketCampaign.id == RedPacketClaim.campaign_id)
+        select(RedPacketClaim, RedPacketCampaign)
+        .join(RedPacketCampaign, RedPacketCampaign.id == RedPacketClaim.campaign_id)
         .where(RedPacketClaim.account_id == member_id)
         .order_by(RedPacketClaim.claimed_at.desc(), RedPacketClaim.id.desc()).limit(limit)).all())
 

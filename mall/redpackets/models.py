@@ -51,13 +51,14 @@ class RedPacketCampaign(db.Model):
     __table_args__ = (
         CheckConstraint("total_minor > 0 AND packet_count > 0", name="total_positive"),
         CheckConstraint("min_minor > 0 AND min_minor <= max_minor", name="range_valid"),
-        CheckConstraint("packet_count * min_minor <= total_minor AND total_minor <= packet_count * max_minor",
+        CheckConstraint("CAST(packet_count AS BIGINT) * min_minor <= total_minor "
+                        "AND total_minor <= CAST(packet_count AS BIGINT) * max_minor",
                         name="packets_fit_total"),
         CheckConstraint("remaining_minor >= 0 AND remaining_count >= 0", name="remaining_not_negative"),
         CheckConstraint("remaining_minor <= total_minor AND remaining_count <= packet_count",
                         name="remaining_within_total"),
-        CheckConstraint("remaining_count * min_minor <= remaining_minor "
-                        "AND remaining_minor <= remaining_count * max_minor", name="remainder_payable"),
+        CheckConstraint("CAST(remaining_count AS BIGINT) * min_minor <= remaining_minor "
+                        "AND remaining_minor <= CAST(remaining_count AS BIGINT) * max_minor", name="remainder_payable"),
         CheckConstraint("mode IN ('fixed', 'random')", name="known_mode"),
         CheckConstraint("audience IN ('everyone', 'tier', 'segment', 'link')", name="known_audience"),
         CheckConstraint("status IN ('open', 'closed')", name="known_status"),

@@ -46,14 +46,15 @@ def upgrade():
         sa.Column('closed_at', mall.types.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint('total_minor > 0 AND packet_count > 0', name=op.f('ck_red_packet_campaigns_total_positive')),
         sa.CheckConstraint('min_minor > 0 AND min_minor <= max_minor', name=op.f('ck_red_packet_campaigns_range_valid')),
-        sa.CheckConstraint('packet_count * min_minor <= total_minor AND total_minor <= packet_count * max_minor',
+        sa.CheckConstraint('CAST(packet_count AS BIGINT) * min_minor <= total_minor '
+                           'AND total_minor <= CAST(packet_count AS BIGINT) * max_minor',
                            name=op.f('ck_red_packet_campaigns_packets_fit_total')),
         sa.CheckConstraint('remaining_minor >= 0 AND remaining_count >= 0',
                            name=op.f('ck_red_packet_campaigns_remaining_not_negative')),
         sa.CheckConstraint('remaining_minor <= total_minor AND remaining_count <= packet_count',
                            name=op.f('ck_red_packet_campaigns_remaining_within_total')),
-        sa.CheckConstraint('remaining_count * min_minor <= remaining_minor '
-                           'AND remaining_minor <= remaining_count * max_minor',
+        sa.CheckConstraint('CAST(remaining_count AS BIGINT) * min_minor <= remaining_minor '
+                           'AND remaining_minor <= CAST(remaining_count AS BIGINT) * max_minor',
                            name=op.f('ck_red_packet_campaigns_remainder_payable')),
         sa.CheckConstraint("mode IN ('fixed', 'random')", name=op.f('ck_red_packet_campaigns_known_mode')),
         sa.CheckConstraint("audience IN ('everyone', 'tier', 'segment', 'link')",

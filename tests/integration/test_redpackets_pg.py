@@ -68,3 +68,15 @@ def test_one_member_claiming_from_twenty_threads_at_once_gets_exactly_their_limi
     assert Counter(o if not isinstance(o, int) else "ok" for o in outcomes) == {"ok": 3, "LimitReached": 17}
     assert sum(amount for _, amount in rows) + campaign.remaining_minor == 10_000
     assert _clean_audit() == []
+
+
+def test_a_campaign_of_a_million_packets_fits_the_checks_without_overflow(pg_app, clock):
+    # count × max is beyond PostgreSQL's INTEGER: the CHECKs compute in BIGINT.
+    make_tiers()
+    campaign = make_campaign(clock.now(), total_minor=1_000_000_000, min_minor=1, max_minor=1_000_000_000,
+                             count=1_000_000)
+    db.session.commit()
+    member = make_user(clock.now())
+    got = claims.claim(campaign.id, member.id, now=clock.now())
+    db.session.commit()
+    assert 1 <= got.amount_minor <= 2_000  # the double-mean cap: 2 × ¥10 average
