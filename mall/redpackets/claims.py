@@ -61,7 +61,7 @@ class Claimed:
 
 
 def refusal_for(campaign: RedPacketCampaign, member_id: int | None, now: datetime,
-                claimed: int | None = None) -> DomainError | None:
+                claimed: int | None = None, *, audience: bool = True) -> DomainError | None:
     """Why this member can't claim now (the first reason in the order a member would want to
     hear it), or None. Read-only; the claim re-checks under the row lock."""
     if campaign.status == Status.CLOSED.value or now >= campaign.ends_at:
@@ -72,7 +72,7 @@ def refusal_for(campaign: RedPacketCampaign, member_id: int | None, now: datetim
         return AllClaimed()
     if member_id is None:
         return None
-    if not is_eligible(campaign, member_id, now):
+    if audience and not is_eligible(campaign, member_id, now):
         return NotEligible()
     if claimed is None:
         claimed = _claims_count(campaign.id, member_id)
@@ -86,23 +86,26 @@ def _claims_count(campaign_id: int, member_id: int) -> int:
         RedPacketClaim.campaign_id == campaign_id, RedPacketClaim.account_id == member_id))
 
 
-def claim(campaign_id: int, member_id: int, *, now: datetime, randbelow=None) -> Claimed:
+def claim(campaign_id: int, member_id: int, *, now: datetime) -> Claimed:
     """Take the next packet for the member and put it in their wallet, charging its value to
     the store's budget (a store's campaign) or the programme budget "red-packets".
 
     Raises, writing nothing: NotFound, CampaignEnded, CampaignNotStarted, AllClaimed,
     NotEligible, LimitReached, BudgetUsedUp."""
-    get_campaign(campaign_id)
+    # Who may claim is read before the lock (it doesn't depend on other claims), so the
+    # lock is held only for the cheap checks and the writes.
+    refusal = refusal_for(get_campaign(campaign_id), member_id, now)
+    if refusal is not None:
+        raise refusal
     # The lock: every claim on this campaign queues here (populate_existing: read the row
     # as the lock holder left it, not as this session first saw it).
     campaign = db.session.execute(select(RedPacketCampaign).where(RedPacketCampaign.id == campaign_id)
                                   .with_for_update().execution_options(populate_existing=True)).scalar_one()
     claimed = _claims_count(campaign_id, member_id)
-    refusal = refusal_for(campaign, member_id, now, claimed)
+    refusal = refusal_for(campaign, member_id, now, claimed, audience=False)
     if refusal is not None:
         raise refusal
-    amount = draw(campaign.remaining_minor, campaign.remaining_count, campaign.min_minor, campaign.max_minor,
-                  **({"randbelow": randbelow} if randbelow else {}))
+    amount = draw(campaign.remaining_minor, campaign.remaining_count, campaign.min_minor, campaign.max_minor)
     try:
         with db.session.begin_nested():
             campaign.remaining_minor -= amount
