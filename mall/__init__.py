@@ -91,6 +91,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
     from .wallet import audit as _  # noqa: F401,F811
+    from .redpackets import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .api import coupon_views  # noqa: F401  (the coupon endpoints, on the API blueprint)
@@ -110,6 +111,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(wallet_bp)
+    from .redpackets.views import bp as redpackets_bp
+    app.register_blueprint(redpackets_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)

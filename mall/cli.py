@@ -20,6 +20,8 @@ def demo_command():
     click.echo("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD)
     for role, login, note in logins:
         click.echo(f"  {role:<13} {login:<24} {note}")
+    from .redpackets.demo import SHARE_PATH
+    click.echo(f"Red-packet share link (log in as a member to open it): {SHARE_PATH}")
 
 
 @mall_cli.command("audit")

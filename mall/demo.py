@@ -154,6 +154,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     _buy_coupon(items["VOU-05"], now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
+    from .redpackets.demo import load_redpackets_demo  # a red-packet campaign with a share link
+    load_redpackets_demo(now)
     db.session.flush()
     return logins
 

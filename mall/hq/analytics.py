@@ -238,6 +238,12 @@ class Dashboard:
     charts: dict = field(default_factory=dict)
     budgets: list = field(default_factory=list)
     alerts: list = field(default_factory=list)
+    wallet: object = None  # coupons and red packets (wallet_costs.WalletCosts), set by the view
+
+    @property
+    def total_liability_minor(self) -> int:
+        """Points outstanding at the point value, plus coupons and red packets still usable."""
+        return self.liability_minor + (self.wallet.outstanding_minor if self.wallet is not None else 0)
 
     @property
     def redemption_rate_pct(self) -> float:

@@ -25,6 +25,7 @@ from ..unit_of_work import after_commit
 from ..web import int_arg, no_store, redirect_to, refuse, render, roles_required
 from . import analytics, segments
 from .alerts import send_due_alerts
+from .wallet_costs import wallet_costs
 from ..engagement.rulebook import current_rules
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
                     OrderLookupForm, ProgrammeBudgetForm, RefundForm, UnfreezeForm)
@@ -49,7 +50,22 @@ def dashboard_labels() -> dict:
             "store": _("Store"), "region": _("Region"),
             "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"),
             "cost": _("Cost"), "online": _("Online and other"), "no_region": _("No region"),
-            "no_category": _("No category")}
+            "no_category": _("No category"), "w_issued": _("Issued"), "w_used": _("Used (discount given)"),
+            "w_expired": _("Expired unused"), "w_trend": _("Coupons and red packets over time"),
+            "w_by_kind": _("Coupons and red packets by kind"), "w_kind": _("Kind"),
+            "w_by_store": _("Coupons and red packets by store"), "w_by_region": _("Coupons and red packets by region"),
+            "w_by_campaign": _("Coupons and red packets by campaign"), "w_campaign": _("Campaign or coupon"),
+            "w_by_category": _("Coupons and red packets by category"), "red_packet": _("Red packets"),
+            "coupon": _("Coupons")}
+
+
+def _board(filters):
+    """The dashboard: points (analytics) with coupons and red packets beside them (wallet_costs)."""
+    labels = dashboard_labels()
+    board = analytics.dashboard(filters, now(), labels)
+    board.wallet = wallet_costs(filters, now(), labels)
+    board.charts.update(board.wallet.charts)
+    return board
 
 
 def _filters():
@@ -71,7 +87,7 @@ def _filters():
 @roles_required(Role.HQ)
 def index():
     form, filters = _filters()
-    board = analytics.dashboard(filters, now(), dashboard_labels())
+    board = _board(filters)
     return render("hq/index.html", "hq/_dashboard.html", form=form, board=board)
 
 
@@ -80,7 +96,7 @@ def index():
 @no_store
 def export(chart: str):
     _form, filters = _filters()
-    board = analytics.dashboard(filters, now(), dashboard_labels())
+    board = _board(filters)
     if chart not in board.charts:
         abort(404)
     out = io.StringIO()
@@ -106,7 +122,7 @@ def _store_choices(user) -> list:
 def _programme_choices() -> list:
     """What a programme budget can be for: each earning rule (its uplift) and each task kind."""
     tasks = [("task:checkin", _("Task: daily check-in")), ("task:profile", _("Task: profile")),
-             ("task:referral", _("Task: referral"))]
+             ("task:referral", _("Task: referral")), ("campaign:red-packets", _("Red-packet campaigns"))]
     return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=r.name)) for r in current_rules()]
 
 

@@ -5,6 +5,7 @@ from ..accounts.models import Role
 from ..accounts.views import home_url
 from ..clock import now
 from ..web import render
+from ..redpackets.campaigns import open_for_member as open_red_packets
 from .services import member_home
 
 bp = Blueprint("storefront", __name__)
@@ -18,4 +19,4 @@ def home():
         return redirect(home_url(current_user))
     summary = member_home(current_user.id, now(),
                           warning_days=current_app.config["MALL_EXPIRY_WARNING_DAYS"])
-    return render("storefront/home.html", home=summary)
+    return render("storefront/home.html", home=summary, red_packets=open_red_packets(current_user.id, now(), limit=3))

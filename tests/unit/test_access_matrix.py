@@ -180,6 +180,14 @@ ROUTES = {
     ("POST", "/counter/coupons"):                           STAFF_ONLY,
     ("POST", "/api/v1/purchases/<path:receipt_no>/coupons/check"): API_ALL,
     ("POST", "/api/v1/purchases/<path:receipt_no>/coupons"): API_ALL,
+    # --- red-packet campaigns (redpackets) -------------------------------------------------
+    ("GET", "/red-packets"):                                M_PAGE,
+    ("GET", "/red-packets/<token>"):                        (404, 404, 404, 404, 404),  # a forged share link
+    ("POST", "/red-packets/<token>/open"):                  M_ONLY,
+    ("GET", "/hq/red-packets"):                             HQ_PAGE,
+    ("POST", "/hq/red-packets"):                            HQ_ONLY,
+    ("GET", "/hq/red-packets/<int:campaign_id>"):           (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ALLOWED),
+    ("POST", "/hq/red-packets/<int:campaign_id>/close"):    HQ_ONLY,
 }
 # ======================================================================================
 
@@ -188,7 +196,8 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "grant_id": "999", "review_id": "999", "key_id": "999", "change_id": "999",
           "notification_id": "999", "action": "cancel", "receipt_no": "R1", "code": "NOPE",
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
-          "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999"}
+          "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
+          "campaign_id": "999"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 
