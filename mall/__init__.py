@@ -90,6 +90,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore import audit as _  # noqa: F401,F811
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
+    from .games import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp
@@ -106,6 +107,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .notifications.views import bp as notifications_bp
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
+    from .games.views import bp as games_bp
+    app.register_blueprint(games_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)
@@ -123,7 +126,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
+    from .games import receivers as game_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers, game_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).
