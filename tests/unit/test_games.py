@@ -4,7 +4,6 @@ the pity rule, the published odds against 100,000 draws of the real draw functio
 (chi-square), and verification after the reveal. 1,000 concurrent plays on PostgreSQL are in
 tests/integration/test_games_pg.py."""
 import random
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
