@@ -149,6 +149,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     _substitutes_and_presale(items, now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
+    from .games.demo import load_games_demo  # a blind box and a spin wheel
+    load_games_demo(now, accounts.find_by_identifier("merch@example.com").id)
     db.session.flush()
     return logins
 
