@@ -91,8 +91,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
     from .games import audit as _  # noqa: F401,F811
+    from .wallet import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
+    from .api import coupon_views  # noqa: F401  (the coupon endpoints, on the API blueprint)
     from .catalog.views import bp as catalog_bp
     from .checkout.views import bp as checkout_bp
     from .console.views import bp as console_bp
@@ -105,10 +107,12 @@ def create_app(config=None, *, clock=None) -> Flask:
         app.register_blueprint(bp)
     from .engagement.views import bp as engagement_bp
     from .notifications.views import bp as notifications_bp
+    from .wallet.views import bp as wallet_bp
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
     from .games.views import bp as games_bp
     app.register_blueprint(games_bp)
+    app.register_blueprint(wallet_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)
@@ -127,7 +131,9 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
     from .games import receivers as game_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers, game_receivers):
+    from .wallet import receivers as wallet_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
+                      wallet_receivers, game_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).

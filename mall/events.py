@@ -30,7 +30,9 @@ An order's status moved and its timeline got an OrderEvent: placed, held_for_rev
 ready_for_pickup, picked_up, cancelled, expired, refunded, payment_failed, review_approved,
 review_rejected, presale kinds. Sent by checkout.orders.record (the one timeline writer, also
 used by instore pickups, presale and risk reviews) with sender="checkout" and order, kind,
-now. Received by notifications (orders: member news for the kinds a member cares about).""")
+now. Received by notifications (orders: member news for the kinds a member cares about) and wallet
+(receivers: a paid order of a coupon item issues the coupons; cancelled, expired, refunded
+give a spent coupon back).""")
 
 presale_news = _events.signal("presale-news", doc="""\
 Something happened to a member's pre-order (arrived, offer, refunded...). Sent by
@@ -65,3 +67,12 @@ threshold. Sent by budgets.services with sender="budgets" and kind ("budget_80",
 budget's name in facts["budget"]), now; once per kind, budget and month for the charge
 thresholds. Received by hq (alerts: one HqAlert per kind, budget and month, emailed later by
 the alerts job).""")
+
+wallet_value_issued = _events.signal("wallet-value-issued", doc="""\
+A coupon or red packet was put in a member's wallet and its face value is to be charged to
+a budget (HQ issues, budgeted campaigns). Sent by wallet.issue with sender="wallet" and
+item_id, account_id, points (the face value in points), store_id (a store's budget) or
+target (the programme budget ("campaign", target)), reason, name, expires_at, actor_id, now;
+inside the issue's savepoint. Received by budgets (receivers: charges and records the grant,
+source "wallet", key "item:<id>"; raises a DomainError when the budget can't cover it, which
+refuses the issue).""")

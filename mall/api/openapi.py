@@ -13,6 +13,10 @@ MOBILE_PATTERN = r"^\+?[0-9]{5,20}$"
 MEMBER_CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
 CASH_METHODS = list(_CASH_METHODS)  # a list, as JSON Schema enums are
 CATEGORY_PATTERN = r"^([a-z0-9][a-z0-9_-]{0,39})?$"
+# A wallet item's QR code (URL-safe base64) or its short code (letters and digits, spaces ignored).
+COUPON_CODE_PATTERN = r"^[A-Za-z0-9_ -]{4,64}$"
+COUPON_REFUSALS = ["used", "expired", "cancelled", "not_yet_valid", "other_store", "not_eligible",
+                   "below_threshold", "nothing_to_waive", "not_stackable", "duplicate", "not_found", "not_yours"]
 
 ERROR_CODES = [
     "validation_error", "invalid_api_key", "revoked_api_key", "rate_limited", "not_found", "method_not_allowed",
@@ -20,6 +24,7 @@ ERROR_CODES = [
     "purchase_refunded", "invalid_code", "code_expired", "already_picked_up", "not_ready", "wrong_store",
     "cash_method_required", "invalid_amount", "store_not_allowed", "claimed_by_another_member",
     "nothing_to_earn", "busy", "internal_error", "request_too_large", "invalid_lines", "refund_conflict",
+    "coupon_not_found", "coupon_refused",
 ]
 
 
@@ -71,6 +76,32 @@ SCHEMAS = {
                      "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
             "points": {"type": "integer", "minimum": 0},
             "frozen": {"type": "boolean"},
+        },
+    },
+    "CouponRequest": {
+        "type": "object", "additionalProperties": False, "required": ["code"],
+        "properties": {"code": {"type": "string", "pattern": COUPON_CODE_PATTERN,
+                                "description": "The code in the member's wallet QR, or its 8-character short code."}},
+    },
+    "CouponOutcome": {
+        "type": "object", "additionalProperties": False,
+        "required": ["receipt_no", "usable", "discount_minor", "reason", "message", "coupon"],
+        "properties": {
+            "receipt_no": {"type": "string"},
+            "usable": {"type": "boolean"},
+            "discount_minor": {"type": "integer", "minimum": 0,
+                               "description": "What the coupon takes off the purchase, computed from its lines."},
+            "reason": {"type": ["string", "null"], "enum": COUPON_REFUSALS + [None],
+                       "description": "Why it can't be used (null when usable)."},
+            "message": {"type": "string", "description": "The refusal for the cashier, or empty."},
+            "coupon": {"type": ["object", "null"], "additionalProperties": False,
+                       "required": ["short_code", "name", "kind", "state", "expires_at"],
+                       "properties": {"short_code": {"type": "string"}, "name": {"type": "string"},
+                                      "kind": {"type": "string", "enum": ["threshold", "percent", "amount",
+                                                                         "free_delivery", "red_packet"]},
+                                      "state": {"type": "string",
+                                                "enum": ["available", "used", "expired", "cancelled"]},
+                                      "expires_at": {"type": "string", "format": "date-time"}}},
         },
     },
     "PurchaseRequest": {
@@ -263,6 +294,41 @@ def document(server_url: str = "/api/v1") -> dict:
                                             "or the purchase is already refunded in full (`purchase_refunded`)."),
                               "404": _error("No purchase with that receipt number at this store "
                                             "(`purchase_not_found`)."),
+                              **COMMON_ERRORS},
+            }},
+            "/purchases/{receipt_no}/coupons/check": {"post": {
+                "operationId": "checkCoupon", "summary": "What a coupon or red packet would take off a purchase",
+                "description": "Computed from the purchase's lines not yet refunded (eligible categories, "
+                               "threshold, percent and cap). Writes nothing; a coupon that can't be used answers "
+                               "200 with usable false and the reason.",
+                "parameters": [{"name": "receipt_no", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": RECEIPT_PATTERN}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CouponRequest")}}},
+                "responses": {"200": _ok("The discount, or why the coupon can't be used.", "CouponOutcome"),
+                              "400": _error("The receipt number or the body is not in the expected format "
+                                            "(`validation_error`)."),
+                              "404": _error("No purchase with that receipt number at this store "
+                                            "(`purchase_not_found`)."),
+                              "409": _error("The purchase was refunded (`purchase_refunded`)."),
+                              **COMMON_ERRORS},
+            }},
+            "/purchases/{receipt_no}/coupons": {"post": {
+                "operationId": "spendCoupon", "summary": "Spend a coupon or red packet on a purchase",
+                "description": "Idempotent per receipt and code: the same call again answers 200 with the first "
+                               "discount. A coupon is spent once, even when two tills present it at the same "
+                               "moment. A full refund of the purchase gives it back while it is still valid.",
+                "parameters": [{"name": "receipt_no", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": RECEIPT_PATTERN}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CouponRequest")}}},
+                "responses": {"201": _ok("Spent: the discount to take off.", "CouponOutcome"),
+                              "200": _ok("Already spent on this purchase: the first answer.", "CouponOutcome"),
+                              "400": _error("The receipt number or the body is not in the expected format "
+                                            "(`validation_error`)."),
+                              "404": _error("No purchase with that receipt number at this store "
+                                            "(`purchase_not_found`) or no such coupon (`coupon_not_found`)."),
+                              "409": _error("The purchase was refunded (`purchase_refunded`), or the coupon can't "
+                                            "be used (`coupon_refused`, details.reason: used, expired, "
+                                            "below_threshold, not_eligible, other_store...)."),
                               **COMMON_ERRORS},
             }},
             "/pickups/{code}": {"get": {

@@ -45,7 +45,7 @@ STATUS = {
     "already_picked_up": 409, "not_ready": 409, "member_frozen": 409, "receipt_conflict": 409,
     "purchase_refunded": 409, "claimed_by_another_member": 409, "invalid_lines": 400, "refund_conflict": 409,
     "invalid_code": 422, "code_expired": 422, "cash_method_required": 422, "nothing_to_earn": 422,
-    "rate_limited": 429, "busy": 503,
+    "rate_limited": 429, "busy": 503, "coupon_not_found": 404, "coupon_refused": 409,
 }
 
 

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.form import _Auto
 
 from ..forms import Form, IntegerField
-from wtforms import HiddenField, RadioField
+from wtforms import HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .models import Order
@@ -47,6 +47,9 @@ class PlanForm(KeyedForm):
         NumberRange(1, MAX_QUANTITY, _l("Choose a quantity between 1 and %(max)s.", max=MAX_QUANTITY))])
     offset_points = IntegerField(_l("Points to use"), default=0, validators=[
         Optional(), NumberRange(min=0, message=_l("Points can't be negative."))])
+    # A coupon or red packet from My wallet (its short code), taken off the cash part.
+    coupon = StringField(_l("Coupon code"), filters=[lambda v: (v or "").strip() or None], validators=[
+        Optional(), Length(max=64, message=_l("A coupon code has up to 64 characters."))])
     key = submit_key()
 
     def __init__(self, formdata=_Auto, plans=(), **kwargs):

@@ -28,6 +28,7 @@ from ..points.categories import record_category_shares
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
+from .coupons import apply_coupon, spend_on_order
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
 from .quotes import MAX_QUANTITY, InvalidQuantity, LineRequest, price
 
@@ -68,12 +69,14 @@ def _holding(member_id: int, item_id: int) -> int:
 
 
 def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: datetime,
-                hold_minutes: int, card_payments: bool, points_per_unit: int, screen=None) -> Order:
+                hold_minutes: int, card_payments: bool, points_per_unit: int, screen=None,
+                coupon: str | None = None) -> Order:
     """Place an order once per `key`. Raises OutOfStock, InsufficientPoints, LimitReached,
     InvalidOffset, ItemLocked or LockUnavailable (Redis down); each leaves nothing behind.
 
     `screen(order, now)` is risk screening, passed in by the web view: it is called right
-    after the order is written and returns reasons to hold it for review (none: go on)."""
+    after the order is written and returns reasons to hold it for review (none: go on).
+    `coupon`: a wallet code to take off the cash part (checkout/coupons.py; CouponRefused)."""
     if not requests:
         raise EmptyOrder()
     existing = find_by_key(member_id, key)
@@ -109,6 +112,8 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
         # expires them, and then refuses (InsufficientPoints) inside the order's savepoint.
         totals = price(member_id, requests, now, points_per_unit=points_per_unit,
                        balance=spendable_of(account) if account is not None else None)
+        if coupon:
+            totals = apply_coupon(member_id, totals, coupon, now)
         if totals.points > totals.balance:
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
         # If the same submit won the race elsewhere, its order is the answer (a replay), and
@@ -181,6 +186,8 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
     order = write_order(member_id, totals, status=S.AWAITING_PAYMENT.value, key=key, now=now,
                         card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes),
                         account=account)
+    if totals.coupon is not None:
+        spend_on_order(order, member_id, totals, now)
     record(order, "placed", now, actor="member", actor_id=member_id)
     # Risk screening (mall/risk, passed in by the view): a risky redemption waits for HQ in
     # `in_review`, its stock held (not sold) and its points taken, until decided.

@@ -15,6 +15,7 @@ from ..risk.services import screen_order
 from ..unit_of_work import after_commit
 from ..web import MAX_INT, has_control_characters, int_arg, no_store, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
+from .coupons import apply_coupon
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
 from .gateway import gateway_for
 from .quotes import LineRequest, item_with_plans, plan_options, price
@@ -67,6 +68,8 @@ def quote(item_id: int):
     if form.validate():
         try:
             totals = price(current_user.id, [_line(item_id, form)], now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+            if form.coupon.data:  # the same function the order is charged by
+                totals = apply_coupon(current_user.id, totals, form.coupon.data, now())
         except DomainError as exc:
             error = _refusal(exc, form)
     return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item,
@@ -105,7 +108,7 @@ def buy_now(item_id: int):
     if form.validate():
         try:
             order = orders.place_order(current_user.id, [_line(item_id, form)], key=form.key.data, now=now(),
-                                       **_place_args())
+                                       coupon=form.coupon.data, **_place_args())
         except orders.OutOfStock as exc:
             return _sold_out(item, exc)
         except LockUnavailable as exc:  # Redis down or slow: refuse clearly, nothing written

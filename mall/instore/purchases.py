@@ -34,6 +34,7 @@ from ..events import purchase_recorded
 from ..extensions import db
 from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
+from ..wallet.redeem import give_back as give_back_wallet_items
 from ..points.ledger import cancel_pending, pending_lot
 from ..points.models import LedgerEntry
 from ..proportion import portion
@@ -135,6 +136,11 @@ def _by_receipt(store_id: int, receipt_no: str, *, lock: bool = False) -> Purcha
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(query)
+
+
+def find_purchase(store_id: int, receipt_no: str) -> Purchase | None:
+    """The store's purchase with this receipt number (normalised), or None."""
+    return _by_receipt(store_id, normalise_receipt(receipt_no or ""))
 
 
 def _locked(purchase_id: int) -> Purchase | None:
@@ -363,6 +369,8 @@ def refund_purchase(store_id: int, receipt_no: str, *, now: datetime, lines: lis
                          "points": line_points})
     if all(line.open_quantity == 0 for line in purchase.lines):
         purchase.status, purchase.refunded_at = PurchaseStatus.REFUNDED, now
+        # A coupon spent on it comes back while still valid (a partial refund keeps it spent).
+        give_back_wallet_items(purchase_id=purchase.id, now=now)
     taken = owed = 0
     if purchase.member_id is not None and back > 0:
         taken, owed = _take_back(purchase, back, amount, refund_no, now)

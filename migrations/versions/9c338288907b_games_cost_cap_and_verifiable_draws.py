@@ -1,7 +1,7 @@
 """games: blind box, wheel and grid with a cost cap and verifiable draws
 
 Revision ID: 9c338288907b
-Revises: d5b2f8a4c6e1
+Revises: 9cd93f75e9ca
 Create Date: 2026-12-02 03:49:42.484985
 
 Games (issue 14): games, their prizes, plays (with what checks each draw) and draws earned
@@ -15,7 +15,7 @@ import mall.types
 
 # revision identifiers, used by Alembic.
 revision = '9c338288907b'
-down_revision = 'd5b2f8a4c6e1'
+down_revision = '9cd93f75e9ca'
 branch_labels = None
 depends_on = None
 

@@ -187,6 +187,15 @@ ROUTES = {
     ("POST", "/console/games/<int:game_id>/prizes/<int:prize_id>/remove"): MERCH_ONLY,
     ("GET", "/hq/games"):                                   HQ_PAGE,
     ("GET", "/hq/games/<int:game_id>"):                     HQ_PAGE,
+    # --- wallet: coupons and red packets (wallet) -----------------------------------------
+    ("GET", "/wallet"):                                     M_PAGE,
+    ("GET", "/wallet/<int:item_id>"):                       (LOGIN, 404, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("GET", "/hq/wallet/issue"):                            HQ_PAGE,
+    ("POST", "/hq/wallet/issue"):                           HQ_ONLY,
+    ("GET", "/counter/coupons"):                            STAFF_PAGE,
+    ("POST", "/counter/coupons"):                           STAFF_ONLY,
+    ("POST", "/api/v1/purchases/<path:receipt_no>/coupons/check"): API_ALL,
+    ("POST", "/api/v1/purchases/<path:receipt_no>/coupons"): API_ALL,
 }
 # ======================================================================================
 

@@ -41,6 +41,7 @@ def test_the_document_is_served_and_names_every_endpoint(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     assert set(doc["paths"]) == {"/members", "/purchases", "/purchases/{receipt_no}/refund", "/pickups/{code}",
+                                 "/purchases/{receipt_no}/coupons/check", "/purchases/{receipt_no}/coupons",
                                  "/pickups"}
     assert doc["servers"] == [{"url": "/api/v1"}]
 

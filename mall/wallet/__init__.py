@@ -1,0 +1,1 @@
+"""Wallet: coupons and red packets a member holds (docs/wallet.md)."""
