@@ -32,12 +32,16 @@ GAME_CHECKS = [
                                       OR d.member_id <> g.member_id))
            OR (p.kind = 'points' AND (e.id IS NULL OR e.points <> p.points OR e.member_id <> g.member_id))
            OR (p.kind = 'item' AND g.order_id IS NULL)
+           OR (p.kind IN ('coupon', 'red_packet') AND g.wallet_item_id IS NULL)
            OR (p.cost_points = 0 AND (g.grant_id IS NOT NULL OR g.credit_entry_id IS NOT NULL OR g.order_id IS NOT NULL))"""),
+    Check("games: each coupon or red packet won is in the winner's wallet, issued by the game", """
+        SELECT g.id, g.wallet_item_id FROM game_plays g JOIN wallet_items w ON w.id = g.wallet_item_id
+        WHERE w.account_id <> g.member_id OR w.source <> 'game'"""),
     Check("games: every game grant without a ledger credit belongs to a goods or coupon prize's play", """
         SELECT d.id FROM discretionary_grants d
         WHERE d.kind = 'game' AND d.entry_id IS NULL
           AND NOT EXISTS (SELECT 1 FROM game_plays g JOIN game_prizes p ON p.id = g.prize_id
-                          WHERE g.grant_id = d.id AND p.kind IN ('item', 'coupon'))"""),
+                          WHERE g.grant_id = d.id AND p.kind IN ('item', 'coupon', 'red_packet'))"""),
 ]
 
 register(*GAME_CHECKS)

@@ -4,13 +4,14 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from ..checkout.forms import KeyedForm, submit_key
 from ..engagement.segments import SEGMENTS
-from ..forms import DateTimeLocalField, Form, IntegerField
+from ..forms import DateTimeLocalField, DecimalField, Form, IntegerField
 from .models import GameKind, PrizeKind
 
 KIND_LABELS = {GameKind.BLIND_BOX.value: _l("Blind box"), GameKind.WHEEL.value: _l("Spin wheel"),
                GameKind.GRID.value: _l("Nine-cell grid")}
 PRIZE_LABELS = {PrizeKind.POINTS.value: _l("Points"), PrizeKind.ITEM.value: _l("Catalogue item"),
-                PrizeKind.COUPON.value: _l("Coupon or red packet"), PrizeKind.NOTHING.value: _l("Thanks for playing")}
+                PrizeKind.COUPON.value: _l("Coupon"), PrizeKind.RED_PACKET.value: _l("Red packet"),
+                PrizeKind.NOTHING.value: _l("Thanks for playing")}
 SEGMENT_LABELS = {"loyal": _l("Loyal"), "potential": _l("Potential"), "dormant": _l("Dormant"),
                   "ordinary": _l("Ordinary")}
 MAX = 10_000_000
@@ -48,11 +49,13 @@ class GameForm(Form):
 
 
 class PrizeForm(Form):
-    kind = SelectField(_l("Prize"), choices=[(k, v) for k, v in PRIZE_LABELS.items() if k != PrizeKind.COUPON.value])
+    kind = SelectField(_l("Prize"), choices=list(PRIZE_LABELS.items()))
     label = StringField(_l("Label"), validators=[InputRequired(_l("Give the prize a label.")), Length(max=80)])
     label_zh = StringField(_l("Label in Chinese"), validators=[Optional(), Length(max=80)])
     points = IntegerField(_l("Points given"), validators=[Optional(), NumberRange(min=1, max=MAX)])
     item_id = SelectField(_l("Catalogue item"), coerce=int, choices=[], validate_choice=False)
+    coupon_spec_id = SelectField(_l("Coupon"), coerce=int, choices=[], validate_choice=False)
+    packet_value = DecimalField(_l("Red packet value (¥)"), places=2, validators=[Optional()])
     cost_points = IntegerField(_l("Value in points (charged to the budget)"),
                                validators=[Optional(), NumberRange(min=1, max=MAX)])
     weight = IntegerField(_l("Weight"), default=1, validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])

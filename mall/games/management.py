@@ -19,6 +19,8 @@ from ..engagement.segments import SEGMENTS
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..points.tiers import all_tiers
+from ..wallet.issue import face_points
+from ..wallet.models import CouponSpec
 from . import draws
 from .models import Game, GameKind, GamePrize, GameStatus, PlayCost, DrawTask, PrizeKind
 
@@ -65,7 +67,8 @@ class PrizeData:
     label_zh: str | None = None
     points: int | None = None
     item_id: int | None = None
-    coupon_ref: str | None = None
+    coupon_spec_id: int | None = None
+    packet_minor: int | None = None
     stock: int | None = None
     cost_points: int = 0
 
@@ -146,8 +149,28 @@ def _check_prize(data: PrizeData) -> None:
         if not data.cost_points or data.cost_points <= 0:
             raise DomainError(_l("Give the item's value in points (what it costs the budget)."), field="cost_points")
     if data.kind == PrizeKind.COUPON.value:
-        # The wallet (coupons and red packets) is not in this build: see docs/games.md.
-        raise DomainError(_l("Coupon prizes need the wallet, which is not available yet."), field="kind")
+        spec = db.session.get(CouponSpec, data.coupon_spec_id) if data.coupon_spec_id else None
+        if spec is None or not spec.active:
+            raise DomainError(_l("Choose a coupon that is being issued."), field="coupon_spec_id")
+    if data.kind == PrizeKind.RED_PACKET.value and not (data.packet_minor and data.packet_minor > 0):
+        raise DomainError(_l("Give the red packet's value."), field="packet_minor")
+
+
+def _cost(data: PrizeData) -> int:
+    """What one award costs the game's budget, in points: a points prize its points; a coupon
+    or red packet the value the merchandiser gave, else its face value in points (the
+    wallet's rate); goods the value given (required); "thanks for playing" nothing."""
+    if data.kind == PrizeKind.POINTS.value:
+        return data.points
+    if data.kind == PrizeKind.NOTHING.value:
+        return 0
+    if data.cost_points:
+        return data.cost_points
+    if data.kind == PrizeKind.RED_PACKET.value:
+        return face_points(data.packet_minor)
+    spec = db.session.get(CouponSpec, data.coupon_spec_id)
+    value = spec.value_minor or spec.cap_minor or 0  # a percent coupon without a cap: give its value
+    return face_points(value) if value else 1
 
 
 def add_prize(game_id: int, data: PrizeData, *, actor_id: int, now: datetime) -> GamePrize:
@@ -158,13 +181,14 @@ def add_prize(game_id: int, data: PrizeData, *, actor_id: int, now: datetime) ->
     if len(game.prizes) >= MAX_PRIZES:
         raise DomainError(_l("A game has at most %(n)s prizes.", n=MAX_PRIZES))
     kind = data.kind
-    cost = data.points if kind == PrizeKind.POINTS.value else (0 if kind == PrizeKind.NOTHING.value else data.cost_points)
+    cost = _cost(data)
     position = (db.session.scalar(select(func.max(GamePrize.position)).where(GamePrize.game_id == game.id)) or 0) + 1
     prize = GamePrize(game_id=game.id, position=position, kind=kind, label=data.label.strip()[:80],
                       label_zh=(data.label_zh or "").strip()[:80] or None,
                       points=data.points if kind == PrizeKind.POINTS.value else None,
                       item_id=data.item_id if kind == PrizeKind.ITEM.value else None,
-                      coupon_ref=data.coupon_ref if kind == PrizeKind.COUPON.value else None,
+                      coupon_spec_id=data.coupon_spec_id if kind == PrizeKind.COUPON.value else None,
+                      packet_minor=data.packet_minor if kind == PrizeKind.RED_PACKET.value else None,
                       weight=data.weight, stock=data.stock if cost > 0 else None, awarded=0, cost_points=cost)
     db.session.add(prize)
     db.session.flush()

@@ -47,14 +47,16 @@ class DrawTask(StrEnum):
 class PrizeKind(StrEnum):
     POINTS = "points"
     ITEM = "item"        # a catalogue item, delivered as an order ready for pickup
-    COUPON = "coupon"    # a wallet coupon or red packet (needs mall/wallet)
+    COUPON = "coupon"          # a coupon of a wallet coupon spec (mall/wallet)
+    RED_PACKET = "red_packet"  # a red packet of a fixed value in the wallet (mall/wallet)
     NOTHING = "nothing"  # "thanks for playing"
 
 
 KINDS = tuple(k.value for k in GameKind)
 STATUSES = tuple(s.value for s in GameStatus)
 PRIZE_KINDS = tuple(k.value for k in PrizeKind)
-FALLBACK_REASONS = ("stock", "budget", "item_stock")
+FALLBACK_REASONS = ("stock", "budget", "item_stock", "coupon")  # coupon: the wallet refused (spec limit, ended)
+RED_PACKET_DAYS = 30  # a red packet won in a game is valid this long
 
 
 class Game(db.Model):
@@ -120,6 +122,9 @@ class GamePrize(db.Model):
         CheckConstraint("cost_points >= 0", name="cost_not_negative"),
         CheckConstraint("(kind = 'points') = (points IS NOT NULL AND points > 0)", name="points_prize_has_points"),
         CheckConstraint("(kind = 'item') = (item_id IS NOT NULL)", name="item_prize_has_item"),
+        CheckConstraint("(kind = 'coupon') = (coupon_spec_id IS NOT NULL)", name="coupon_prize_has_spec"),
+        CheckConstraint("(kind = 'red_packet') = (packet_minor IS NOT NULL AND packet_minor > 0)",
+                        name="red_packet_has_value"),
         CheckConstraint("kind <> 'nothing' OR (cost_points = 0 AND stock IS NULL)", name="nothing_is_free"),
         CheckConstraint("cost_points > 0 OR stock IS NULL", name="free_prizes_unlimited"),
     )
@@ -132,7 +137,8 @@ class GamePrize(db.Model):
     label_zh: Mapped[str | None] = mapped_column(String(80))
     points: Mapped[int | None]
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
-    coupon_ref: Mapped[str | None] = mapped_column(String(40))
+    coupon_spec_id: Mapped[int | None] = mapped_column(ForeignKey("coupon_specs.id"))
+    packet_minor: Mapped[int | None]      # a red packet's value, in fen
     weight: Mapped[int]
     stock: Mapped[int | None]             # None: unlimited
     awarded: Mapped[int] = mapped_column(default=0)
@@ -188,7 +194,7 @@ class GamePlay(db.Model):
     credit_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("discretionary_grants.id"))
-    coupon_ref: Mapped[str | None] = mapped_column(String(64))
+    wallet_item_id: Mapped[int | None] = mapped_column(ForeignKey("wallet_items.id"))
 
     prize: Mapped[GamePrize] = relationship(foreign_keys=[prize_id])
     game: Mapped[Game] = relationship()

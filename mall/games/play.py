@@ -35,9 +35,10 @@ from ..inventory import reservations
 from ..inventory.reservations import OutOfStock, Want
 from ..points.ledger import credit_points, lock_account, spend_points, spendable_of
 from ..points.tiers import expiry_for, tier_status
+from ..wallet.issue import issue as issue_coupon, issue_red_packet
 from . import draws
 from .management import get_game, specs
-from .models import DrawBalance, Game, GamePlay, GamePrize, GameStatus, PlayCost, PrizeKind
+from .models import RED_PACKET_DAYS, DrawBalance, Game, GamePlay, GamePrize, GameStatus, PlayCost, PrizeKind
 
 
 class GameNotOpen(DomainError):
@@ -173,13 +174,13 @@ def _play(game: Game, member_id: int, account, *, key: str, play_no: int, day, n
             break
         except _Refused as refused:
             fallbacks.append([step.id, refused.reason])
-    prize, (credit_id, order_id, grant_id) = delivered
+    prize, (credit_id, order_id, grant_id, wallet_item_id) = delivered
     row = GamePlay(game_id=game.id, member_id=member_id, play_no=play_no, idempotency_key=key, day=day,
                    created_at=now, points_paid=game.cost_points if spend_entry_id else 0, used_draw=used_draw,
                    digest=drawn_draw.digest, attempt=drawn_draw.attempt, draw_total=drawn_draw.total,
                    draw_value=drawn_draw.value, pity=pity, drawn_prize_id=drawn.id, prize_id=prize.id,
                    fallbacks=fallbacks, cost_points=prize.cost_points, spend_entry_id=spend_entry_id,
-                   credit_entry_id=credit_id, order_id=order_id, grant_id=grant_id)
+                   credit_entry_id=credit_id, order_id=order_id, grant_id=grant_id, wallet_item_id=wallet_item_id)
     db.session.add(row)
     db.session.flush()
     return row
@@ -190,7 +191,7 @@ def _award(game: Game, prize: GamePrize, member_id: int, account, *, play_no: in
     savepoint); raises _Refused(reason) when the stock, the budget or the item's stock
     can't. A no-cost prize is always given."""
     if prize.cost_points == 0:
-        return prize, (None, None, None)
+        return prize, (None, None, None, None)
     try:
         with db.session.begin_nested():
             taken = db.session.execute(
@@ -205,7 +206,7 @@ def _award(game: Game, prize: GamePrize, member_id: int, account, *, play_no: in
             except (BudgetRefused, BudgetHeld):
                 raise _Refused("budget") from None
             expires_at = expiry_for(tier_status(member_id, now).tier, now)
-            credit_id = order_id = None
+            credit_id = order_id = wallet_item_id = None
             detail = {**facts, "prize": prize.label, "prize_zh": prize.label_zh}
             if prize.kind == PrizeKind.POINTS.value:
                 credit_id = credit_points(member_id, prize.points, reason="game_prize", source="game",
@@ -213,13 +214,31 @@ def _award(game: Game, prize: GamePrize, member_id: int, account, *, play_no: in
                                           now=now, detail=detail, queue=False).id
             elif prize.kind == PrizeKind.ITEM.value:
                 order_id = _deliver_item(prize, member_id, account, key=f"game:{game.id}:{play_no}", now=now)
+            else:
+                wallet_item_id = _deliver_to_wallet(prize, member_id, ref=f"{game.id}:{member_id}:{play_no}", now=now)
             grant = record_issued(charge, member_id, prize.cost_points, kind="game", reason="game_prize",
                                   source="game", key=f"prize:{game.id}:{member_id}:{play_no}",
                                   expires_at=expires_at, entry_id=credit_id, now=now, note=prize.label)
-            return prize, (credit_id, order_id, grant.id if grant else None)
+            return prize, (credit_id, order_id, grant.id if grant else None, wallet_item_id)
     except _Refused:
         db.session.expire(prize)  # `awarded` as the database has it after the rollback
         raise
+
+
+def _deliver_to_wallet(prize: GamePrize, member_id: int, *, ref: str, now: datetime) -> int:
+    """A coupon or red packet into the member's wallet (source "game"). Its value is charged
+    to the game's budget by the play, so the wallet charges no budget of its own (budget=None).
+    Raises _Refused("coupon") when the wallet refuses (the member holds the spec's limit, the
+    spec stopped or its validity ended)."""
+    try:
+        if prize.kind == PrizeKind.COUPON.value:
+            item = issue_coupon(member_id, prize.coupon_spec_id, source="game", source_ref=ref, now=now)
+        else:
+            item = issue_red_packet(member_id, prize.packet_minor, source="game", source_ref=ref, now=now,
+                                    valid_days=RED_PACKET_DAYS, name=prize.label, name_zh=prize.label_zh or prize.label)
+    except DomainError:
+        raise _Refused("coupon") from None
+    return item.id
 
 
 def _deliver_item(prize: GamePrize, member_id: int, account, *, key: str, now: datetime) -> int:

@@ -12,6 +12,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..points.tiers import all_tiers
 from ..settings import current as current_settings
+from ..wallet.issue import active_specs
 from ..web import int_arg, local_to_utc, redirect_to, refuse, render, roles_required
 from . import management, play as playing, reports
 from .forms import ConfirmForm, GameForm, PlayForm, PrizeForm
@@ -114,6 +115,7 @@ def _prize_form():
     form = PrizeForm()
     items = db.session.query(Item.id, Item.sku, Item.name).order_by(Item.sku).limit(500).all()
     form.item_id.choices = [(0, "—")] + [(i.id, f"{i.sku} · {i.name}") for i in items]
+    form.coupon_spec_id.choices = [(0, "—")] + [(s.id, s.name) for s in active_specs()]
     return form
 
 
@@ -128,6 +130,8 @@ def console_game(game_id: int):
     if form.validate_on_submit():
         data = management.PrizeData(kind=form.kind.data, label=form.label.data, label_zh=form.label_zh.data,
                                     points=form.points.data, item_id=form.item_id.data or None,
+                                    coupon_spec_id=form.coupon_spec_id.data or None,
+                                    packet_minor=int(form.packet_value.data * 100) if form.packet_value.data else None,
                                     cost_points=form.cost_points.data or 0, weight=form.weight.data,
                                     stock=form.stock.data)
         try:

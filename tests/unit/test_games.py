@@ -291,3 +291,32 @@ def test_many_random_tables_verify(member, clock):
         management.close_game(game.id, actor_id=None, now=clock.now())
         assert verify_game(game.id).ok
     assert _failed_checks() == []
+
+
+def test_coupon_and_red_packet_prizes_go_to_the_wallet_charged_once_to_the_game_budget(member, clock):
+    from mall.games.management import PrizeData
+    from mall.wallet.models import WalletItem
+    from tests.wallet_world import make_spec
+    spec = make_spec(clock.now(), per_member_limit=1)  # one per member: the second is refused
+    game = make_game(clock.now(), open_it=False, prizes=[("nothing", THANKS, 1, None, None)])
+    management.add_prize(game.id, PrizeData(kind="coupon", label="Save 20", weight=1_000_000, coupon_spec_id=spec.id),
+                         actor_id=None, now=clock.now())
+    management.add_prize(game.id, PrizeData(kind="red_packet", label="¥5 red packet", weight=1, packet_minor=500,
+                                            cost_points=500, stock=1), actor_id=None, now=clock.now())
+    management.open_game(game.id, actor_id=None, now=clock.now())
+    db.session.commit()
+    coupon = next(p for p in game.prizes if p.kind == "coupon")
+    assert coupon.cost_points > 0  # its face value in points
+    first, second, third = (_play(game, member, clock, f"k{n}") for n in range(3))
+    assert first.prize.kind == "coupon" and first.wallet_item_id
+    item = db.session.get(WalletItem, first.wallet_item_id)
+    assert item.account_id == member.id and item.source == "game" and item.spec_id == spec.id
+    # The member may hold one: the wallet refuses the second, which falls to the red packet, then to thanks.
+    assert second.fallbacks == [[coupon.id, "coupon"]] and second.prize.kind == "red_packet"
+    assert db.session.get(WalletItem, second.wallet_item_id).value_minor == 500
+    assert third.prize.kind == "nothing"
+    grants = db.session.scalars(select(DiscretionaryGrant)).all()
+    assert sorted(g.points for g in grants) == sorted([coupon.cost_points, 500]) and all(g.kind == "game" for g in grants)
+    assert _failed_checks() == []
+    management.close_game(game.id, actor_id=None, now=clock.now())
+    assert verify_game(game.id).ok
