@@ -90,6 +90,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore import audit as _  # noqa: F401,F811
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
+    from .games import audit as _  # noqa: F401,F811
     from .wallet import audit as _  # noqa: F401,F811
     from .redpackets import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
@@ -110,6 +111,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .wallet.views import bp as wallet_bp
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
+    from .games.views import bp as games_bp
+    app.register_blueprint(games_bp)
     app.register_blueprint(wallet_bp)
     from .redpackets.views import bp as redpackets_bp
     app.register_blueprint(redpackets_bp)
@@ -130,9 +133,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
+    from .games import receivers as game_receivers
     from .wallet import receivers as wallet_receivers
     for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
-                      wallet_receivers):
+                      wallet_receivers, game_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).

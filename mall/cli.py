@@ -87,6 +87,9 @@ def jobs_command():
         click.echo(f"emails: {deliver_pending(at, mailer)} sent")
     click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
     _hq_jobs(at, mailer)
+    from .games.management import close_ended_games
+    with unit():
+        click.echo(f"games: {close_ended_games(at)} ended and their seeds revealed")
 
 
 def _hq_jobs(at, mailer):
@@ -132,3 +135,29 @@ def unfreeze_command(login, reason):
     with unit():
         unfreeze_member(user.id, reason, actor_id=None, now=now())
     click.echo(f"unfrozen: {login}")
+
+
+games_cli = AppGroup("games", help="Games: verify a closed game's draws.")
+mall_cli.add_command(games_cli)
+
+
+@games_cli.command("verify")
+@click.argument("game_id", type=int)
+def games_verify_command(game_id):
+    """Recompute every draw of a closed game from its revealed seed; exit 1 on any mismatch."""
+    from .errors import NotFound
+    from .games.verify import NotRevealed, verify_game
+    try:
+        result = verify_game(game_id)
+    except NotFound:
+        click.echo(f"no game {game_id}", err=True)
+        sys.exit(2)
+    except NotRevealed:
+        click.echo(f"game {game_id} is not closed: its seed is still secret", err=True)
+        sys.exit(2)
+    for mismatch in result.mismatches:
+        click.echo(f"MISMATCH play {mismatch.play_id}: {mismatch.what}")
+    if result.mismatches:
+        click.echo(f"game {game_id}: {len(result.mismatches)} mismatches in {result.plays} plays", err=True)
+        sys.exit(1)
+    click.echo(f"game {game_id}: all {result.plays} draws verified")

@@ -156,6 +156,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     logins += load_engagement_demo(now, DEMO_PASSWORD)
     from .redpackets.demo import load_redpackets_demo  # a red-packet campaign with a share link
     load_redpackets_demo(now)
+    from .games.demo import load_games_demo  # a blind box and a spin wheel
+    load_games_demo(now, accounts.find_by_identifier("merch@example.com").id)
     db.session.flush()
     return logins
 

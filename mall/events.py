@@ -22,7 +22,8 @@ keyed (source, key), and its detail.lines gives each line's points. Received by 
 
 first_purchase = _events.signal("first-purchase", doc="""\
 A member's first purchase earned points. Sent by engagement.earning with sender="engagement"
-and member_id, now, store_id. Received by engagement (tasks: rewards a pending referral).""")
+and member_id, now, store_id. Received by engagement (tasks: rewards a pending referral) and
+games (receivers: a draw in games whose play is earned by a first purchase).""")
 
 order_changed = _events.signal("order-changed", doc="""\
 An order's status moved and its timeline got an OrderEvent: placed, held_for_review,
@@ -40,7 +41,8 @@ notifications (member news of kind "presale").""")
 
 points_credited = _events.signal("points-credited", doc="""\
 Points were credited as a new lot. Sent by points.ledger.credit_points with sender="points"
-and entry (the new LedgerEntry), now. Not sent for a replayed key. No receiver yet.""")
+and entry (the new LedgerEntry), now. Not sent for a replayed key. Received by games
+(receivers: a check-in completing a streak earns a draw in games played with draws).""")
 
 pending_cancelled = _events.signal("pending-cancelled", doc="""\
 Pending points of a credit were cancelled (a refund inside the return window). Sent by

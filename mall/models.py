@@ -16,5 +16,6 @@ from .risk.models import MemberSighting, OrderOrigin, RiskReview  # noqa: F401,E
 from .points.models import MemberTier, TierChange  # noqa: F401,E402
 from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, MemberSegment, Referral  # noqa: F401,E402
 from .notifications.models import Notification, NotificationOptOut  # noqa: F401,E402
+from .games.models import DrawBalance, DrawCredit, Game, GamePlay, GamePrize  # noqa: F401,E402
 from .wallet.models import CouponSpec, WalletItem  # noqa: F401,E402
 from .redpackets.models import RedPacketCampaign, RedPacketClaim  # noqa: F401,E402

@@ -354,11 +354,14 @@ def build_world(now) -> dict:
     from mall.catalog.models import Item
     item = db.session.get(Item, world.item_id)
     line = cart.add(world.member_id, LineRequest(item.id, item.plans[0].id, 1), now, points_per_unit=100)
+    from tests.games_world import make_game
+    game = make_game(now)
     db.session.commit()
     return {"item_id": world.item_id, "order_id": world.order_id, "line_id": line.id, "member_id": world.member_id,
             "store_id": world.store_id, "staff_id": world.staff_id, "code": world.code, "receipt_no": "R1",
             "action": "cancel", "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope",
-            "name": "items/none.webp", "filename": "css/mall.css", "api_key": world.api_key}
+            "name": "items/none.webp", "filename": "css/mall.css", "api_key": world.api_key,
+            "game_id": game.id, "prize_id": game.prizes[0].id}
 
 
 LOGINS = {"member": "member@example.com", "merchandiser": "merchandiser@example.com",

@@ -19,12 +19,14 @@ BUDGET_CHECKS = [
                                                   THEN g.points - g.reversed_points END), 0)
             OR b.over_points <> COALESCE(SUM(CASE WHEN g.status = 'approved' THEN g.points END), 0)"""),
     # A wallet item's face value (source 'wallet') is backed by the wallet item, not a ledger
-    # credit: mall/wallet/audit.py checks those.
+    # credit: mall/wallet/audit.py checks those. A game's goods or coupon prize is charged at its
+    # value in points but credits no points: mall/games/audit.py checks it against the play.
     Check("each issued or approved grant is backed by a ledger credit", """
         SELECT g.id, g.status, g.entry_id FROM discretionary_grants g
         LEFT JOIN ledger_entries e ON e.id = g.entry_id
-        WHERE g.status IN ('issued', 'approved') AND g.source <> 'wallet' AND (e.id IS NULL OR e.member_id <> g.member_id
-                                                     OR e.points < g.points)"""),
+        WHERE g.status IN ('issued', 'approved') AND g.source <> 'wallet'
+          AND NOT (g.kind = 'game' AND g.entry_id IS NULL)
+          AND (e.id IS NULL OR e.member_id <> g.member_id OR e.points < g.points)"""),
 ]
 
 register(*BUDGET_CHECKS)

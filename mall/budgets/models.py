@@ -49,6 +49,7 @@ class StoreBudget(db.Model):
 class BudgetScope(StrEnum):
     CAMPAIGN = "campaign"  # target: an earning rule's key (its bonus uplift)
     TASK = "task"          # target: a task kind: checkin, profile, referral
+    GAME = "game"          # target: a game's id (mall/games: the cost of its prizes)
 
 
 class ProgrammeBudget(db.Model):
@@ -58,7 +59,7 @@ class ProgrammeBudget(db.Model):
     __tablename__ = "programme_budgets"
     __table_args__ = (
         UniqueConstraint("scope", "target", name="one_budget_per_target"),
-        CheckConstraint("scope IN ('campaign', 'task')", name="known_scope"),
+        CheckConstraint("scope IN ('campaign', 'task', 'game')", name="known_scope"),
         CheckConstraint("monthly_points > 0", name="monthly_points_positive"),
         CheckConstraint("when_exhausted IN ('hold', 'refuse')", name="known_when_exhausted"),
     )
@@ -110,6 +111,7 @@ class GrantKind(StrEnum):
     CAMPAIGN = "campaign"
     MANUAL = "manual"
     BONUS = "bonus"
+    GAME = "game"  # a game's prize: points, or goods/coupons valued in points (no ledger credit)
 
 
 class DiscretionaryGrant(db.Model):
@@ -126,7 +128,7 @@ class DiscretionaryGrant(db.Model):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("status IN ('issued', 'held', 'approved', 'rejected', 'reversed')", name="known_status"),
         CheckConstraint("reversed_points >= 0 AND reversed_points <= points", name="reversed_within_points"),
-        CheckConstraint("kind IN ('task', 'campaign', 'manual', 'bonus')", name="known_kind"),
+        CheckConstraint("kind IN ('task', 'campaign', 'manual', 'bonus', 'game')", name="known_kind"),
         CheckConstraint("store_id IS NULL OR programme_budget_id IS NULL", name="one_budget"),
         Index("ix_grants_status_created", "status", "created_at"),
     )

@@ -25,6 +25,8 @@ def explain(entry) -> str:
                  spend=money(d.get("spend_minor")), ref=entry.reference or "-", formula=formula(d),
                  points=points(entry.points + (d.get("bonus_held") or 0) + (d.get("bonus_refused") or 0))) \
             + _bonus_note(d)
+    if reason in ("game_play", "game_prize"):
+        return _game(reason, d)
     if reason == "purchase_bonus":
         return _("Bonus for a purchase, approved by HQ")
     if reason in TASK_REASONS:
@@ -161,6 +163,16 @@ def _referral(d: dict) -> str:
     if d.get("role") == "referred":
         return _("Referral bonus: your first purchase after a friend invited you")
     return _("Referral bonus: a friend you invited made their first purchase")
+
+
+def _game(reason: str, d: dict) -> str:
+    """A game's play (its price) or its prize, naming the game (mall/games)."""
+    zh = str(get_locale()).startswith("zh")
+    game = (d.get("game_zh") if zh else None) or d.get("game", "")
+    if reason == "game_play":
+        return _("Played %(game)s (play %(n)s)", game=game, n=d.get("play_no", ""))
+    prize = (d.get("prize_zh") if zh else None) or d.get("prize", "")
+    return _("Prize from %(game)s (play %(n)s): %(prize)s", game=game, n=d.get("play_no", ""), prize=prize)
 
 
 TASK_REASONS = {"checkin": _checkin, "profile": _profile, "referral": _referral}

@@ -27,6 +27,7 @@ from mall.config import TestConfig
 from mall.extensions import db
 from tests.conftest import START, isolate_requests
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
+from tests.games_world import make_game
 
 ROLES = ("anonymous", "member", "merchandiser", "store_staff", "hq")
 LOGIN, OK, FORBIDDEN, ALLOWED, API = "login", 200, 403, "allowed", "api"
@@ -171,6 +172,21 @@ ROUTES = {
     ("GET", "/hq/audit"):                                   HQ_PAGE,
     ("GET", "/hq/orders"):                                  HQ_PAGE,
     ("POST", "/hq/orders/<int:order_id>/refund"):           HQ_ONLY,
+    # --- games: play, rules, console, HQ report (games) ------------------------------------
+    ("GET", "/games"):                                      M_PAGE,
+    ("GET", "/games/plays"):                                M_PAGE,
+    ("GET", "/games/<int:game_id>"):                        M_PAGE,
+    ("POST", "/games/<int:game_id>/play"):                  M_ONLY,
+    ("GET", "/games/<int:game_id>/rules"):                  EVERYONE,  # the public rules and odds
+    ("GET", "/console/games"):                              MERCH_PAGE,
+    ("POST", "/console/games"):                             MERCH_ONLY,
+    ("GET", "/console/games/<int:game_id>"):                MERCH_PAGE,
+    ("POST", "/console/games/<int:game_id>"):               MERCH_ONLY,
+    ("POST", "/console/games/<int:game_id>/open"):          MERCH_ONLY,
+    ("POST", "/console/games/<int:game_id>/close"):         MERCH_ONLY,
+    ("POST", "/console/games/<int:game_id>/prizes/<int:prize_id>/remove"): MERCH_ONLY,
+    ("GET", "/hq/games"):                                   HQ_PAGE,
+    ("GET", "/hq/games/<int:game_id>"):                     HQ_PAGE,
     # --- wallet: coupons and red packets (wallet) -----------------------------------------
     ("GET", "/wallet"):                                     M_PAGE,
     ("GET", "/wallet/<int:item_id>"):                       (LOGIN, 404, FORBIDDEN, FORBIDDEN, FORBIDDEN),
@@ -197,7 +213,7 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "notification_id": "999", "action": "cancel", "receipt_no": "R1", "code": "NOPE",
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
           "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
-          "campaign_id": "999"}
+          "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 
@@ -231,8 +247,10 @@ def _build_world(now) -> dict:
     order = place_order(users["member"].id, [LineRequest(item.id, item.plans[0].id, 1)], key="w", now=now,
                         hold_minutes=10, card_payments=False, points_per_unit=100)
     line = cart.add(users["member"].id, LineRequest(item.id, item.plans[0].id, 1), now, points_per_unit=100)
+    game = make_game(now, actor_id=users["merchandiser"].id)
     db.session.commit()
-    return {"item": item.id, "order": order.id, "line": line.id, "member": users["member"].id}
+    return {"item": item.id, "order": order.id, "line": line.id, "member": users["member"].id, "game": game.id,
+            "prize": game.prizes[0].id}
 
 
 @pytest.fixture(scope="module")
