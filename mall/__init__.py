@@ -99,8 +99,11 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore.views import bp as instore_bp
     from .points.views import bp as points_bp
     from .presale.views import bp as presale_bp
+    from .bookings.views import bp as bookings_bp
+    from .rights.views import bp as rights_bp
     from .storefront.views import bp as storefront_bp
-    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp):
+    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp,
+               bookings_bp, rights_bp):
         app.register_blueprint(bp)
     from .engagement.views import bp as engagement_bp
     from .notifications.views import bp as notifications_bp
@@ -123,7 +126,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .engagement import receivers as engagement_receivers
     from .hq import receivers as hq_receivers
     from .notifications import receivers as notification_receivers
-    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers):
+    from .bookings import receivers as booking_receivers
+    from .rights import receivers as right_receivers
+    for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
+                      booking_receivers, right_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).

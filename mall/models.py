@@ -16,3 +16,5 @@ from .risk.models import MemberSighting, OrderOrigin, RiskReview  # noqa: F401,E
 from .points.models import MemberTier, TierChange  # noqa: F401,E402
 from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, MemberSegment, Referral  # noqa: F401,E402
 from .notifications.models import Notification, NotificationOptOut  # noqa: F401,E402
+from .bookings.models import Booking, ServiceSlot  # noqa: F401,E402
+from .rights.models import RightGrant, RightSpec  # noqa: F401,E402
