@@ -195,12 +195,12 @@ def release_for(order: Order, now: datetime) -> None:
 
 
 def store_bookings(store_ids: list[int], now: datetime, limit: int = 100) -> list[Booking]:
-    """Bookings the stores give today or later (and any still open from before), soonest first."""
+    """Open bookings the stores give within a week (and any still open from before), soonest first."""
     if not store_ids:
         return []
     return list(db.session.scalars(
         select(Booking).join(ServiceSlot).where(ServiceSlot.store_id.in_(store_ids), Booking.status.in_(HOLDING),
-                                                ServiceSlot.starts_at < now + timedelta(days=2))
+                                                ServiceSlot.starts_at < now + timedelta(days=7))
         .order_by(ServiceSlot.starts_at, Booking.id).limit(limit)))
 
 

@@ -129,3 +129,37 @@ def test_the_catalogue_filters_and_badges_by_kind(world, client, clock):
     assert "Home cleaning, 2 h" in page and "Priority purchase, 90 days" not in page
     assert "kind-badge kind-service" in page
     assert "Home cleaning" not in client.get("/catalog?kind=goods").get_data(as_text=True)
+
+
+def test_priority_purchase_holders_preorder_before_everyone_else(world, client, clock):
+    from mall.presale import services as presale
+    from mall.presale.services import PresaleClosed
+    from mall.rights.services import grant
+    from tests.factories import give_points, make_user
+    crab = make_item(clock.now(), name="Hairy crab box", points=1000, stock=0)
+    sale = presale.save_presale(crab.id, opens_at=clock.now() + timedelta(hours=24),
+                                closes_at=clock.now() + timedelta(days=7), cap=5,
+                                ships_on=(clock.now() + timedelta(days=10)).date(), offer_hours=48, now=clock.now(),
+                                priority_opens_at=clock.now() - timedelta(hours=1))
+    other = make_user(clock.now(), login="no-right@example.com")
+    give_points(other.id, 5000, clock.now())
+    grant(world.member_id, "priority_purchase", source="test:priority", valid_from=clock.now(),
+          valid_until=clock.now() + timedelta(days=30), now=clock.now())
+    db.session.commit()
+    request = LineRequest(crab.id, crab.plans[0].id, 1)
+    with pytest.raises(PresaleClosed) as refused:
+        presale.preorder(other.id, sale.id, request, key="early", now=clock.now(), points_per_unit=100)
+    assert "Opens for everyone at" in str(refused.value.message)
+    order = presale.preorder(world.member_id, sale.id, request, key="early", now=clock.now(), points_per_unit=100)
+    assert order.status == "preordered" and order.queue_position == 1
+    db.session.commit()
+    _login(client, "no-right@example.com")
+    page = client.get(f"/catalog/{crab.id}").get_data(as_text=True)
+    assert "Opens for everyone at" in page and "Pre-order now" not in page
+    client.post("/logout")
+    _login(client)
+    page = client.get(f"/catalog/{crab.id}").get_data(as_text=True)
+    assert "Priority access" in page and "Pre-order now" in page
+    clock.advance(hours=24)  # open for everyone now
+    assert presale.preorder(other.id, sale.id, request, key="later", now=clock.now(),
+                            points_per_unit=100).queue_position == 2
