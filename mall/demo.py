@@ -147,6 +147,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
         accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
     _instore(store, items, now)
     _substitutes_and_presale(items, now)
+    from .bookings.demo import load_kinds_demo  # a home service with slots, a priority-purchase right
+    load_kinds_demo(now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
     db.session.flush()
