@@ -90,6 +90,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore import audit as _  # noqa: F401,F811
     web.init_app(app)  # the edge: bounded <int:> ids, no control characters, no-store pages
     from .budgets import audit as _  # noqa: F401,F811
+    from .bookings import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .catalog.views import bp as catalog_bp

@@ -80,13 +80,18 @@ class ItemForm(Form):
     available_from = DateTimeLocalField(_l("On sale from"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     available_until = DateTimeLocalField(_l("On sale until"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
-    def validate_right_kind(self, field):
-        if self.kind.data == "right" and not field.data:
-            raise ValidationError(_l("Choose which right the item grants."))
-
-    def validate_right_days(self, field):
-        if self.kind.data == "right" and not field.data:
-            raise ValidationError(_l("Enter how many days the right lasts."))
+    def validate(self, extra_validators=None):
+        """A right item needs its grant (which right, how many days): checked here, beside
+        the fields, because Optional() ends their own validation when they are empty."""
+        ok = super().validate(extra_validators)
+        if self.kind.data == "right":
+            if not self.right_kind.data:
+                self.right_kind.errors = [*self.right_kind.errors, _l("Choose which right the item grants.")]
+                ok = False
+            if not self.right_days.data and not self.right_days.errors:
+                self.right_days.errors = [*self.right_days.errors, _l("Enter how many days the right lasts.")]
+                ok = False
+        return ok
     plans = FieldList(FormField(PlanSubForm), min_entries=3, max_entries=6)
 
     def __init__(self, *args, categories=(), tiers=(), **kwargs):

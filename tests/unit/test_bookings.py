@@ -149,3 +149,19 @@ def test_a_merchandiser_adds_slots_repeated_over_days_and_their_places_become_st
     assert db.session.get(StockLevel, world.service.id).received == 6 + 12
     refused = client.post(f"/console/items/{world.service.id}/slots", data={**form, "capacity": "0"})
     assert refused.status_code == 422
+
+
+def test_mall_audit_checks_each_slots_count_against_its_bookings(world, clock):
+    from sqlalchemy import update
+
+    from mall.audit import run_audit
+
+    def failing():
+        return [f.check for f in run_audit() if f.violations]
+    order = book_service(world, world.slots[0], clock.now())
+    from mall.bookings.services import reschedule
+    reschedule(order.id, world.member_id, world.slots[1].id, now=clock.now(), cutoff_hours=24)
+    db.session.flush()
+    assert failing() == []
+    db.session.execute(update(ServiceSlot).where(ServiceSlot.id == world.slots[2].id).values(booked=1))
+    assert failing() == ["each slot's booked count equals its bookings that hold a place, within its capacity"]
