@@ -93,6 +93,7 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .games import audit as _  # noqa: F401,F811
     from .wallet import audit as _  # noqa: F401,F811
     from .redpackets import audit as _  # noqa: F401,F811
+    from .bookings import audit as _  # noqa: F401,F811
     from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .api import coupon_views  # noqa: F401  (the coupon endpoints, on the API blueprint)
@@ -103,8 +104,11 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .instore.views import bp as instore_bp
     from .points.views import bp as points_bp
     from .presale.views import bp as presale_bp
+    from .bookings.views import bp as bookings_bp
+    from .rights.views import bp as rights_bp
     from .storefront.views import bp as storefront_bp
-    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp):
+    for bp in (accounts_bp, storefront_bp, catalog_bp, checkout_bp, presale_bp, points_bp, console_bp, instore_bp, api_bp, hq_bp,
+               bookings_bp, rights_bp):
         app.register_blueprint(bp)
     from .engagement.views import bp as engagement_bp
     from .notifications.views import bp as notifications_bp
@@ -135,8 +139,10 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .notifications import receivers as notification_receivers
     from .games import receivers as game_receivers
     from .wallet import receivers as wallet_receivers
+    from .bookings import receivers as booking_receivers
+    from .rights import receivers as right_receivers
     for receivers in (engagement_receivers, notification_receivers, hq_receivers, budget_receivers,
-                      wallet_receivers, game_receivers):
+                      wallet_receivers, game_receivers, booking_receivers, right_receivers):
         receivers.connect()
     _error_pages(app)
     # Outermost: versioned static files with far-future caching and gzip (issue 17).

@@ -83,6 +83,8 @@ class Config:
     # In store (issue 5): pickup window, receipt QR lifetime, and rate limits (Flask-Limiter
     # syntax) on code entry (pickup codes at the counter and the API) and on earning.
     MALL_PICKUP_DAYS = int(os.environ.get("MALL_PICKUP_DAYS", "14"))
+    # A service booking can be rescheduled (once) or cancelled up to this many hours before its slot starts.
+    MALL_RESCHEDULE_CUTOFF_HOURS = int(os.environ.get("MALL_RESCHEDULE_CUTOFF_HOURS", "24"))
     MALL_RECEIPT_CODE_HOURS = int(os.environ.get("MALL_RECEIPT_CODE_HOURS", "24"))
     # Discretionary points (issue 11): the monthly budget of a store HQ has not set one for,
     # and the caps on a store staff member's manual grant; a grant over a cap (one grant, or

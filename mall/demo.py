@@ -152,6 +152,8 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     from .wallet.demo import load_wallet_demo  # coupons: one bought with points, one from HQ
     logins += load_wallet_demo(now, items["VOU-05"].id)
     _buy_coupon(items["VOU-05"], now)
+    from .bookings.demo import load_kinds_demo  # a home service with slots, a priority-purchase right
+    load_kinds_demo(now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
     from .redpackets.demo import load_redpackets_demo  # a red-packet campaign with a share link

@@ -19,3 +19,5 @@ from .notifications.models import Notification, NotificationOptOut  # noqa: F401
 from .games.models import DrawBalance, DrawCredit, Game, GamePlay, GamePrize  # noqa: F401,E402
 from .wallet.models import CouponSpec, WalletItem  # noqa: F401,E402
 from .redpackets.models import RedPacketCampaign, RedPacketClaim  # noqa: F401,E402
+from .bookings.models import Booking, ServiceSlot  # noqa: F401,E402
+from .rights.models import RightGrant, RightSpec  # noqa: F401,E402

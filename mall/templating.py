@@ -3,7 +3,7 @@ localised names for content that merchandisers enter in two languages."""
 from decimal import Decimal
 
 from flask import Flask, current_app
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_time, format_decimal, get_locale
 
 from .static_files import static_url
 
@@ -45,7 +45,8 @@ def image_url(item, thumb: bool = False) -> str:
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money, points=points, date=lambda d, fmt="medium": format_date(d, fmt) if d else "",
-        datetime=lambda d, fmt="medium": format_datetime(d, fmt) if d else "")
+        datetime=lambda d, fmt="medium": format_datetime(d, fmt) if d else "",
+        time=lambda d, fmt="short": format_time(d, fmt) if d else "")
     # points' explain and kind_label are added by the points blueprint (mall/points/views.py)
     app.jinja_env.globals.update(localized=localized, get_locale=get_locale, image_url=image_url)
     app.jinja_env.add_extension("jinja2.ext.do")

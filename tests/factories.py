@@ -48,12 +48,12 @@ def make_category(slug="home", name="Home"):
 
 
 def make_item(now, *, name=None, points=1000, category="home", min_tier=None, tier_prices=None,
-              stock=10, published=True, plans=(), limit=None):
+              stock=10, published=True, plans=(), limit=None, kind="goods"):
     """An item with a points-only plan plus `plans`: (kind, points, cash_minor, max_offset_pct)."""
     n = next(_seq)
     item = Item(sku=f"SKU-{n}", name=name or f"Item {n}", name_zh=f"商品 {n}", description="A thing.",
                 category=make_category(category, category.title()), points_price=points,
-                min_tier=min_tier, published=published, created_at=now, per_member_limit=limit)
+                min_tier=min_tier, published=published, created_at=now, per_member_limit=limit, kind=kind)
     item.plans = [PricePlan(kind="points", position=0)] + [
         PricePlan(kind=k, points=p, cash_minor=c, max_offset_pct=pct, position=n + 1)
         for n, (k, p, c, pct) in enumerate(plans)]

@@ -356,12 +356,31 @@ def build_world(now) -> dict:
     line = cart.add(world.member_id, LineRequest(item.id, item.plans[0].id, 1), now, points_per_unit=100)
     from tests.games_world import make_game
     game = make_game(now)
+    booking = _service_booking(world, now)
     db.session.commit()
-    return {"item_id": world.item_id, "order_id": world.order_id, "line_id": line.id, "member_id": world.member_id,
+    return {"booking_id": booking.id, "item_id": world.item_id, "order_id": world.order_id, "line_id": line.id, "member_id": world.member_id,
             "store_id": world.store_id, "staff_id": world.staff_id, "code": world.code, "receipt_no": "R1",
             "action": "cancel", "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope",
             "name": "items/none.webp", "filename": "css/mall.css", "api_key": world.api_key,
             "game_id": game.id, "prize_id": game.prizes[0].id}
+
+
+def _service_booking(world, now):
+    """A home service with slots at the staff member's store, booked by the member: the
+    booking pages (reschedule, cancel, mark done, the console's slots) have something real."""
+    from datetime import timedelta
+
+    from mall.bookings import services as bookings
+    from mall.checkout.orders import place_order
+    from mall.checkout.quotes import LineRequest
+    from tests.factories import make_item
+    service = make_item(now, name="Fuzz cleaning", points=100, stock=0, kind="service")
+    slots = bookings.add_slots(service, starts_at=now + timedelta(days=3), minutes=60, store_id=world.store_id,
+                               at_home=True, capacity=3, repeat_days=2, now=now)
+    order = place_order(world.member_id, [LineRequest(service.id, service.plans[0].id, 1)], key="fuzz-service",
+                        now=now, hold_minutes=10, card_payments=False, points_per_unit=100,
+                        book=lambda o, when: bookings.book(o, slot_id=slots[0].id, address="1 Road", now=when))
+    return bookings.booking_of(order.id)
 
 
 LOGINS = {"member": "member@example.com", "merchandiser": "merchandiser@example.com",

@@ -15,6 +15,10 @@ SORT_LABELS = {"": _l("Recommended"), "points_asc": _l("Points: low to high"),
                "popular": _l("Most popular")}
 
 
+KIND_LABELS = {"": _l("All kinds"), "goods": _l("Goods"), "coupon": _l("Coupons"), "red_packet": _l("Red packets"),
+               "service": _l("Services"), "right": _l("Rights")}
+
+
 class CatalogQueryForm(Form):
     """The catalogue's search, sort and filters: a GET form, so every choice is in the URL
     (a link to share, a page that works without JavaScript). A value out of bounds is
@@ -28,11 +32,12 @@ class CatalogQueryForm(Form):
     sort = SelectField(_l("Sort by"), choices=[(key, SORT_LABELS[key]) for key in CATALOG_SORTS], default="")
     category = StringField(_l("Category"), validators=[Optional(), Length(max=40)])
     affordable = BooleanField(_l("I can afford it now"), false_values=("", "0", "false"))
+    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()), default="")
 
     def query(self) -> dict:
         """The valid choices as URL arguments, empty ones left out."""
         self.validate()
         args = {"q": self.q.data, "sort": self.sort.data, "category": self.category.data,
-                "affordable": 1 if self.affordable.data else None}
+                "affordable": 1 if self.affordable.data else None, "kind": self.kind.data}
         return {name: value for name, value in args.items()
                 if value and not getattr(self, name).errors}

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..inventory import services as stock
 from ..inventory.models import StockLevel
 from ..pagination import paginate
-from .models import Category, Item, ItemChange, ItemSubstitute, ItemTierPrice, PricePlan
+from .models import ITEM_KINDS, Category, Item, ItemChange, ItemSubstitute, ItemTierPrice, PricePlan
 
 
 class InvalidItem(DomainError):
@@ -43,6 +43,7 @@ class ItemData:
     available_from: datetime | None = None
     available_until: datetime | None = None
     plans: list[PlanData] = field(default_factory=lambda: [PlanData("points")])
+    kind: str = "goods"  # models.ITEM_KINDS
 
 
 def _check(data: ItemData) -> None:
@@ -63,6 +64,8 @@ def _check(data: ItemData) -> None:
         raise InvalidItem(_l("The window must end after it starts."), field="available_until")
     if not data.plans:
         raise InvalidItem(_l("An item needs at least one way to pay."), field="plans")
+    if data.kind not in ITEM_KINDS:
+        raise InvalidItem(_l("Choose what kind of reward this is."), field="kind")
     for plan in data.plans:
         check_plan(plan)
 
@@ -91,7 +94,7 @@ def snapshot(item: Item) -> dict:
     return {
         "sku": item.sku, "name": item.name, "name_zh": item.name_zh, "description": item.description,
         "description_zh": item.description_zh, "category_id": item.category_id, "min_tier_id": item.min_tier_id,
-        "points_price": item.points_price, "per_member_limit": item.per_member_limit,
+        "points_price": item.points_price, "per_member_limit": item.per_member_limit, "kind": item.kind,
         "available_from": when(item.available_from), "available_until": when(item.available_until),
         "published": item.published, "image": item.image,
         "tier_prices": {str(tp.tier_id): tp.points for tp in sorted(item.tier_prices, key=lambda t: t.tier_id)},
@@ -131,7 +134,7 @@ def set_low_stock_threshold(item_id: int, threshold: int, *, now: datetime, acto
 
 def _apply(item: Item, data: ItemData) -> None:
     for name in ("sku", "name", "name_zh", "description", "description_zh", "category_id", "min_tier_id",
-                 "points_price", "per_member_limit", "available_from", "available_until"):
+                 "points_price", "per_member_limit", "available_from", "available_until", "kind"):
         value = getattr(data, name)
         setattr(item, name, value.strip() if isinstance(value, str) else value)
     # Rows are updated in place: replacing them would insert before deleting and trip the

@@ -18,9 +18,17 @@ class Category(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
 
+# What a reward is: goods picked up at a store (as always), a coupon or a red packet that
+# lands in the member's wallet, a service booked in a slot, or a right held for a time.
+ITEM_KINDS = ("goods", "coupon", "red_packet", "service", "right")
+# Kinds whose order is fulfilled the moment it is paid: nothing to pick up or attend.
+INSTANT_KINDS = ("coupon", "red_packet", "right")
+
+
 class Item(db.Model):
     __tablename__ = "items"
     __table_args__ = (CheckConstraint("points_price > 0", name="points_price_positive"),
+                      CheckConstraint(f"kind IN {ITEM_KINDS!r}", name="known_kind"),
                       CheckConstraint("per_member_limit IS NULL OR per_member_limit > 0", name="limit_positive"),
                       CheckConstraint("available_until IS NULL OR available_from IS NULL OR available_until > available_from",
                                       name="window_ends_after_it_starts"))
@@ -38,6 +46,7 @@ class Item(db.Model):
     min_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
     # The list price in points; a tier may pay less (ItemTierPrice).
     points_price: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(12), default="goods", server_default="goods", index=True)
     published: Mapped[bool] = mapped_column(default=True, index=True)
     # How many units one member may hold in live orders; NULL means no limit.
     per_member_limit: Mapped[int | None]

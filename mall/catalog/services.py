@@ -115,7 +115,7 @@ CATALOG_SORTS = ("", "points_asc", "points_desc", "newest", "popular")
 
 def browse(status: TierStatus, balance: int, *, category: str | None = None,
            affordable_only: bool = False, search: str = "", sort: str = "", page: int = 1,
-           per_page: int = 12, now: datetime | None = None) -> CatalogPage:
+           per_page: int = 12, now: datetime | None = None, kind: str = "") -> CatalogPage:
     """One page of the catalogue for a member's tier and balance. The filters combine: a
     category, only what the member can redeem now, and a search in the English and the
     Chinese name (taken literally: % and _ match themselves). `sort` is one of
@@ -124,6 +124,8 @@ def browse(status: TierStatus, balance: int, *, category: str | None = None,
     query, available = _card_query(status.tier, now)
     if category:
         query = query.join(Category, Category.id == Item.category_id).where(Category.slug == category)
+    if kind:
+        query = query.where(Item.kind == kind)
     if affordable_only:
         query = query.where(_price_expr() <= balance, available > 0,
                             or_(Item.min_tier_id.is_(None), MinTier.rank <= status.tier.rank))

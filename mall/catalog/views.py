@@ -13,7 +13,7 @@ from ..checkout.forms import PlanForm
 from ..checkout.quotes import LineRequest, plan_options, quote_or_none
 from .forms import CatalogQueryForm, PinTargetForm
 from .substitutes import offers_for
-from ..presale.services import presale_for
+from ..presale.services import presale_access, presale_for
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -33,7 +33,7 @@ def index():
     query = form.query()
     page = services.browse(status, points, category=query.get("category"), affordable_only="affordable" in query,
                            search=query.get("q", ""), sort=query.get("sort", ""), page=int_arg("page"),
-                           per_page=current_app.config["MALL_PAGE_SIZE"], now=now())
+                           per_page=current_app.config["MALL_PAGE_SIZE"], now=now(), kind=query.get("kind", ""))
     return render("catalog/list.html", "catalog/_items.html", catalog=page, form=form, query=query,
                   categories=services.categories(), category=query.get("category"),
                   affordable="affordable" in query, tier=status, balance=points)
@@ -48,7 +48,11 @@ def item(item_id: int):
         return render("errors/error.html", code=404, status=404)
     is_target = current_user.is_authenticated and current_user.target_item_id == item_id
     presale = presale_for(item_id)
-    presale_open = presale is not None and presale.is_open(now())
+    member_id = current_user.id if current_user.is_authenticated else None
+    access = presale_access(presale, member_id, now()) if presale is not None else None
+    # The presale is how the item is bought now or soon (in its priority window, too); the
+    # panel's form shows only to those who may pre-order now (presale_access).
+    presale_open = access in ("open", "priority", "priority_only")
     # Substitutes are hidden while a presale is open: don't work them out for nothing.
     offers = offers_for(item_id, status, points, now()) if card.available <= 0 and not presale_open else []
     options = plan_options(item_id, status, points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
@@ -60,7 +64,7 @@ def item(item_id: int):
             quote_totals = quote_or_none(current_user.id, LineRequest(item_id, options[0].plan.id), now(),
                                          points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
     return render("catalog/item.html", card=card, tier=status, balance=points, is_target=is_target,
-                  presale=presale, presale_open=presale_open,
+                  presale=presale, presale_open=presale_open, presale_access=access,
                   form=PinTargetForm(), buy_form=buy_form, options=options, quote_totals=quote_totals,
                   offers=offers)
 

@@ -18,12 +18,12 @@ ORDER_CHECKS = [
         SELECT o.id, o.status, o.points_total, COALESCE(SUM(e.points), 0) AS ledger FROM orders o
         LEFT JOIN ledger_entries e ON e.reference = o.number AND e.source IN ('order', 'order-refund')
         GROUP BY o.id, o.status, o.points_total
-        HAVING (o.status IN ('awaiting_payment', 'in_review', 'ready', 'picked_up', 'preordered', 'offered') AND COALESCE(SUM(e.points), 0) <> -o.points_total)
+        HAVING (o.status IN ('awaiting_payment', 'in_review', 'ready', 'picked_up', 'preordered', 'offered', 'fulfilled') AND COALESCE(SUM(e.points), 0) <> -o.points_total)
             OR (o.status IN ('cancelled', 'expired', 'payment_failed', 'refunded') AND COALESCE(SUM(e.points), 0) <> 0)"""),
     Check("card-paid orders ready or picked up have a succeeded payment of the cash due", """
         SELECT o.id, o.cash_total_minor, p.amount_minor, p.status FROM orders o
         LEFT JOIN payments p ON p.order_id = o.id
-        WHERE o.payment_mode = 'stripe' AND o.status IN ('ready', 'picked_up')
+        WHERE o.payment_mode = 'stripe' AND o.status IN ('ready', 'picked_up', 'fulfilled')
           AND (p.id IS NULL OR p.status <> 'succeeded' OR p.amount_minor <> o.cash_total_minor)"""),
     Check("no money is kept for an order that won't be filled", """
         SELECT o.id, o.status, p.status FROM orders o JOIN payments p ON p.order_id = o.id
@@ -38,7 +38,7 @@ ORDER_CHECKS = [
     Check("live orders hold or sold their stock; ended orders released it", """
         SELECT o.id, o.status, r.item_id, r.status FROM orders o JOIN reservations r ON r.order_id = o.id
         WHERE (o.status = 'awaiting_payment' AND r.status <> 'held')
-           OR (o.status IN ('ready', 'picked_up') AND r.status <> 'confirmed')
+           OR (o.status IN ('ready', 'picked_up', 'fulfilled') AND r.status <> 'confirmed')
            OR (o.status IN ('cancelled', 'expired', 'payment_failed', 'refunded') AND r.status <> 'released')"""),
 ]
 

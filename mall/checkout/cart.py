@@ -3,7 +3,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from ..errors import NotFound
+from flask_babel import lazy_gettext as _l
+
+from ..errors import DomainError, NotFound
 from ..extensions import db
 from .models import CartLine
 from .quotes import LineRequest, price, price_line  # noqa: F401  (price_line validates adds)
@@ -23,7 +25,9 @@ def add(member_id: int, request: LineRequest, now: datetime, *, points_per_unit:
         CartLine.member_id == member_id, CartLine.item_id == request.item_id, CartLine.plan_id == request.plan_id))
     quantity = request.quantity + (line.quantity if line else 0)
     merged = LineRequest(request.item_id, request.plan_id, quantity, request.offset_points)
-    price(member_id, [merged], now, points_per_unit=points_per_unit)  # raises on anything invalid
+    totals = price(member_id, [merged], now, points_per_unit=points_per_unit)  # raises on anything invalid
+    if totals.lines[0].item.kind != "goods":  # coupons, services, rights: bought on their own
+        raise DomainError(_l("This reward is bought on its own: use Buy now."))
     if line is None:
         line = CartLine(member_id=member_id, item_id=request.item_id, plan_id=request.plan_id,
                         quantity=quantity, offset_points=request.offset_points, created_at=now)

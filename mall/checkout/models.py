@@ -5,6 +5,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog.models import ITEM_KINDS
 from ..extensions import db
 from ..types import UTCDateTime
 
@@ -20,11 +21,13 @@ class OrderStatus(StrEnum):
     PAYMENT_FAILED = "payment_failed"
     REFUNDED = "refunded"
     IN_REVIEW = "in_review"                # a risky redemption held for HQ (mall/hq/risk.py)
+    FULFILLED = "fulfilled"                # a coupon, red packet or right: delivered to the account, nothing to pick up
 
 
 STATUS_VALUES = tuple(s.value for s in OrderStatus)
 LIVE_STATUSES = (OrderStatus.AWAITING_PAYMENT.value, OrderStatus.READY.value, OrderStatus.PICKED_UP.value,
-                 OrderStatus.PREORDERED.value, OrderStatus.OFFERED.value, OrderStatus.IN_REVIEW.value)
+                 OrderStatus.PREORDERED.value, OrderStatus.OFFERED.value, OrderStatus.IN_REVIEW.value,
+                 OrderStatus.FULFILLED.value)
 
 
 class Order(db.Model):
@@ -63,6 +66,11 @@ class Order(db.Model):
     payment: Mapped["Payment | None"] = relationship(uselist=False, cascade="all, delete-orphan")
 
     @property
+    def kind(self) -> str:
+        """The order's reward kind: one kind per order (a cart holds goods only)."""
+        return self.lines[0].item_kind if self.lines else "goods"
+
+    @property
     def cash_due_at_counter(self) -> int:
         if self.payment_mode != "counter":
             return 0
@@ -74,6 +82,7 @@ class OrderLine(db.Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("points >= 0 AND cash_minor >= 0 AND offset_points >= 0", name="amounts_not_negative"),
+        CheckConstraint(f"item_kind IN {ITEM_KINDS!r}", name="known_item_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,6 +91,9 @@ class OrderLine(db.Model):
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("price_plans.id", ondelete="SET NULL"))
     plan_kind: Mapped[str] = mapped_column(String(12))
     item_name: Mapped[str] = mapped_column(String(120))  # as it was when ordered
+    # The item's kind when ordered (catalog.models.ITEM_KINDS): receivers of order_changed
+    # (the wallet, rights) rely on it without loading the item (docs/checkout.md).
+    item_kind: Mapped[str] = mapped_column(String(12), default="goods", server_default="goods")
     quantity: Mapped[int]
     offset_points: Mapped[int] = mapped_column(default=0)
     points: Mapped[int]       # line total charged

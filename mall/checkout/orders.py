@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from ..catalog.models import INSTANT_KINDS
 from ..events import order_changed
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
@@ -51,6 +52,41 @@ class EmptyOrder(DomainError):
     message = _l("There is nothing to order.")
 
 
+class KindRefused(DomainError):
+    """A coupon, red packet, service or right is ordered on its own, one service or right
+    at a time, and a service needs its slot: checked before anything is written."""
+
+
+def check_kinds(totals, *, slot_chosen: bool) -> None:
+    kinds = {line.item.kind for line in totals.lines}
+    if kinds == {"goods"}:
+        return
+    if len(totals.lines) > 1:
+        raise KindRefused(_l("Order a coupon, red packet, service or right on its own, not with other items."))
+    line = totals.lines[0]
+    if line.item.kind in ("service", "right") and line.quantity != 1:
+        raise KindRefused(_l("One at a time, please."), field="quantity")
+    if line.item.kind == "service" and not slot_chosen:
+        raise KindRefused(_l("Choose a time slot."), field="slot_id")
+
+
+def settle_paid(order: Order, now: datetime, *, actor: str = "system", note: str = "") -> None:
+    """A paid order goes to its kind's next status: a coupon, red packet or right is
+    fulfilled at once (the wallet and rights receivers deliver it on the "fulfilled" event,
+    docs/checkout.md), a service is booked (its slot was taken at checkout), goods wait for
+    pickup."""
+    order.reserved_until = None
+    if order.kind in INSTANT_KINDS:
+        order.status = S.FULFILLED.value
+        record(order, "fulfilled", now, actor=actor, note=note)
+    elif order.kind == "service":
+        order.status = S.READY.value
+        record(order, "service_booked", now, actor=actor, note=note)
+    else:
+        order.status = S.READY.value
+        record(order, "ready_for_pickup", now, actor=actor, note=note)
+
+
 def record(order: Order, kind: str, now: datetime, *, actor: str = "system", actor_id=None, note: str = "") -> None:
     db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=actor, actor_id=actor_id, note=note[:255],
                               created_at=now))
@@ -70,13 +106,16 @@ def _holding(member_id: int, item_id: int) -> int:
 
 def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: datetime,
                 hold_minutes: int, card_payments: bool, points_per_unit: int, screen=None,
-                coupon: str | None = None) -> Order:
+                coupon: str | None = None, book=None) -> Order:
     """Place an order once per `key`. Raises OutOfStock, InsufficientPoints, LimitReached,
-    InvalidOffset, ItemLocked or LockUnavailable (Redis down); each leaves nothing behind.
+    InvalidOffset, ItemLocked, KindRefused or LockUnavailable (Redis down); each leaves
+    nothing behind.
 
     `screen(order, now)` is risk screening, passed in by the web view: it is called right
     after the order is written and returns reasons to hold it for review (none: go on).
-    `coupon`: a wallet code to take off the cash part (checkout/coupons.py; CouponRefused)."""
+    `coupon`: a wallet code to take off the cash part (checkout/coupons.py; CouponRefused).
+    `book(order, now)` takes a service order's slot (mall/bookings, passed in by the view);
+    it raises a DomainError when the slot is full, which rolls the order back."""
     if not requests:
         raise EmptyOrder()
     existing = find_by_key(member_id, key)
@@ -116,11 +155,12 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             totals = apply_coupon(member_id, totals, coupon, now)
         if totals.points > totals.balance:
             raise InsufficientPoints(needed=totals.points, available=totals.balance)
+        check_kinds(totals, slot_chosen=book is not None)
         # If the same submit won the race elsewhere, its order is the answer (a replay), and
         # the units this one was admitted for go back: the twin's order holds the stock.
         order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
                                                           hold_minutes=hold_minutes, card_payments=card_payments,
-                                                          screen=screen),
+                                                          screen=screen, book=book),
                                      lambda: find_by_key(member_id, key))
         if not created:
             admitted.not_taken()
@@ -159,7 +199,7 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
                   idempotency_key=key, reserved_until=reserved_until, presale_id=presale_id,
                   queue_position=queue_position, created_at=now, updated_at=now)
     order.lines = [OrderLine(item_id=l.item.id, plan_id=l.plan.id, plan_kind=l.plan.kind, item_name=l.item.name,
-                             quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
+                             item_kind=l.item.kind, quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
                              cash_minor=l.quote.cash_minor) for l in totals.lines]
     db.session.add(order)
     db.session.flush()
@@ -178,7 +218,8 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
     return order
 
 
-def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
+def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, card_payments, screen,
+                 book=None) -> Order:
     # place_order holds the account row (locked before the key was looked up again).
     account = account or lock_account(member_id, now)  # a member without one yet: opened here
     check_limits(member_id, totals)
@@ -196,8 +237,9 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
         order.status, order.reserved_until = S.IN_REVIEW.value, None
         record(order, "held_for_review", now)
     elif cash == 0:  # nothing left to pay: sold at once
-        order.status, order.reserved_until = S.READY.value, None
-        record(order, "ready_for_pickup", now, note="paid in points")
+        settle_paid(order, now, note="paid in points")
+    if book is not None and order.kind == "service":
+        book(order, now)  # the slot's conditional UPDATE; full: the whole order rolls back
     # Stock last: its row is the one every buyer of a hot item needs, and the UPDATE holds
     # that row lock until commit, so nothing may come after it.
     reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now,
@@ -215,8 +257,7 @@ def new_number(now: datetime) -> str:
 
 def _confirm(order: Order, now: datetime, *, actor: str = "system", note: str = "") -> None:
     reservations.confirm(order.id, now=now)
-    order.status, order.reserved_until = S.READY.value, None
-    record(order, "ready_for_pickup", now, actor=actor, note=note)
+    settle_paid(order, now, actor=actor, note=note)
 
 
 def locked_order(order_id: int) -> Order:
@@ -319,7 +360,7 @@ class NotRefundable(DomainError):
     message = _l("Only an order that is ready for pickup can be refunded in full.")
 
 
-def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str) -> Order:
+def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str, actor: str = "staff") -> Order:
     """Refund an order in full: stock back on the shelf, points back to their lots, and a
     card payment marked for refund (sent after commit by send_due_refunds). Idempotent."""
     if not (reason or "").strip():
@@ -334,7 +375,7 @@ def refund_order(order_id: int, *, now: datetime, actor_id: int, reason: str) ->
     if order.payment is not None and order.payment.status == "succeeded":
         order.payment.status, order.payment.updated_at = "refund_due", now
     order.status = S.REFUNDED.value
-    record(order, "refunded", now, actor="staff", actor_id=actor_id, note=reason.strip())
+    record(order, "refunded", now, actor=actor, actor_id=actor_id, note=reason.strip())
     _give_back_admission(returned)
     return order
 

@@ -21,7 +21,7 @@ from ..points.ledger import spend_points
 from .gateway import PaymentUnavailable, StripeGateway
 from .models import Order, OrderStatus, Payment, WebhookEvent
 from ..unit_of_work import commit
-from .orders import _confirm, _release, locked_order, record
+from .orders import _confirm, _release, locked_order, record, settle_paid
 
 S = OrderStatus
 
@@ -93,7 +93,7 @@ def _processing(order, payment, now, *, hold_minutes, **_):
 
 def _succeeded(order, payment, now, **_):
     if payment.status in ("succeeded", "refund_due", "refunded") or order.status in (
-            S.READY.value, S.PICKED_UP.value, S.REFUNDED.value):
+            S.READY.value, S.PICKED_UP.value, S.REFUNDED.value, S.FULFILLED.value):
         return "ignored"
     payment.status, payment.updated_at = "succeeded", now
     if order.status == S.AWAITING_PAYMENT.value:
@@ -110,8 +110,7 @@ def _succeeded(order, payment, now, **_):
             if order.points_total:
                 spend_points(order.member_id, order.points_total, reason="redeem", source="order",
                              key=f"order:{order.id}:retake", now=now, reference=order.number)
-            order.status, order.reserved_until = S.READY.value, None
-            record(order, "ready_for_pickup", now, actor="stripe", note="late payment: stock and points taken again")
+            settle_paid(order, now, actor="stripe", note="late payment: stock and points taken again")
             return "confirmed late"
     except (OutOfStock, InsufficientPoints):
         payment.status = "refund_due"

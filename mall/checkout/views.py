@@ -3,6 +3,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
+from ..bookings import services as bookings
+from ..bookings.forms import RightConfirmForm, SlotChoiceForm
 from ..catalog.models import Item
 from ..catalog.substitutes import offers_for
 from ..catalog.views import viewer
@@ -101,15 +103,37 @@ def _intent() -> str | None:
     return f"{member_id}:{key}" if member_id and key else None
 
 
+def _kind_step(item, form):
+    """What a service or a right asks before it is bought: the slot (checked before anything
+    is written; the slot's conditional UPDATE decides a race) or the confirmation. Returns
+    (book callback or None, refusal or None)."""
+    if item.kind == "service":
+        choice = SlotChoiceForm()
+        if not choice.validate():
+            return None, next(iter(choice.errors.values()))[0]
+        try:
+            bookings.bookable_slot(item.id, choice.slot_id.data, choice.address.data, now())
+        except DomainError as exc:
+            return None, str(exc.message)
+        slot_id, address = choice.slot_id.data, choice.address.data or ""
+        return (lambda order_, when: bookings.book(order_, slot_id=slot_id, address=address, now=when)), None
+    if item.kind == "right" and not RightConfirmForm().confirm_right.data:
+        return None, _("Confirm that you understand what this right gives and for how long.")
+    return None, None
+
+
 @bp.route("/catalog/<int:item_id>/buy", methods=["POST"])
 @roles_required(MEMBER)
 def buy_now(item_id: int):
     item, form = _plan_form(item_id)
     error = None
     if form.validate():
+        book, error = _kind_step(item, form) if item.kind != "goods" else (None, None)
         try:
+            if error:
+                raise DomainError(error)
             order = orders.place_order(current_user.id, [_line(item_id, form)], key=form.key.data, now=now(),
-                                       coupon=form.coupon.data, **_place_args())
+                                       coupon=form.coupon.data, book=book, **_place_args())
         except orders.OutOfStock as exc:
             return _sold_out(item, exc)
         except LockUnavailable as exc:  # Redis down or slow: refuse clearly, nothing written

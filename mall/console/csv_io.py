@@ -23,12 +23,12 @@ from ..web import MAX_INT, has_control_characters
 from ..inventory.models import StockLevel
 from ..points.models import Tier
 from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
-from ..catalog.models import Category, Item
+from ..catalog.models import ITEM_KINDS, Category, Item
 from ..presale.services import receive_goods
 
 COLUMNS = ["sku", "name", "name_zh", "category", "min_tier", "points_price", "per_member_limit",
-           "published", "receive", "received", "reserved", "sold", "available"]
-IMPORTED = COLUMNS[:9]  # received/reserved/sold/available are exported for reading only
+           "published", "receive", "kind", "received", "reserved", "sold", "available"]
+IMPORTED = COLUMNS[:10]  # received/reserved/sold/available are exported for reading only
 MAX_ROWS = 5000
 # Text columns and the schema's length for each (what PostgreSQL would refuse with a 5xx).
 LENGTHS = {"sku": Item.__table__.c.sku.type.length, "name": Item.__table__.c.name.type.length,
@@ -103,7 +103,7 @@ def export_items() -> str:
         .outerjoin(StockLevel, StockLevel.item_id == Item.id).order_by(Item.sku)).all()
     for item, category, tier, stock in rows:
         writer.writerow([_cell(item.sku), _cell(item.name), _cell(item.name_zh or ""), _cell(category), _cell(tier or ""), item.points_price,
-                         item.per_member_limit or "", "yes" if item.published else "no", "",
+                         item.per_member_limit or "", "yes" if item.published else "no", "", item.kind,
                          stock.received if stock else 0, stock.reserved if stock else 0,
                          stock.sold if stock else 0, stock.available if stock else 0])
     return out.getvalue()
@@ -177,8 +177,11 @@ def _parse(text: str):
         published = (raw.get("published") or "no").strip().lower()
         if published not in ("yes", "no"):
             bad("published", str(_l("Write yes or no.")))
+        kind = (raw.get("kind") or "").strip()  # empty: goods for a new item, unchanged for an existing one
+        if kind and kind not in ITEM_KINDS:
+            bad("kind", str(_l("Write one of: %(kinds)s.", kinds=", ".join(ITEM_KINDS))))
         if ok:
-            rows.append((number, dict(sku=sku, name=raw["name"].strip(), name_zh=(raw.get("name_zh") or "").strip() or None,
+            rows.append((number, dict(sku=sku, kind=kind or None, name=raw["name"].strip(), name_zh=(raw.get("name_zh") or "").strip() or None,
                                       category_id=categories[category], min_tier_id=tiers.get(tier),
                                       points_price=row["points_price"], per_member_limit=row["per_member_limit"],
                                       published=published == "yes", receive=row["receive"])))
@@ -206,7 +209,7 @@ def _apply_row(row, *, actor_id, now, reference, result):
     fields = {k: row[k] for k in ("sku", "name", "name_zh", "category_id", "min_tier_id", "points_price",
                                   "per_member_limit")}
     if item is None:
-        item = create_item(ItemData(**fields), actor_id=actor_id, now=now, published=row["published"])
+        item = create_item(ItemData(**fields, kind=row["kind"] or "goods"), actor_id=actor_id, now=now, published=row["published"])
         result.created += 1
     else:
         current = snapshot(item)
@@ -214,7 +217,7 @@ def _apply_row(row, *, actor_id, now, reference, result):
                         available_from=item.available_from, available_until=item.available_until,
                         tier_prices={int(k): v for k, v in current["tier_prices"].items()},
                         plans=[PlanData(p["kind"], p["points"], p["cash_minor"], p["max_offset_pct"], p["active"])
-                               for p in current["plans"]])
+                               for p in current["plans"]], kind=row["kind"] or item.kind)
         update_item(item.id, data, actor_id=actor_id, now=now)
         if item.published != row["published"]:
             set_published(item.id, row["published"], actor_id=actor_id, now=now)

@@ -52,7 +52,18 @@ class PlanSubForm(Form):
             raise ValidationError(_l("The points offset cap must be between 1% and 100%."))
 
 
+KIND_CHOICES = [("goods", _l("Goods, picked up at a store")), ("coupon", _l("Coupon")),
+                ("red_packet", _l("Red packet")), ("service", _l("Service, booked in a time slot")),
+                ("right", _l("Right, held for a time"))]
+RIGHT_CHOICES = [("", _l("(not a right)")), ("priority_purchase", _l("Priority purchase")),
+                 ("free_delivery", _l("Free delivery")), ("exclusive_service", _l("Exclusive service line"))]
+
+
 class ItemForm(Form):
+    kind = SelectField(_l("Kind of reward"), choices=KIND_CHOICES, default="goods")
+    right_kind = SelectField(_l("Right it grants"), choices=RIGHT_CHOICES, default="", validators=[Optional()])
+    right_days = IntegerField(_l("Right valid for (days)"), validators=[
+        Optional(), NumberRange(min=1, max=3660, message=_l("Between 1 and 3660 days."))])
     sku = StringField(_l("SKU"), validators=[DataRequired(_l("Give the item a SKU.")), Length(max=40)])
     name = StringField(_l("Name"), validators=[DataRequired(_l("Give the item a name.")), Length(max=120)])
     name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=120)])
@@ -68,6 +79,19 @@ class ItemForm(Form):
         description=_l("Empty for no limit."))
     available_from = DateTimeLocalField(_l("On sale from"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     available_until = DateTimeLocalField(_l("On sale until"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+    def validate(self, extra_validators=None):
+        """A right item needs its grant (which right, how many days): checked here, beside
+        the fields, because Optional() ends their own validation when they are empty."""
+        ok = super().validate(extra_validators)
+        if self.kind.data == "right":
+            if not self.right_kind.data:
+                self.right_kind.errors = [*self.right_kind.errors, _l("Choose which right the item grants.")]
+                ok = False
+            if not self.right_days.data and not self.right_days.errors:
+                self.right_days.errors = [*self.right_days.errors, _l("Enter how many days the right lasts.")]
+                ok = False
+        return ok
     plans = FieldList(FormField(PlanSubForm), min_entries=3, max_entries=6)
 
     def __init__(self, *args, categories=(), tiers=(), **kwargs):

@@ -17,6 +17,7 @@ from ..instore import categories as purchase_categories
 from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
+from ..rights import services as rights
 from ..web import int_arg, local_to_utc, refuse, render, roles_required, utc_to_local
 from . import csv_io
 from .forms import (AdjustForm, CategoryForm, DeleteForm, ImageForm, ImportForm, PublishForm, PurchaseCategoryEditForm,
@@ -45,6 +46,9 @@ def _form(item=None):
         form.min_tier_id.data = item.min_tier_id or 0
         form.available_from.data = utc_to_local(item.available_from)
         form.available_until.data = utc_to_local(item.available_until)
+        spec = rights.spec_for(item.id)
+        if spec is not None:
+            form.right_kind.data, form.right_days.data = spec.right_kind, spec.valid_days
         for tier, field in form.tier_fields:
             field.data = next((tp.points for tp in item.tier_prices if tp.tier_id == tier.id), None)
         for entry, plan in zip(form.plans.entries, item.plans):
@@ -65,7 +69,14 @@ def _data(form) -> ItemData:
                     category_id=form.category_id.data, min_tier_id=form.min_tier_id.data or None,
                     points_price=form.points_price.data, per_member_limit=form.per_member_limit.data,
                     available_from=utc(form.available_from.data), available_until=utc(form.available_until.data),
-                    tier_prices={t.id: f.data for t, f in form.tier_fields if f.data}, plans=plans)
+                    tier_prices={t.id: f.data for t, f in form.tier_fields if f.data}, plans=plans,
+                    kind=form.kind.data)
+
+
+def _save_right(item_id: int, form) -> None:
+    """A right item's spec (what it grants, for how long) beside the item (mall/rights)."""
+    if form.kind.data == "right":
+        rights.save_spec(item_id, form.right_kind.data, form.right_days.data)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -75,6 +86,7 @@ def new_item():
     if form.validate_on_submit():
         try:
             item = management.create_item(_data(form), actor_id=current_user.id, now=now())
+            _save_right(item.id, form)
         except DomainError as error:
             refuse(form, error)
         else:
@@ -91,6 +103,7 @@ def edit_item(item_id: int):
     if form.validate_on_submit():
         try:
             management.update_item(item_id, _data(form), actor_id=current_user.id, now=now())
+            _save_right(item_id, form)
         except DomainError as error:
             refuse(form, error)
         else:

@@ -99,8 +99,8 @@ class PickupPanel:
 
 def pickup_panel(order: Order, now: datetime, *, pickup_days: int) -> PickupPanel | None:
     """Read only: the code is derived, never stored, so showing it writes nothing."""
-    if order.status not in (OrderStatus.READY.value, OrderStatus.PICKED_UP.value):
-        return None
+    if order.status not in (OrderStatus.READY.value, OrderStatus.PICKED_UP.value) or order.kind != "goods":
+        return None  # a coupon, red packet, right or service has nothing to pick up
     pickup = pickup_of(order.id)
     if order.status == OrderStatus.PICKED_UP.value or pickup is not None:
         return PickupPanel(status="picked_up", code=None, svg=None, stores=[], deadline=None, expired=False,
@@ -142,7 +142,7 @@ def _check(order: Order, store: Store, now: datetime, pickup_days: int) -> datet
     pickup = pickup_of(order.id)
     if pickup is not None:
         raise AlreadyPickedUp(pickup.store.name, pickup.picked_up_at, handed_over_by(pickup))
-    if order.status != OrderStatus.READY.value:
+    if order.status != OrderStatus.READY.value or order.kind != "goods":
         raise NotReadyForPickup()
     deadline = pickup_deadline(order, pickup_days)
     if deadline <= now:

@@ -18,11 +18,15 @@ class Presale(db.Model):
         CheckConstraint("taken >= 0 AND taken <= cap", name="never_over_cap"),
         CheckConstraint("closes_at > opens_at", name="window_ends_after_it_starts"),
         CheckConstraint("offer_hours > 0", name="offer_hours_positive"),
+        CheckConstraint("priority_opens_at IS NULL OR priority_opens_at < opens_at", name="priority_before_opening"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Holders of the priority_purchase right (mall/rights) may pre-order from here until
+    # opens_at, before everyone else; NULL: no priority window.
+    priority_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cap: Mapped[int]
     taken: Mapped[int] = mapped_column(default=0)
@@ -32,6 +36,9 @@ class Presale(db.Model):
 
     def is_open(self, now: datetime) -> bool:
         return self.opens_at <= now < self.closes_at
+
+    def in_priority_window(self, now: datetime) -> bool:
+        return self.priority_opens_at is not None and self.priority_opens_at <= now < self.opens_at
 
     @property
     def left(self) -> int:

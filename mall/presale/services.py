@@ -32,6 +32,7 @@ from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want
 from ..inventory.services import receive_stock
 from ..pagination import paginate
+from ..rights.services import holds
 from ..points.ledger import lock_account, refund_points, spend_points
 from ..points.models import LedgerEntry
 from ..points.tiers import tier_status
@@ -67,11 +68,13 @@ def _presale_snapshot(presale: Presale | None) -> dict:
         return {}
     return {"presale_opens_at": presale.opens_at.isoformat(), "presale_closes_at": presale.closes_at.isoformat(),
             "presale_cap": presale.cap, "presale_ships_on": presale.ships_on.isoformat(),
-            "presale_offer_hours": presale.offer_hours}
+            "presale_offer_hours": presale.offer_hours,
+            "presale_priority_opens_at": presale.priority_opens_at.isoformat() if presale.priority_opens_at else None}
 
 
 def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: int, ships_on: date,
-                 offer_hours: int, now: datetime, actor_id: int | None = None) -> Presale:
+                 offer_hours: int, now: datetime, actor_id: int | None = None,
+                 priority_opens_at: datetime | None = None) -> Presale:
     """Open or change an item's presale, recorded in the item's history. Refuses a window
     that ends before it starts, a ship date before pre-orders open, and a cap below the
     places already taken (checked with the presale row locked, so no pre-order slips in)."""
@@ -82,6 +85,9 @@ def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: 
         raise InvalidItem(_l("The cap must be a whole number above zero."), field="cap")
     if not isinstance(offer_hours, int) or not 1 <= offer_hours <= 720:
         raise InvalidItem(_l("Between 1 and 720 hours."), field="offer_hours")
+    if priority_opens_at is not None and priority_opens_at >= opens_at:
+        raise InvalidItem(_l("Priority access must open before pre-orders open for everyone."),
+                          field="priority_opens_at")
     if ships_on < _shop_day(opens_at):
         raise InvalidItem(_l("The ship date can't be before pre-orders open."), field="ships_on")
     presale = db.session.execute(select(Presale).where(Presale.item_id == item_id).with_for_update()
@@ -94,10 +100,32 @@ def save_presale(item_id: int, *, opens_at: datetime, closes_at: datetime, cap: 
                           field="cap")
     before = _presale_snapshot(presale if presale.id else None)
     presale.opens_at, presale.closes_at, presale.cap = opens_at, closes_at, cap
+    presale.priority_opens_at = priority_opens_at
     presale.ships_on, presale.offer_hours = ships_on, offer_hours
     db.session.flush()
     record_change(item_id, "presale", before, _presale_snapshot(presale), actor_id=actor_id, now=now)
     return presale
+
+
+def presale_access(presale: Presale, member_id: int | None, now: datetime) -> str:
+    """"open" (everyone may pre-order), "priority" (the priority window, and this member
+    holds priority purchase), "priority_only" (the priority window, not for this member),
+    or "closed"."""
+    if presale.is_open(now):
+        return "open"
+    if presale.in_priority_window(now):
+        return "priority" if holds(member_id, "priority_purchase", now) else "priority_only"
+    return "closed"
+
+
+def check_presale_access(presale: Presale, member_id: int, now: datetime) -> None:
+    access = presale_access(presale, member_id, now)
+    if access == "priority_only":
+        local = presale.opens_at.astimezone(shoptime.shop_zone(_zone()))
+        raise PresaleClosed(_l("Priority access only for now. Opens for everyone at %(time)s.",
+                               time=f"{local:%Y-%m-%d %H:%M}"))
+    if access == "closed":
+        raise PresaleClosed()
 
 
 def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str, now: datetime,
@@ -110,8 +138,7 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
     presale = db.session.get(Presale, presale_id)
     if presale is None or presale.item_id != request.item_id:
         raise NotFound()
-    if not presale.is_open(now):
-        raise PresaleClosed()
+    check_presale_access(presale, member_id, now)
     totals = price(member_id, [request], now, points_per_unit=points_per_unit)
     if totals.points > totals.balance:
         raise InsufficientPoints(needed=totals.points, available=totals.balance)

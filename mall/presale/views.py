@@ -77,13 +77,15 @@ def console_presale(item_id: int):
     form = PresaleForm()
     if request.method == "GET" and presale is not None:
         form.opens_at.data, form.closes_at.data = utc_to_local(presale.opens_at), utc_to_local(presale.closes_at)
+        form.priority_opens_at.data = utc_to_local(presale.priority_opens_at)
         form.cap.data, form.ships_on.data, form.offer_hours.data = presale.cap, presale.ships_on, presale.offer_hours
     if form.validate_on_submit():
         try:
             services.save_presale(item_id, opens_at=local_to_utc(form.opens_at.data),
                                   closes_at=local_to_utc(form.closes_at.data),
                                   cap=form.cap.data, ships_on=form.ships_on.data, offer_hours=form.offer_hours.data,
-                                  now=now(), actor_id=current_user.id)
+                                  now=now(), actor_id=current_user.id,
+                                  priority_opens_at=local_to_utc(form.priority_opens_at.data))
         except DomainError as error:
             field = getattr(form, error.field or "", None)
             (field.errors if field is not None else form.form_errors).append(str(error.message))

@@ -111,6 +111,13 @@ ROUTES = {
     ("POST", "/orders/<int:order_id>/offer"):               M_ONLY,
     ("GET", "/console/items/<int:item_id>/presale"):        MERCH_PAGE,
     ("POST", "/console/items/<int:item_id>/presale"):       MERCH_ONLY,
+    # --- services and rights (bookings) -------------------------------------------------
+    ("POST", "/orders/<int:order_id>/booking/reschedule"):  M_ONLY,
+    ("POST", "/orders/<int:order_id>/booking/cancel"):      M_ONLY,
+    ("GET", "/counter/bookings"):                           STAFF_PAGE,
+    ("POST", "/counter/bookings/<int:booking_id>/done"):    STAFF_ONLY,
+    ("GET", "/console/items/<int:item_id>/slots"):          MERCH_PAGE,
+    ("POST", "/console/items/<int:item_id>/slots"):         MERCH_ONLY,
     # --- in store: counter, pickups, receipts, API keys (instore) -----------------------
     ("GET", "/counter"):                                    STAFF_PAGE,
     ("GET", "/counter/pickup"):                             STAFF_ONLY,   # 422 without a code
@@ -213,7 +220,8 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "notification_id": "999", "action": "cancel", "receipt_no": "R1", "code": "NOPE",
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
           "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
-          "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}"}
+          "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}",
+          "booking_id": "999"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 

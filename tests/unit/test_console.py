@@ -398,3 +398,21 @@ def test_the_sold_out_gate_loads_the_substitutes_in_place(client, tiers, clock, 
     offers = client.get(f"/catalog/{hot.id}/offers", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Take Juicer instead" in offers and "Take Mixer instead" in offers and "<html" not in offers
     assert member
+
+
+def test_a_merchandiser_makes_a_right_item_with_what_it_grants_and_a_csv_carries_each_kind(client, merch, tiers, clock):
+    from mall.rights.services import spec_for
+    make_item(clock.now())
+    db.session.commit()
+    form = _form(tiers, sku="RIGHT-1", name="Priority purchase", kind="right", right_kind="", right_days="")
+    refused = client.post("/console/items/new", data=form)
+    assert refused.status_code == 422 and "Choose which right the item grants." in refused.get_data(as_text=True)
+    response = client.post("/console/items/new", data={**form, "right_kind": "priority_purchase", "right_days": "90"})
+    assert response.status_code == 302
+    item = db.session.scalar(select(Item).where(Item.sku == "RIGHT-1"))
+    assert item.kind == "right"
+    assert (spec_for(item.id).right_kind, spec_for(item.id).valid_days) == ("priority_purchase", 90)
+    exported = client.get("/console/export.csv").get_data(as_text=True)
+    header, *rows = exported.splitlines()
+    assert "kind" in header.split(",")
+    assert any(r.startswith("RIGHT-1,") and ",right," in r for r in rows)

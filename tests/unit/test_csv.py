@@ -88,3 +88,15 @@ def test_a_bad_row_among_good_ones_names_its_row_and_changes_no_stock(client, me
     db.session.expire_all()
     assert db.session.get(StockLevel, existing.id).received == 5
     assert db.session.scalar(select(func.count()).select_from(Item)) == 1
+
+
+def test_the_kind_column_creates_an_item_of_that_kind_keeps_it_when_empty_and_refuses_an_unknown_one(client, merch, clock):
+    header = "sku,name,name_zh,category,min_tier,points_price,per_member_limit,published,receive,kind\n"
+    assert _upload(client, header + "CPN-1,Voucher,,home,,500,,yes,100,coupon\n").status_code == 200
+    voucher = db.session.scalar(select(Item).where(Item.sku == "CPN-1"))
+    assert voucher.kind == "coupon" and db.session.get(StockLevel, voucher.id).received == 100
+    assert _upload(client, header + "CPN-1,Voucher ¥10,,home,,500,,yes,,\n").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Item, voucher.id).kind == "coupon"
+    refused = _upload(client, header + "CPN-2,Odd,,home,,500,,yes,,lottery\n")
+    assert refused.status_code == 422 and "<code>kind</code>" in refused.get_data(as_text=True)
