@@ -109,6 +109,8 @@ def create_app(config=None, *, clock=None) -> Flask:
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)
+    from . import health
+    health.init_app(app)  # /healthz for the balancer, X-Mall-Node (several app nodes)
     from .templating import register_templating
     register_templating(app)
     unit_of_work.init_app(app)

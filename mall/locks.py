@@ -8,9 +8,11 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
+from urllib.parse import unquote
 
 import redis
 from flask import current_app
+from redis.cluster import ClusterNode, RedisCluster
 
 from .errors import LockUnavailable
 
@@ -61,12 +63,34 @@ class RedisLocks:
                 log.warning("redis lock %s release failed: %s", name, exc)
 
 
-def redis_client(redis_url: str | None) -> redis.Redis | None:
+CLUSTER_SCHEME = "redis+cluster://"  # Flask-Limiter's (limits') scheme for the same cluster
+
+
+def cluster_nodes(redis_url: str) -> tuple[list[ClusterNode], str | None]:
+    """The startup nodes and password of redis+cluster://[:password@]host:port[,host:port...]."""
+    rest = redis_url[len(CLUSTER_SCHEME):].split("/", 1)[0]
+    credentials, _, hosts = rest.rpartition("@")
+    password = unquote(credentials.partition(":")[2]) or None if credentials else None
+    nodes = []
+    for address in filter(None, hosts.split(",")):
+        host, _, port = address.rpartition(":")
+        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    if not nodes:
+        raise ValueError(f"no host:port in {CLUSTER_SCHEME} URL")
+    return nodes, password
+
+
+def redis_client(redis_url: str | None) -> redis.Redis | RedisCluster | None:
+    """redis://... gives one Redis; redis+cluster://... a Redis Cluster client (keys that a
+    script touches together carry one {hash tag}, see mall/inventory/admission.py)."""
     if not redis_url:
         log.warning("REDIS_URL is not set: using in-process locks, safe for ONE process only. "
                     "Set REDIS_URL before running more than one worker.")
         return None
     # Short timeouts: a slow Redis means a quick "busy, try again", never a hung checkout.
+    if redis_url.startswith(CLUSTER_SCHEME):
+        nodes, password = cluster_nodes(redis_url)
+        return RedisCluster(startup_nodes=nodes, password=password, socket_timeout=2, socket_connect_timeout=2)
     return redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
 
@@ -80,7 +104,7 @@ def app_locks():
     return current_app.extensions["mall.locks"]
 
 
-def app_redis() -> redis.Redis | None:
+def app_redis() -> redis.Redis | RedisCluster | None:
     return current_app.extensions.get("mall.redis")
 
 
