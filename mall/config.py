@@ -28,9 +28,10 @@ class Config:
     # No pre-ping: it costs a round trip on every request. Recycle instead, so connections
     # never outlive a server-side idle timeout.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 10}
-    # redis://host:port/db for one Redis (or Sentinel-managed master behind one address), or
-    # redis+cluster://host:port[,host:port...] for a Redis Cluster: the locks, admission
-    # counters, login slow-down and Flask-Limiter all use the cluster client then.
+    # redis://host:port/db for one Redis; redis+sentinel://host:port[,host:port...]/SERVICE
+    # for the master Redis Sentinel names; redis+cluster://host:port[,host:port...] for a
+    # Redis Cluster. The locks, admission counters, login slow-down and Flask-Limiter all
+    # use the same kind of client (docs/deployment.md).
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Several app nodes (docs/deployment.md): this node's name, sent as X-Mall-Node on every
     # response and in /healthz, so which node answered is visible.

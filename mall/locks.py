@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import redis
 from flask import current_app
 from redis.cluster import ClusterNode, RedisCluster
+from redis.sentinel import Sentinel
 
 from .errors import LockUnavailable
 
@@ -63,26 +64,45 @@ class RedisLocks:
                 log.warning("redis lock %s release failed: %s", name, exc)
 
 
-CLUSTER_SCHEME = "redis+cluster://"  # Flask-Limiter's (limits') scheme for the same cluster
+# Flask-Limiter's (limits') schemes for the same deployments, so one REDIS_URL serves both.
+CLUSTER_SCHEME = "redis+cluster://"
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def _addresses(redis_url: str, scheme: str) -> tuple[list[tuple[str, int]], str | None, str]:
+    """(host, port) pairs, password and path of scheme[:password@]host:port[,host:port...][/path]."""
+    rest, _, path = redis_url[len(scheme):].partition("/")
+    credentials, _, hosts = rest.rpartition("@")
+    password = unquote(credentials.partition(":")[2]) or None if credentials else None
+    addresses = []
+    for address in filter(None, hosts.split(",")):
+        host, _, port = address.rpartition(":")
+        addresses.append((host or "127.0.0.1", int(port or 6379)))
+    if not addresses:
+        raise ValueError(f"no host:port in {scheme} URL")
+    return addresses, password, path
 
 
 def cluster_nodes(redis_url: str) -> tuple[list[ClusterNode], str | None]:
     """The startup nodes and password of redis+cluster://[:password@]host:port[,host:port...]."""
-    rest = redis_url[len(CLUSTER_SCHEME):].split("/", 1)[0]
-    credentials, _, hosts = rest.rpartition("@")
-    password = unquote(credentials.partition(":")[2]) or None if credentials else None
-    nodes = []
-    for address in filter(None, hosts.split(",")):
-        host, _, port = address.rpartition(":")
-        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
-    if not nodes:
-        raise ValueError(f"no host:port in {CLUSTER_SCHEME} URL")
-    return nodes, password
+    addresses, password, _path = _addresses(redis_url, CLUSTER_SCHEME)
+    return [ClusterNode(host, port) for host, port in addresses], password
+
+
+def sentinel_master(redis_url: str) -> redis.Redis:
+    """The current master of redis+sentinel://[:password@]host:port[,host:port...]/SERVICE,
+    as Sentinel names it: after a failover the client finds the new master by itself."""
+    addresses, password, service = _addresses(redis_url, SENTINEL_SCHEME)
+    if not service:
+        raise ValueError("redis+sentinel:// URL names no service (…/mymaster)")
+    sentinel = Sentinel(addresses, socket_timeout=2, socket_connect_timeout=2)
+    return sentinel.master_for(service.strip("/"), password=password, socket_timeout=2, socket_connect_timeout=2)
 
 
 def redis_client(redis_url: str | None) -> redis.Redis | RedisCluster | None:
-    """redis://... gives one Redis; redis+cluster://... a Redis Cluster client (keys that a
-    script touches together carry one {hash tag}, see mall/inventory/admission.py)."""
+    """redis://... gives one Redis; redis+sentinel://.../SERVICE the master Sentinel names;
+    redis+cluster://... a Redis Cluster client (keys that a script touches together carry
+    one {hash tag}, see mall/inventory/admission.py)."""
     if not redis_url:
         log.warning("REDIS_URL is not set: using in-process locks, safe for ONE process only. "
                     "Set REDIS_URL before running more than one worker.")
@@ -91,6 +111,8 @@ def redis_client(redis_url: str | None) -> redis.Redis | RedisCluster | None:
     if redis_url.startswith(CLUSTER_SCHEME):
         nodes, password = cluster_nodes(redis_url)
         return RedisCluster(startup_nodes=nodes, password=password, socket_timeout=2, socket_connect_timeout=2)
+    if redis_url.startswith(SENTINEL_SCHEME):
+        return sentinel_master(redis_url)
     return redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
 
