@@ -13,11 +13,17 @@ from urllib.parse import unquote
 import redis
 from flask import current_app
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import SlotNotCoveredError
 from redis.sentinel import Sentinel
 
 from .errors import LockUnavailable
 
 log = logging.getLogger(__name__)
+
+# What "Redis is unavailable" looks like: redis-py's errors, plus a Redis Cluster whose slot
+# has no reachable master (not a RedisError). A cross-slot call is a bug, not an outage:
+# its RedisClusterException is left to surface.
+UNAVAILABLE = (redis.RedisError, SlotNotCoveredError)
 
 
 class LocalLocks:
@@ -50,7 +56,7 @@ class RedisLocks:
         lock = self.client.lock(f"mall:lock:{name}", timeout=ttl, blocking_timeout=wait)
         try:
             acquired = lock.acquire()
-        except redis.RedisError as exc:
+        except UNAVAILABLE as exc:
             log.warning("redis lock %s unavailable: %s", name, exc)
             raise LockUnavailable() from exc
         if not acquired:
@@ -60,7 +66,7 @@ class RedisLocks:
         finally:
             try:
                 lock.release()
-            except redis.RedisError as exc:  # includes a lease that already lapsed
+            except UNAVAILABLE as exc:  # includes a lease that already lapsed
                 log.warning("redis lock %s release failed: %s", name, exc)
 
 
@@ -156,5 +162,5 @@ def count_in_window(key: str, ttl: int) -> int:
         pipe.incr(key)
         pipe.expire(key, ttl, nx=True)
         return pipe.execute()[0]
-    except redis.RedisError:
+    except UNAVAILABLE:
         return 0

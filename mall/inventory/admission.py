@@ -26,6 +26,7 @@ import redis
 from flask import current_app
 
 from ..errors import LockUnavailable
+from ..locks import UNAVAILABLE
 from ..unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class RedisAdmission:
                 taken.append((want.item_id, want.quantity))
             if intent is not None and taken:
                 self.client.set(INTENT_KEY.format(item_id=taken[0][0], intent=intent), 1, ex=INTENT_SECONDS)
-        except redis.RedisError as exc:
+        except UNAVAILABLE as exc:
             self._give_back_all(taken)
             self.refusals.refused(exc)
             raise LockUnavailable() from exc
@@ -172,7 +173,7 @@ class RedisAdmission:
             return False
         try:
             return bool(self.client.exists(INTENT_KEY.format(item_id=item_id, intent=intent)))
-        except redis.RedisError:
+        except UNAVAILABLE:
             return False
 
     def gate(self, item_id: int, intent: str | None) -> bool:
@@ -184,7 +185,7 @@ class RedisAdmission:
             keys.append(INTENT_KEY.format(item_id=item_id, intent=intent))
         try:
             return self._gate_script(keys=keys) == 1
-        except redis.RedisError:
+        except UNAVAILABLE:
             return False
 
     def sold_out(self, item_id: int) -> bool:
@@ -192,7 +193,7 @@ class RedisAdmission:
         full checkout path decides."""
         try:
             left = self.client.get(KEY.format(item_id=item_id))
-        except redis.RedisError:
+        except UNAVAILABLE:
             return False
         return left is not None and int(left) <= 0
 
@@ -201,13 +202,13 @@ class RedisAdmission:
             key = KEY.format(item_id=item_id)
             if self.client.exists(key):
                 self.client.incrby(key, quantity)
-        except redis.RedisError:
+        except UNAVAILABLE:
             pass  # the next resync restores the counter from the database
 
     def resync(self, item_id: int, available: int) -> None:
         try:
             self.client.set(KEY.format(item_id=item_id), available, ex=TTL_SECONDS)
-        except redis.RedisError:
+        except UNAVAILABLE:
             pass
 
 
