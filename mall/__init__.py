@@ -123,6 +123,9 @@ def create_app(config=None, *, clock=None) -> Flask:
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)
+    from . import health, replica
+    health.init_app(app)  # /healthz for the balancer, X-Mall-Node (several app nodes)
+    replica.init_app(app)  # HQ's reporting reads on MALL_ANALYTICS_DATABASE_URL when set
     from .templating import register_templating
     register_templating(app)
     unit_of_work.init_app(app)

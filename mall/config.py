@@ -11,8 +11,8 @@ def _sqlite_default() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'mall.sqlite3'}"
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL") or _sqlite_default()
+def _database_url(url: str | None = None) -> str:
+    url = url or os.environ.get("DATABASE_URL") or _sqlite_default()
     # Heroku-style URLs and bare "postgresql://" should use psycopg 3, which we ship.
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
@@ -28,7 +28,18 @@ class Config:
     # No pre-ping: it costs a round trip on every request. Recycle instead, so connections
     # never outlive a server-side idle timeout.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 10}
+    # redis://host:port/db for one Redis; redis+sentinel://host:port[,host:port...]/SERVICE
+    # for the master Redis Sentinel names; redis+cluster://host:port[,host:port...] for a
+    # Redis Cluster. The locks, admission counters, login slow-down and Flask-Limiter all
+    # use the same kind of client (docs/deployment.md).
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Several app nodes (docs/deployment.md): this node's name, sent as X-Mall-Node on every
+    # response and in /healthz, so which node answered is visible.
+    MALL_NODE_NAME = os.environ.get("MALL_NODE_NAME") or None
+    # HQ's reporting reads (mall/hq/analytics.py) on a PostgreSQL replica, when set; every
+    # write and every other read stays on DATABASE_URL.
+    MALL_ANALYTICS_DATABASE_URL = (_database_url(os.environ["MALL_ANALYTICS_DATABASE_URL"])
+                                   if os.environ.get("MALL_ANALYTICS_DATABASE_URL") else None)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -8,13 +8,22 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
+from urllib.parse import unquote
 
 import redis
 from flask import current_app
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import SlotNotCoveredError
+from redis.sentinel import Sentinel
 
 from .errors import LockUnavailable
 
 log = logging.getLogger(__name__)
+
+# What "Redis is unavailable" looks like: redis-py's errors, plus a Redis Cluster whose slot
+# has no reachable master (not a RedisError). A cross-slot call is a bug, not an outage:
+# its RedisClusterException is left to surface.
+UNAVAILABLE = (redis.RedisError, SlotNotCoveredError)
 
 
 class LocalLocks:
@@ -47,7 +56,7 @@ class RedisLocks:
         lock = self.client.lock(f"mall:lock:{name}", timeout=ttl, blocking_timeout=wait)
         try:
             acquired = lock.acquire()
-        except redis.RedisError as exc:
+        except UNAVAILABLE as exc:
             log.warning("redis lock %s unavailable: %s", name, exc)
             raise LockUnavailable() from exc
         if not acquired:
@@ -57,16 +66,59 @@ class RedisLocks:
         finally:
             try:
                 lock.release()
-            except redis.RedisError as exc:  # includes a lease that already lapsed
+            except UNAVAILABLE as exc:  # includes a lease that already lapsed
                 log.warning("redis lock %s release failed: %s", name, exc)
 
 
-def redis_client(redis_url: str | None) -> redis.Redis | None:
+# Flask-Limiter's (limits') schemes for the same deployments, so one REDIS_URL serves both.
+CLUSTER_SCHEME = "redis+cluster://"
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def _addresses(redis_url: str, scheme: str) -> tuple[list[tuple[str, int]], str | None, str]:
+    """(host, port) pairs, password and path of scheme[:password@]host:port[,host:port...][/path]."""
+    rest, _, path = redis_url[len(scheme):].partition("/")
+    credentials, _, hosts = rest.rpartition("@")
+    password = unquote(credentials.partition(":")[2]) or None if credentials else None
+    addresses = []
+    for address in filter(None, hosts.split(",")):
+        host, _, port = address.rpartition(":")
+        addresses.append((host or "127.0.0.1", int(port or 6379)))
+    if not addresses:
+        raise ValueError(f"no host:port in {scheme} URL")
+    return addresses, password, path
+
+
+def cluster_nodes(redis_url: str) -> tuple[list[ClusterNode], str | None]:
+    """The startup nodes and password of redis+cluster://[:password@]host:port[,host:port...]."""
+    addresses, password, _path = _addresses(redis_url, CLUSTER_SCHEME)
+    return [ClusterNode(host, port) for host, port in addresses], password
+
+
+def sentinel_master(redis_url: str) -> redis.Redis:
+    """The current master of redis+sentinel://[:password@]host:port[,host:port...]/SERVICE,
+    as Sentinel names it: after a failover the client finds the new master by itself."""
+    addresses, password, service = _addresses(redis_url, SENTINEL_SCHEME)
+    if not service:
+        raise ValueError("redis+sentinel:// URL names no service (…/mymaster)")
+    sentinel = Sentinel(addresses, socket_timeout=2, socket_connect_timeout=2)
+    return sentinel.master_for(service.strip("/"), password=password, socket_timeout=2, socket_connect_timeout=2)
+
+
+def redis_client(redis_url: str | None) -> redis.Redis | RedisCluster | None:
+    """redis://... gives one Redis; redis+sentinel://.../SERVICE the master Sentinel names;
+    redis+cluster://... a Redis Cluster client (keys that a script touches together carry
+    one {hash tag}, see mall/inventory/admission.py)."""
     if not redis_url:
         log.warning("REDIS_URL is not set: using in-process locks, safe for ONE process only. "
                     "Set REDIS_URL before running more than one worker.")
         return None
     # Short timeouts: a slow Redis means a quick "busy, try again", never a hung checkout.
+    if redis_url.startswith(CLUSTER_SCHEME):
+        nodes, password = cluster_nodes(redis_url)
+        return RedisCluster(startup_nodes=nodes, password=password, socket_timeout=2, socket_connect_timeout=2)
+    if redis_url.startswith(SENTINEL_SCHEME):
+        return sentinel_master(redis_url)
     return redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
 
@@ -80,7 +132,7 @@ def app_locks():
     return current_app.extensions["mall.locks"]
 
 
-def app_redis() -> redis.Redis | None:
+def app_redis() -> redis.Redis | RedisCluster | None:
     return current_app.extensions.get("mall.redis")
 
 
@@ -110,5 +162,5 @@ def count_in_window(key: str, ttl: int) -> int:
         pipe.incr(key)
         pipe.expire(key, ttl, nx=True)
         return pipe.execute()[0]
-    except redis.RedisError:
+    except UNAVAILABLE:
         return 0

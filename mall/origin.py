@@ -30,7 +30,8 @@ def public_url(endpoint: str, **values) -> str:
 
 
 def is_browser_request() -> bool:
-    return not request.path.startswith(("/static/", "/api/"))  # not files, not server-to-server
+    # Not files, not server-to-server, not the balancer's health probe.
+    return not request.path.startswith(("/static/", "/api/")) and request.path != "/healthz"
 
 
 def init_app(app: Flask) -> None:

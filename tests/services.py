@@ -13,6 +13,9 @@ PG_HOST = os.environ.get("MALL_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MALL_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("MALL_TEST_PG_USER", "postgres")
 REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A Redis Cluster instead (scripts/redis-cluster prints its URL; host:port of one master is
+# enough): the Redis-backed tests then run against the cluster (scripts/test's second run).
+REDIS_CLUSTER = os.environ.get("MALL_TEST_REDIS_CLUSTER") or None
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -54,8 +57,23 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def redis_cluster_url() -> str | None:
+    """The cluster's redis+cluster:// URL under MALL_TEST_REDIS_CLUSTER, else None."""
+    if not REDIS_CLUSTER:
+        return None
+    url = REDIS_CLUSTER if "://" in REDIS_CLUSTER else "redis+cluster://" + REDIS_CLUSTER
+    first = url.split("://", 1)[1].split(",")[0].rpartition("@")[2]
+    host, _, port = first.rpartition(":")
+    require("Redis Cluster", host or "127.0.0.1", int(port or 6379))
+    return url
+
+
 def redis_url() -> str:
+    """The Redis the tests use: MALL_TEST_REDIS_CLUSTER's cluster when set, else one Redis."""
     from urllib.parse import urlsplit
+    cluster = redis_cluster_url()
+    if cluster:
+        return cluster
     parts = urlsplit(REDIS_URL)
     require("Redis", parts.hostname, parts.port or 6379)
     return REDIS_URL

@@ -27,6 +27,7 @@ from flask_babel import lazy_gettext as _l
 from limits import parse_many
 
 from ..errors import DomainError
+from ..locks import UNAVAILABLE
 
 
 class LoginSlowedDown(DomainError):
@@ -87,13 +88,13 @@ class RedisAttempts:
     def admit(self, key: str, now: float, rule: SlowDown) -> int:
         try:
             return int(self._admit(keys=[key], args=[repr(now), rule.window, rule.free_failures, rule.max_delay]))
-        except redis.RedisError:
+        except UNAVAILABLE:
             return 0  # like the other limits: a Redis hiccup lets the attempt through
 
     def give_back(self, key: str, *, forget: bool) -> None:
         try:
             self._give_back(keys=[key], args=["1" if forget else "0"])
-        except redis.RedisError:
+        except UNAVAILABLE:
             pass
 
 

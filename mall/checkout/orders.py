@@ -136,7 +136,7 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
         if admitted.refused is not None:
             # A double tap's twin may have taken the last unit: answer with its order, never
             # with "sold out, nothing was charged".
-            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent) else None
+            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent, wants[0].item_id) else None
             if twin is not None:
                 return twin
             raise OutOfStock([admitted.refused])

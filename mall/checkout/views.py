@@ -85,8 +85,7 @@ def sold_out_gate():
     one Redis read, before loading the member, the item or the form: a refusal changes
     nothing, so it needs neither. Anything uncertain falls through to the full checkout."""
     admission = current_app.extensions["mall.admission"]
-    if request.endpoint == "checkout.buy_now" and admission.sold_out(request.view_args["item_id"]) \
-            and not admission.admitted_before(_intent()):
+    if request.endpoint == "checkout.buy_now" and admission.gate(request.view_args["item_id"], _intent()):
         if wants_fragment():
             # Straight from the Jinja environment: render_template's context processors would
             # load the member from the database for a fragment that shows nothing of theirs.

@@ -36,6 +36,7 @@ from ..instore.models import Store
 from ..budgets.models import BudgetMonth, DiscretionaryGrant, ProgrammeBudget, StoreBudget
 from ..budgets.services import month_of
 from ..points.models import EntryCategoryShare, LedgerEntry, PointsAccount
+from ..replica import analytics_engine, analytics_session as reads
 from ..settings import current as current_settings
 from .models import HqAlert, LedgerDaily, RollupState
 
@@ -180,7 +181,7 @@ def make_filters(now: datetime, *, period: str | None, start: date | None = None
 
 def _facts(f: Filters):
     """Ledger facts for the filters: rolled-up closed days plus the live open days."""
-    through = db.session.scalar(select(RollupState.through_day).where(RollupState.name == "ledger"))
+    through = reads().scalar(select(RollupState.through_day).where(RollupState.name == "ledger"))
     parts = []
     if through is not None and (f.start is None or f.start <= through):
         rolled = select(LedgerDaily.day, LedgerDaily.store_id, LedgerDaily.kind, LedgerDaily.rule,
@@ -278,10 +279,10 @@ def _sums(facts) -> _Sums:
     """All the dashboard's sums from the facts. On PostgreSQL one scan with GROUPING SETS;
     elsewhere (SQLite, the fast tests) one query per dimension, same results."""
     c = facts.c
-    if db.engine.dialect.name == "postgresql":
+    if analytics_engine().dialect.name == "postgresql":
         sets = func.grouping_sets(tuple_(c.day, c.kind), tuple_(c.kind, c.store_id), tuple_(c.kind, c.category),
                                   tuple_(c.kind, c.rule))
-        rows = db.session.execute(
+        rows = reads().execute(
             select(func.grouping(c.day, c.store_id, c.category, c.rule), c.day, c.kind, c.store_id, c.category,
                    c.rule, func.sum(c.points)).group_by(sets)).all()
         out = _Sums([], [], [], [])
@@ -297,10 +298,10 @@ def _sums(facts) -> _Sums:
         return out
 
     def issued_by(column):
-        return [(key, points) for key, points in db.session.execute(
+        return [(key, points) for key, points in reads().execute(
             select(column, func.sum(c.points)).where(c.kind == "earn").group_by(column)
             .order_by(func.sum(c.points).desc())).all()]
-    return _Sums(db.session.execute(select(c.day, c.kind, func.sum(c.points)).group_by(c.day, c.kind)).all(),
+    return _Sums(reads().execute(select(c.day, c.kind, func.sum(c.points)).group_by(c.day, c.kind)).all(),
                  issued_by(c.store_id), issued_by(c.category), issued_by(c.rule))
 
 
@@ -325,7 +326,7 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
     sums = _sums(_facts(f))
     trend, totals = trend_chart(f, sums.by_day_kind, labels)
     issued = totals["earn"]
-    stores = {s.id: s for s in db.session.scalars(select(Store))}
+    stores = {s.id: s for s in reads().scalars(select(Store))}
     store_rows, region_totals = [], {}
     for store_id, points in sums.by_store:
         store = stores.get(store_id)
@@ -349,7 +350,7 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
         "rule": Chart("rule", labels["by_rule"], [labels["rule"], *cols], rule_rows, money_columns=(2,)),
         "budget": Chart("budget", labels["by_budget"], [labels["budget"], *cols], budget_rows, money_columns=(2,)),
     }
-    outstanding = int(db.session.scalar(select(func.coalesce(func.sum(PointsAccount.balance), 0))))
+    outstanding = int(reads().scalar(select(func.coalesce(func.sum(PointsAccount.balance), 0))))
     return Dashboard(filters=f, issued=issued, redeemed=-totals["spend"] - totals["refund"],
                      expired=-totals["expire"], outstanding=outstanding,
                      liability_minor=point_value_minor(outstanding), cost_minor=point_value_minor(issued),
@@ -368,11 +369,11 @@ def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
         where.append(DiscretionaryGrant.store_id == f.store_id)
     if f.region:
         where.append(DiscretionaryGrant.store_id.in_(select(Store.id).where(Store.region == f.region)))
-    rows = db.session.execute(
+    rows = reads().execute(
         select(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id,
                func.sum(DiscretionaryGrant.points - DiscretionaryGrant.reversed_points))
         .where(*where).group_by(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id)).all()
-    programme = {b.id: b.name for b in db.session.scalars(select(ProgrammeBudget))}
+    programme = {b.id: b.name for b in reads().scalars(select(ProgrammeBudget))}
     named = [(stores[s].name if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]
     return sorted(named, key=lambda row: -row[1])
 
@@ -392,11 +393,11 @@ def base_points(f: Filters) -> int:
         if f.region:
             query = query.where(store_col.in_(select(Store.id).where(Store.region == f.region)))
         return query
-    credited = db.session.scalar(bounded(
+    credited = reads().scalar(bounded(
         select(func.coalesce(func.sum(LedgerEntry.points), 0))
         .where(LedgerEntry.kind == "earn", LedgerEntry.reason == "purchase"),
         LedgerEntry.created_at, LedgerEntry.store_id))
-    uplift = db.session.scalar(bounded(
+    uplift = reads().scalar(bounded(
         select(func.coalesce(func.sum(DiscretionaryGrant.points), 0))
         .join(LedgerEntry, LedgerEntry.id == DiscretionaryGrant.entry_id)
         .where(DiscretionaryGrant.kind == "bonus", DiscretionaryGrant.status.in_(("issued", "reversed")),
@@ -406,9 +407,9 @@ def base_points(f: Filters) -> int:
 
 
 def filter_choices() -> dict:
-    stores = db.session.scalars(select(Store).order_by(Store.name)).all()
+    stores = reads().scalars(select(Store).order_by(Store.name)).all()
     regions = sorted({s.region for s in stores if s.region})
-    categories = [c for c in db.session.scalars(select(LedgerDaily.category).distinct()
+    categories = [c for c in reads().scalars(select(LedgerDaily.category).distinct()
                                                 .order_by(LedgerDaily.category)) if c]
     return {"stores": stores, "regions": regions, "categories": categories}
 
@@ -463,7 +464,7 @@ def programme_budget_status(now: datetime) -> list[BudgetLine]:
 
 def recent_alerts(limit: int = 10) -> list:
     """The latest budget alerts as (alert, store, programme budget): one of the two is None."""
-    return list(db.session.execute(
+    return list(reads().execute(
         select(HqAlert, Store, ProgrammeBudget)
         .outerjoin(Store, Store.id == HqAlert.store_id)
         .outerjoin(ProgrammeBudget, ProgrammeBudget.id == HqAlert.programme_budget_id)

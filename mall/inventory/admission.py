@@ -26,16 +26,22 @@ import redis
 from flask import current_app
 
 from ..errors import LockUnavailable
+from ..locks import UNAVAILABLE
 from ..unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 
-KEY = "mall:stock:{item_id}"
+# Redis Cluster: the keys one call touches together share a hash slot. Everything about one
+# item carries the tag {item:<id>} (the counter, and the submits admitted with it as their
+# first item), so the sold-out gate reads both in one call on a cluster too; different
+# items still spread over the cluster's masters.
+KEY = "mall:{{item:{item_id}}}:stock"
 # A counter lives at most this long, so any drift heals by re-reading the database.
 TTL_SECONDS = 600
 # An admitted submit is remembered this long, so its twin (a double tap) is let through the
-# sold-out gate to find the order it made instead of being told "sold out".
-INTENT_KEY = "mall:admitted:{intent}"
+# sold-out gate to find the order it made instead of being told "sold out". It is filed
+# under the submit's first (lowest) item.
+INTENT_KEY = "mall:{{item:{item_id}}}:admitted:{intent}"
 INTENT_SECONDS = 120
 LOG_EVERY_SECONDS = 60
 
@@ -56,7 +62,10 @@ class NoAdmission:
     def sold_out(self, item_id: int) -> bool:
         return False
 
-    def admitted_before(self, intent: str | None) -> bool:
+    def admitted_before(self, intent: str | None, item_id: int) -> bool:
+        return False
+
+    def gate(self, item_id: int, intent: str | None) -> bool:
         return False
 
     @contextmanager
@@ -79,6 +88,14 @@ left = tonumber(left) - tonumber(ARGV[1])
 if left < 0 then return -1 end
 redis.call('DECRBY', KEYS[1], ARGV[1])
 return left
+"""
+# The sold-out gate in one round trip: 1 when the item's counter exists and is empty and
+# this submit was not admitted before (KEYS: the counter, the submit's admission mark).
+GATE = """
+local left = redis.call('GET', KEYS[1])
+if not left or tonumber(left) > 0 then return 0 end
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return 1
 """
 
 
@@ -104,6 +121,7 @@ class RedisAdmission:
     def __init__(self, client: redis.Redis):
         self.client = client
         self._take_script = client.register_script(TAKE)
+        self._gate_script = client.register_script(GATE)
         self.refusals = _RefusalLog()
 
     def _take(self, item_id, quantity, available_for) -> bool:
@@ -128,9 +146,9 @@ class RedisAdmission:
                     yield Admitted(refused=want.item_id)
                     return
                 taken.append((want.item_id, want.quantity))
-            if intent is not None:
-                self.client.set(INTENT_KEY.format(intent=intent), 1, ex=INTENT_SECONDS)
-        except redis.RedisError as exc:
+            if intent is not None and taken:
+                self.client.set(INTENT_KEY.format(item_id=taken[0][0], intent=intent), 1, ex=INTENT_SECONDS)
+        except UNAVAILABLE as exc:
             self._give_back_all(taken)
             self.refusals.refused(exc)
             raise LockUnavailable() from exc
@@ -148,13 +166,26 @@ class RedisAdmission:
         for item_id, quantity in taken:
             self.give_back(item_id, quantity)
 
-    def admitted_before(self, intent: str | None) -> bool:
-        """True when this submit was admitted recently (its twin is being, or was, placed)."""
+    def admitted_before(self, intent: str | None, item_id: int) -> bool:
+        """True when this submit (whose first item is `item_id`) was admitted recently: its
+        twin is being, or was, placed."""
         if intent is None:
             return False
         try:
-            return bool(self.client.exists(INTENT_KEY.format(intent=intent)))
-        except redis.RedisError:
+            return bool(self.client.exists(INTENT_KEY.format(item_id=item_id, intent=intent)))
+        except UNAVAILABLE:
+            return False
+
+    def gate(self, item_id: int, intent: str | None) -> bool:
+        """True when a one-item submit can be answered "sold out" at once: the counter exists
+        and is empty, and this submit was not admitted before. One call (one hash slot);
+        any doubt says False, and the full checkout path decides."""
+        keys = [KEY.format(item_id=item_id)]
+        if intent is not None:
+            keys.append(INTENT_KEY.format(item_id=item_id, intent=intent))
+        try:
+            return self._gate_script(keys=keys) == 1
+        except UNAVAILABLE:
             return False
 
     def sold_out(self, item_id: int) -> bool:
@@ -162,7 +193,7 @@ class RedisAdmission:
         full checkout path decides."""
         try:
             left = self.client.get(KEY.format(item_id=item_id))
-        except redis.RedisError:
+        except UNAVAILABLE:
             return False
         return left is not None and int(left) <= 0
 
@@ -171,13 +202,13 @@ class RedisAdmission:
             key = KEY.format(item_id=item_id)
             if self.client.exists(key):
                 self.client.incrby(key, quantity)
-        except redis.RedisError:
+        except UNAVAILABLE:
             pass  # the next resync restores the counter from the database
 
     def resync(self, item_id: int, available: int) -> None:
         try:
             self.client.set(KEY.format(item_id=item_id), available, ex=TTL_SECONDS)
-        except redis.RedisError:
+        except UNAVAILABLE:
             pass
 
 

@@ -15,7 +15,7 @@ def test_login_attempts_are_counted_in_redis(pg_app, clock):
     statuses = [client.post("/login", data={"identifier": "target@example.com", "password": "wrong-pass-11"},
                             environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).status_code for n in range(6)]
     assert statuses == [422] * 5 + [429]
-    keys = pg_app.extensions["mall.redis"].keys("*mall:rl*")
+    keys = list(pg_app.extensions["mall.redis"].scan_iter(match="*mall:rl*"))
     assert any(b"target@example.com" in k for k in keys), keys
 
 
@@ -58,4 +58,4 @@ def test_earning_velocity_is_shared_through_redis(pg_app, clock):
     other = create_app(type("OtherWorker", (), dict(pg_app.config)), clock=clock)
     with other.app_context(), pytest.raises(risk.EarningTooFast):
         risk.check_earn_velocity(7, device=None, ip=None, now=clock.now())
-    assert pg_app.extensions["mall.redis"].keys("mall:risk:earn:member:7:*")
+    assert list(pg_app.extensions["mall.redis"].scan_iter(match="mall:risk:earn:member:7:*"))

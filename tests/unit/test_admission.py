@@ -40,3 +40,17 @@ def test_refusals_while_redis_is_down_are_logged_once_per_interval(caplog):
     assert len(lines) == 2, lines
     assert "refused 1 checkout" in lines[0] and "Redis unavailable" in lines[0]
     assert "refused 4 checkout" in lines[1]  # the quiet interval's refusals are counted, not lost
+
+
+class SlotlessCluster(DeadRedis):
+    """A Redis Cluster whose slot has no reachable master: redis-py raises an error that is
+    not a RedisError."""
+
+    def register_script(self, script):
+        def run(**kwargs):
+            raise redis.exceptions.SlotNotCoveredError("Command # 1 (EVALSHA) slot is not covered")
+        return run
+
+
+def test_a_cluster_slot_with_no_master_is_a_clear_busy_refusal_too():
+    _tap(RedisAdmission(SlotlessCluster()))

@@ -390,7 +390,7 @@ def test_the_sold_out_gate_loads_the_substitutes_in_place(client, tiers, clock, 
     member = make_user(clock.now(), login="gate@example.com")
     db.session.commit()
     client.post("/login", data={"identifier": "gate@example.com", "password": PASSWORD})
-    monkeypatch.setattr(app.extensions["mall.admission"], "sold_out", lambda item_id: True)
+    monkeypatch.setattr(app.extensions["mall.admission"], "gate", lambda item_id, intent: True)
     gate = client.post(f"/catalog/{hot.id}/buy", data={"plan_id": hot.plans[0].id, "quantity": 1, "key": "g"},
                        headers={"HX-Request": "true"})
     body = gate.get_data(as_text=True)
