@@ -66,6 +66,8 @@ class Settings:
     return_window_days: int = 0  # purchase points pending this long (0: spendable at once)
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
+    checkin_queued: bool = False      # MALL_CHECKIN_MODE=queue: check-ins answered from Redis, credited by workers
+    checkin_wait_replicas: int = 0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -102,6 +104,8 @@ class Settings:
                 programme_monthly_points=int(c["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"])),
             return_window_days=int(c["MALL_RETURN_WINDOW_DAYS"]),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
+            checkin_queued=c.get("MALL_CHECKIN_MODE", "sync") == "queue" and bool(c.get("REDIS_URL")),
+            checkin_wait_replicas=int(c.get("MALL_CHECKIN_WAIT_REPLICAS", 0)),
         )
 
 
