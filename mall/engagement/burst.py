@@ -214,8 +214,9 @@ def credit_batch(rows: list[tuple[int, date, datetime]], *, rewards: TaskRewards
     rows = list({(m, d): (m, d, t) for m, d, t in rows}.values())
     if not rows:
         return 0
-    yesterday = dict(db.session.execute(select(tuple_(Checkin.member_id, Checkin.day), Checkin.streak).where(
-        tuple_(Checkin.member_id, Checkin.day).in_([(m, d - timedelta(days=1)) for m, d, _t in rows]))).all())
+    yesterday = {(m, d): streak for m, d, streak in db.session.execute(
+        select(Checkin.member_id, Checkin.day, Checkin.streak).where(
+            tuple_(Checkin.member_id, Checkin.day).in_([(m, d - timedelta(days=1)) for m, d, _t in rows])))}
     values = []
     for member_id, day, at in sorted(rows, key=lambda r: (r[1], r[0])):
         before = yesterday.get((member_id, day - timedelta(days=1)))
