@@ -4,8 +4,8 @@ Each job takes the time it runs at and returns one line for the log. It opens it
 of work (mall/unit_of_work.py; jobs that commit per order or per batch call commit() as they
 go), so a failing job leaves the others' work. The same functions run:
 
-* as Celery tasks (`celery -A worker worker`, see the top-level worker.py), each inside the
-  Flask app's context, scheduled by celery-redbeat (`celery -A worker beat -S redbeat.RedBeatScheduler`),
+* as Celery tasks (`celery -A worker:celery worker`, see the top-level worker.py), each inside the
+  Flask app's context, scheduled by celery-redbeat (`celery -A worker:celery beat -S redbeat.RedBeatScheduler`),
   whose lock in Redis makes one beat per cluster send each periodic task once;
 * synchronously, one after another, from `flask mall jobs` (cron, or a small shop's demo).
 

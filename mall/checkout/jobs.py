@@ -19,8 +19,8 @@ def expire_holds(now: datetime, gateway, *, hold_minutes: int) -> int:
     expired = 0
     for order_id in due_for_expiry(now):
         order = claim_for_expiry(order_id)
-        if order is None:
-            continue  # another worker is expiring it right now
+        if order is None or order.status == "expired":
+            continue  # another worker is expiring it right now, or just did
         intent_id = order.payment.intent_id if order.payment is not None else None
         if intent_id and gateway is not None:
             commit()  # batch: one order at a time, no lock held while Stripe answers
