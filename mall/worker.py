@@ -162,6 +162,9 @@ JOBS = {
 }
 
 
+CHECKIN_QUEUE = "mall.checkins"
+
+
 def run_all(at: datetime | None = None):
     """`flask mall jobs`: every job once, in order; yields each job's line."""
     at = at or now()
@@ -183,6 +186,9 @@ def celery_for(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 600},
         task_default_queue="mall",
+        # Check-in credits have their own queue, so a long job (segments) never delays them:
+        # run `-Q mall,mall.checkins` on small deployments, a dedicated worker on large ones.
+        task_routes={"mall.credit_checkins": {"queue": CHECKIN_QUEUE}},
         timezone="UTC",
         # RedBeat keeps the schedule and its one-beat lock in Redis; the braces keep its keys
         # in one Redis Cluster slot.
