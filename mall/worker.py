@@ -136,8 +136,10 @@ def credit_checkins(at: datetime) -> str:
 def reconcile_checkins(at: datetime) -> str:
     """Today's and yesterday's check-ins Redis recorded that the database has not: queued again."""
     client = app_redis()
-    if client is None:
-        return "check-ins: nothing to reconcile (no Redis)"
+    if client is None or not current_settings().checkin_queued:
+        # Only queued check-ins keep Redis's side; warming it for synchronous ones would
+        # leave it stale if the mode changed mid-day.
+        return "check-ins: nothing to reconcile (check-ins are credited at once)"
     return f"check-ins: {burst.reconcile(client, at, zone=current_settings().timezone)} re-queued by the reconcile"
 
 
