@@ -209,7 +209,7 @@ def celery_for(app: Flask) -> Celery:
 
     celery.Task = AppTask
     for name, (fn, _every) in JOBS.items():
-        celery.task(name=f"mall.{name}", bind=False)(_job_task(fn))
+        celery.task(name=f"mall.{name}", shared=False)(_job_task(fn))
     app.extensions["mall.celery"] = celery
     return celery
 
