@@ -177,10 +177,20 @@ def _ensure_group(client: redis.Redis, shard: int) -> None:
             raise
 
 
+def _missing_group(exc: redis.ResponseError) -> bool:
+    return "NOGROUP" in str(exc)
+
+
 def _read(client: redis.Redis, shard: int, batch: int) -> list:
-    """Entries a dead worker left (idle past STALE_MS) first, then new ones."""
-    _ensure_group(client, shard)
-    stale = client.xautoclaim(stream_key(shard), GROUP, _consumer(), STALE_MS, "0-0", count=batch)[1]
+    """Entries a dead worker left (idle past STALE_MS) first, then new ones. The group is
+    created on first use (and again if Redis lost the stream), not on every read."""
+    try:
+        stale = client.xautoclaim(stream_key(shard), GROUP, _consumer(), STALE_MS, "0-0", count=batch)[1]
+    except redis.ResponseError as exc:
+        if not _missing_group(exc):
+            raise
+        _ensure_group(client, shard)
+        stale = []
     fresh = client.xreadgroup(GROUP, _consumer(), {stream_key(shard): ">"}, count=batch) if len(stale) < batch else []
     return list(stale) + [entry for _name, entries in fresh for entry in entries]
 
