@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.flash_sale import REDIS_URL, SECRET, fresh_database, serve, session_cookies  # noqa: E402
 
 WRK = os.environ.get("BENCH_WRK", "/usr/bin/wrk")
+if not Path(WRK).exists():  # Debian's wrk; PostgreSQL and Redis must be up (scripts/test starts them)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
 ENV = {"REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET, "MALL_ENV": "production", "SESSION_COOKIE_SECURE": "0",
        "MALL_CHECKIN_MODE": "queue", "MALL_PROXY_HOPS": "1",
        # one programme budget for every check-in: large enough that none is held for HQ

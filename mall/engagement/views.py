@@ -126,7 +126,8 @@ def check_in():
             queued = burst.check_in_queued(app_redis(), current_user.id, now(), zone=cfg.timezone,
                                            rewards=cfg.tasks, wait_replicas=cfg.checkin_wait_replicas)
         except redis.RedisError:
-            queued = None  # Redis is down: check in synchronously below (the UNIQUE still holds)
+            queued = None  # Redis failed: the synchronous path answers (it takes its locks in Redis
+            # too, so with Redis down it refuses with "busy, try again"; the UNIQUE holds either way)
         if queued is not None:
             return _queued_answer(queued, cfg)
     status, kind = 200, "success"
