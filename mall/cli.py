@@ -1,6 +1,5 @@
 """`flask --app wsgi mall ...`: demo data, the invariant audit, background jobs, account freezes."""
 import sys
-from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
@@ -41,71 +40,12 @@ def audit_command():
 
 @mall_cli.command("jobs")
 def jobs_command():
-    """Run every due background job once (a scheduler or cron calls this every minute).
-    Each step is its own unit of work, so one step's failure leaves the others' work."""
-    from flask import current_app
-
-    from .checkout import jobs
-    from .checkout.gateway import gateway_for
-    from .instore.clawbacks import settle_due_clawbacks
-    from .notifications.delivery import deliver_pending
-    from .notifications.mail import mailer_for
-    from .notifications.reminders import send_coupon_reminders, send_expiry_reminders
-    from .wallet.jobs import expire_due as expire_wallet_items
-    from .points.ledger import expire_due_points, release_due_pending
-    from .points.tiers import review_tiers
-    from .presale import services as presale
-    at, gateway, mailer = now(), gateway_for(current_app.config), mailer_for(current_app.config)
-    with unit():
-        held = jobs.expire_holds(at, gateway, hold_minutes=current_app.config["MALL_HOLD_MINUTES"])
-    click.echo(f"reservations: {held} expired holds released")
-    for presale_id in presale.due_presales(at):
-        with unit():
-            outcome = presale.allocate(presale_id, at)
-        click.echo(f"presale {presale_id}: {outcome['served']} served, {outcome['offered']} offered a substitute, "
-                   f"{outcome['refunded']} refunded (no substitute)")
-    with unit():
-        click.echo(f"presale offers: {presale.expire_offers(at)} expired and refunded")
-    with unit():
-        click.echo(f"refunds: {jobs.retry_refunds(gateway, at)} sent")
-    with unit():
-        click.echo(f"points expiry: {expire_due_points(at)} lot remainders expired")
-    with unit():
-        click.echo(f"pending points: {release_due_pending(at)} purchases' points released after the return window")
-    with unit():
-        click.echo(f"clawbacks: {settle_due_clawbacks(at)} points settled from refunded purchases")
-    with unit():
-        tiers = review_tiers(at)
-    click.echo(f"tiers: {tiers['upgrade']} upgraded, {tiers['renewal']} renewed, {tiers['downgrade']} downgraded")
-    with unit():
-        click.echo(f"expiry reminders: {send_expiry_reminders(at)} new")
-    with unit():
-        click.echo(f"coupon reminders: {send_coupon_reminders(at)} new")
-    with unit():
-        click.echo(f"wallet: {expire_wallet_items(at)} coupons and red packets expired")
-    with unit():
-        click.echo(f"emails: {deliver_pending(at, mailer)} sent")
-    click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")
-    _hq_jobs(at, mailer)
-    from .games.management import close_ended_games
-    with unit():
-        click.echo(f"games: {close_ended_games(at)} ended and their seeds revealed")
-
-
-def _hq_jobs(at, mailer):
-    """HQ (issue 7): roll closed days up for the dashboard, refresh segments and ROI once a
-    day, and email budget alerts that are due."""
-    from .hq import analytics, segments
-    from .hq.alerts import send_due_alerts
-    with unit():
-        analytics.roll_up(at)
-    computed = segments.segments_computed_at()
-    if computed is None or at - computed > timedelta(hours=20):
-        with unit():
-            segments.refresh_all(at)
-        click.echo("segments and ROI: recomputed")
-    with unit():
-        click.echo(f"budget alerts: {send_due_alerts(at, mailer)} emailed")
+    """Run every due background job once (cron calls this every minute where no Celery
+    worker runs). The same functions are the Celery tasks (mall/worker.py); each is its own
+    unit of work, so one job's failure leaves the others' work."""
+    from .worker import run_all
+    for line in run_all(now()):
+        click.echo(line)
 
 
 @mall_cli.command("freeze")

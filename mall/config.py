@@ -77,6 +77,14 @@ class Config:
     MALL_TASK_REFERRAL_POINTS = int(os.environ.get("MALL_TASK_REFERRAL_POINTS", "200"))  # each side
     MALL_TASK_DAILY_CAP = int(os.environ.get("MALL_TASK_DAILY_CAP", "300"))
     MALL_TASK_MONTHLY_CAP = int(os.environ.get("MALL_TASK_MONTHLY_CAP", "1000"))
+    # The check-in burst (issue 16): "sync" credits the ledger in the request (the SQLite
+    # demo, no Redis); "queue" records the check-in in Redis, answers at once and lets the
+    # queue workers credit it in batches (mall/engagement/burst.py). Needs REDIS_URL.
+    MALL_CHECKIN_MODE = os.environ.get("MALL_CHECKIN_MODE", "sync")
+    # With replicas: a queued check-in is answered once this many replicas have it (Redis WAIT).
+    MALL_CHECKIN_WAIT_REPLICAS = int(os.environ.get("MALL_CHECKIN_WAIT_REPLICAS", "0"))
+    # Celery's broker (mall/worker.py); REDIS_URL when unset.
+    MALL_BROKER_URL = os.environ.get("MALL_BROKER_URL") or None
     # Notifications: "console" logs emails (development), "smtp" sends them.
     MALL_MAIL_BACKEND = os.environ.get("MALL_MAIL_BACKEND") or ("smtp" if os.environ.get("MALL_SMTP_HOST") else "console")
     MALL_SMTP_HOST = os.environ.get("MALL_SMTP_HOST", "127.0.0.1")

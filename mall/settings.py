@@ -68,6 +68,8 @@ class Settings:
     reschedule_cutoff_hours: int = 24  # a service booking moves or cancels up to this long before its start
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
+    checkin_queued: bool = False      # MALL_CHECKIN_MODE=queue: check-ins answered from Redis, credited by workers
+    checkin_wait_replicas: int = 0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -106,6 +108,8 @@ class Settings:
             coupon_reminder_days=int(c.get("MALL_COUPON_REMINDER_DAYS", 3)),
             reschedule_cutoff_hours=int(c["MALL_RESCHEDULE_CUTOFF_HOURS"]),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
+            checkin_queued=c.get("MALL_CHECKIN_MODE", "sync") == "queue" and bool(c.get("REDIS_URL")),
+            checkin_wait_replicas=int(c.get("MALL_CHECKIN_WAIT_REPLICAS", 0)),
         )
 
 

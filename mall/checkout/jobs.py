@@ -8,8 +8,7 @@ from ..extensions import db
 from ..inventory.models import StockLevel
 from ..unit_of_work import commit
 from .gateway import PaymentUnavailable
-from .models import Order
-from .orders import due_for_expiry, expire_order
+from .orders import claim_for_expiry, due_for_expiry, expire_order
 from .payments import apply_event, send_due_refunds
 
 
@@ -19,10 +18,12 @@ def expire_holds(now: datetime, gateway, *, hold_minutes: int) -> int:
     its stock: processing extends the hold, succeeded confirms the order."""
     expired = 0
     for order_id in due_for_expiry(now):
-        order = db.session.get(Order, order_id)
+        order = claim_for_expiry(order_id)
+        if order is None or order.status == "expired":
+            continue  # another worker is expiring it right now, or just did
         intent_id = order.payment.intent_id if order.payment is not None else None
-        commit()  # batch: one order at a time, nothing held while Stripe answers
         if intent_id and gateway is not None:
+            commit()  # batch: one order at a time, no lock held while Stripe answers
             try:
                 intent = gateway.retrieve(intent_id)
             except PaymentUnavailable:

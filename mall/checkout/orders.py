@@ -338,6 +338,14 @@ def expire_order(order_id: int, now: datetime) -> Order:
     return _release(order, S.EXPIRED, now, kind="expired", note="the hold ran out before payment")
 
 
+def claim_for_expiry(order_id: int) -> Order | None:
+    """Lock an order for the expiry job, or None when another worker holds it (SKIP LOCKED):
+    two workers walking the same due list each take different orders instead of queueing
+    behind each other on every row. expire_order() checks the status again under the lock."""
+    return db.session.execute(select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+                              .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def due_for_expiry(now: datetime, limit: int = 500) -> list[int]:
     return list(db.session.scalars(select(Order.id).where(
         Order.status == S.AWAITING_PAYMENT.value, Order.reserved_until <= now).order_by(Order.id).limit(limit)))

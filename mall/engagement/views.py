@@ -1,6 +1,9 @@
 """Member tasks (/tasks), tier history, and the earning-rules console (/console/earning-rules)."""
 
+from dataclasses import replace
 from datetime import time
+
+import redis
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -10,13 +13,15 @@ from ..accounts.models import Role
 from ..catalog.services import categories
 from ..clock import now
 from ..errors import DomainError, NotFound
+from ..locks import app_redis
 from ..origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..risk.services import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
+from ..settings import current as current_settings
 from ..points.explain import formula, line_groups
 from ..web import local_to_utc, refuse, render, roles_required, utc_to_local, wants_fragment
-from . import rulebook, tasks
+from . import burst, rulebook, tasks
 from .forms import KIND_LABELS, SEGMENT_LABELS, WEEKDAYS, CheckinForm, PreviewForm, ProfileForm, ReferralForm, RuleForm, choose
 from .home import home_panel
 from .preview import preview
@@ -85,11 +90,23 @@ def _profile_form(form=None) -> ProfileForm:
 def _tasks_page(status=200, **forms):
     at = now()
     profile_form = _profile_form(forms.get("profile_form"))
-    return render("engagement/tasks.html", status=status, board=tasks.task_board(current_user.id, at),
+    return render("engagement/tasks.html", status=status, board=_board(at),
                   checkin_form=CheckinForm(), profile_form=profile_form,
                   referral_form=forms.get("referral_form") or ReferralForm(),
                   tier=tier_service.tier_status(current_user.id, at),
                   history=tier_service.tier_history(current_user.id))
+
+
+def _board(at):
+    """The task board; with queued check-ins, today's check-in may be in Redis and not yet
+    credited: the board says checked in (the statement shows the points within seconds)."""
+    board = tasks.task_board(current_user.id, at)
+    cfg = current_settings()
+    if cfg.checkin_queued and not board.checked_in_today:
+        streak = burst.today_in_redis(app_redis(), current_user.id, at, zone=cfg.timezone)
+        if streak is not None:
+            board = replace(board, streak=streak, checked_in_today=True)
+    return board
 
 
 @bp.route("/tasks")
@@ -103,6 +120,16 @@ def tasks_page():
 @roles_required(Role.MEMBER)
 def check_in():
     """HTMX swaps the check-in card in place; without JavaScript the page reloads with a flash."""
+    cfg = current_settings()
+    if cfg.checkin_queued:
+        try:
+            queued = burst.check_in_queued(app_redis(), current_user.id, now(), zone=cfg.timezone,
+                                           rewards=cfg.tasks, wait_replicas=cfg.checkin_wait_replicas)
+        except redis.RedisError:
+            queued = None  # Redis failed: the synchronous path answers (it takes its locks in Redis
+            # too, so with Redis down it refuses with "busy, try again"; the UNIQUE holds either way)
+        if queued is not None:
+            return _queued_answer(queued, cfg)
     status, kind = 200, "success"
     ip, device = request_origin()
     try:
@@ -126,6 +153,20 @@ def check_in():
         flash(message, kind)
         return redirect(url_for(".tasks_page"))
     return render("engagement/_checkin.html", status=status, board=tasks.task_board(current_user.id, now()),
+                  checkin_form=CheckinForm(), message=message, message_kind=kind)
+
+
+def _queued_answer(queued, cfg):
+    """Answered from Redis alone: no database write in the request, the credit is queued."""
+    if queued.new:
+        message, status, kind = _("Checked in: day %(streak)s of your streak, +%(points)s points arriving in your "
+                                  "statement within seconds.", streak=queued.streak, points=queued.points), 200, "success"
+    else:
+        message, status, kind = str(tasks.AlreadyCheckedIn.message), 409, "info"
+    if not wants_fragment():
+        flash(message, kind)
+        return redirect(url_for(".tasks_page"))
+    return render("engagement/_checkin.html", status=status, board=burst.quick_board(queued, cfg.tasks),
                   checkin_form=CheckinForm(), message=message, message_kind=kind)
 
 
