@@ -7,6 +7,9 @@ from sqlalchemy import func, select
 
 from mall.audit import run_audit
 from mall.extensions import db
+from mall.hq import analytics
+from mall.hq.views import dashboard_labels
+from mall.hq.wallet_costs import wallet_costs
 from mall.redpackets import claims
 from mall.redpackets.models import RedPacketCampaign, RedPacketClaim
 from mall.wallet.models import WalletItem
@@ -80,3 +83,16 @@ def test_a_campaign_of_a_million_packets_fits_the_checks_without_overflow(pg_app
     got = claims.claim(campaign.id, member.id, now=clock.now())
     db.session.commit()
     assert 1 <= got.amount_minor <= 2_000  # the double-mean cap: 2 × ¥10 average
+
+
+def test_the_dashboards_red_packet_figures_on_postgresql(pg_app, clock):
+    campaign_id, members = _campaign(clock, 3, total_minor=900, min_minor=300, max_minor=300, limit=1)
+    for m in members[:2]:
+        claims.claim(campaign_id, m, now=clock.now())
+    db.session.commit()
+    with pg_app.test_request_context():
+        costs = wallet_costs(analytics.make_filters(clock.now(), period="30d"), clock.now(), dashboard_labels())
+    assert (costs.issued_minor, costs.claimed_minor, costs.claimed_count) == (600, 600, 2)
+    assert (costs.outstanding_minor, costs.unclaimed_budget_minor) == (600, 300)
+    assert costs.charts["wallet_campaign"].rows == [["Spring red packets", 600, 0, 0]]
+    assert len(costs.charts["wallet_trend"].rows) == 1
