@@ -107,8 +107,10 @@ def create_app(config=None, *, clock=None) -> Flask:
         app.register_blueprint(bp)
     from .engagement.views import bp as engagement_bp
     from .notifications.views import bp as notifications_bp
+    from .wallet.views import bp as wallet_bp
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(wallet_bp)
     from .redpackets.views import bp as redpackets_bp
     app.register_blueprint(redpackets_bp)
 

@@ -50,7 +50,8 @@ def jobs_command():
     from .instore.clawbacks import settle_due_clawbacks
     from .notifications.delivery import deliver_pending
     from .notifications.mail import mailer_for
-    from .notifications.reminders import send_expiry_reminders
+    from .notifications.reminders import send_coupon_reminders, send_expiry_reminders
+    from .wallet.jobs import expire_due as expire_wallet_items
     from .points.ledger import expire_due_points, release_due_pending
     from .points.tiers import review_tiers
     from .presale import services as presale
@@ -78,6 +79,10 @@ def jobs_command():
     click.echo(f"tiers: {tiers['upgrade']} upgraded, {tiers['renewal']} renewed, {tiers['downgrade']} downgraded")
     with unit():
         click.echo(f"expiry reminders: {send_expiry_reminders(at)} new")
+    with unit():
+        click.echo(f"coupon reminders: {send_coupon_reminders(at)} new")
+    with unit():
+        click.echo(f"wallet: {expire_wallet_items(at)} coupons and red packets expired")
     with unit():
         click.echo(f"emails: {deliver_pending(at, mailer)} sent")
     click.echo(f"admission: {jobs.resync_admission(current_app.extensions['mall.admission'])} counters resynced")

@@ -98,6 +98,8 @@ class Config:
     MALL_RETURN_WINDOW_DAYS = int(os.environ.get("MALL_RETURN_WINDOW_DAYS", "7"))
     # What 100 points cost the programme, in minor units (HQ's cost and ROI figures).
     MALL_POINT_VALUE_MINOR_PER_100 = int(os.environ.get("MALL_POINT_VALUE_MINOR_PER_100", "100"))
+    # Members are reminded once, this many days before a coupon or red packet expires.
+    MALL_COUPON_REMINDER_DAYS = int(os.environ.get("MALL_COUPON_REMINDER_DAYS", "3"))
     # Risk control: earning velocity per member, device and address (earns per window in
     # seconds), and the order-screening thresholds.
     MALL_RISK_VELOCITY = {"member": (20, 3600), "device": (40, 3600), "ip": (60, 3600)}

@@ -61,6 +61,8 @@ ITEMS = [
     ("VOU-02", "vouchers", "¥50 store voucher", "50 元店铺券", 5000, None, {"diamond": 4800}, 300),
     ("VOU-03", "vouchers", "Free coffee coupon", "免费咖啡券", 600, None, {}, 200),
     ("VOU-04", "vouchers", "¥200 store voucher", "200 元店铺券", 20000, "gold", {"diamond": 19000}, 50),
+    # A real coupon (issue 13): redeeming it puts a 满减 coupon in My wallet (mall/wallet/demo.py).
+    ("VOU-05", "vouchers", "Spend ¥100, save ¥10 coupon", "满100减10元券", 800, None, {}, 500),
     ("KID-01", "kids", "Wooden puzzle", "木质拼图", 1400, None, {}, 45),
     ("KID-02", "kids", "Picture book set", "绘本套装", 3600, None, {"gold": 3300}, 20),
     ("KID-03", "kids", "Plush panda", "熊猫毛绒玩具", 2800, None, {}, 4),
@@ -147,6 +149,9 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
         accounts.freeze(frozen.id, "suspected points farming, under review", now=now)
     _instore(store, items, now)
     _substitutes_and_presale(items, now)
+    from .wallet.demo import load_wallet_demo  # coupons: one bought with points, one from HQ
+    logins += load_wallet_demo(now, items["VOU-05"].id)
+    _buy_coupon(items["VOU-05"], now)
     from .engagement.demo import load_engagement_demo  # earning rules, tasks, reminders
     logins += load_engagement_demo(now, DEMO_PASSWORD)
     from .redpackets.demo import load_redpackets_demo  # a red-packet campaign with a share link
@@ -296,6 +301,16 @@ def _instore(store: Store, items: dict[str, Item], now: datetime) -> None:
                              now=now, hold_minutes=10, card_payments=False, points_per_unit=100)
     if cash_order.status == "awaiting_payment":
         confirm_at_counter(cash_order.id, gold.id, now)
+
+
+def _buy_coupon(coupon: Item, now: datetime) -> None:
+    """silver@example.com redeems points for the 满减 coupon: the order issues it to their
+    wallet (wallet.receivers). A fixed key: a second run finds the order."""
+    from .checkout.orders import place_order
+    from .checkout.quotes import LineRequest
+    silver = accounts.find_by_identifier("silver@example.com")
+    place_order(silver.id, [LineRequest(coupon.id, coupon.plans[0].id, 1)], key="demo-wallet-coupon",
+                now=now - timedelta(hours=3), hold_minutes=10, card_payments=False, points_per_unit=100)
 
 
 # Substitutes and presale (issue 4): the sold-out rice bowls offer two kitchen alternatives,

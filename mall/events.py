@@ -74,8 +74,3 @@ target (the programme budget ("campaign", target)), reason, name, expires_at, ac
 inside the issue's savepoint. Received by budgets (receivers: charges and records the grant,
 source "wallet", key "item:<id>"; raises a DomainError when the budget can't cover it, which
 refuses the issue).""")
-
-wallet_items_expiring = _events.signal("wallet-items-expiring", doc="""\
-Coupons or red packets will expire within the reminder window. Sent by wallet.jobs
-(remind_expiring) with sender="wallet" and items (WalletItem rows, each reminded once), days,
-now. Received by notifications (member news of kind "wallet").""")

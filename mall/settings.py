@@ -64,6 +64,7 @@ class Settings:
     rfm: RfmThresholds
     grants: GrantLimits
     return_window_days: int = 0  # purchase points pending this long (0: spendable at once)
+    coupon_reminder_days: int = 3  # a coupon's "expiring soon" reminder, days before expiry
     secret_key: str = field(repr=False, default="")  # signs pickup codes, receipts and reset links
     password_hash_fast: bool = False  # cheap Argon2 parameters (tests only)
 
@@ -101,6 +102,7 @@ class Settings:
                 staff_daily_max=int(c["MALL_STAFF_GRANT_DAILY_POINTS"]),
                 programme_monthly_points=int(c["MALL_PROGRAMME_DEFAULT_MONTHLY_POINTS"])),
             return_window_days=int(c["MALL_RETURN_WINDOW_DAYS"]),
+            coupon_reminder_days=int(c.get("MALL_COUPON_REMINDER_DAYS", 3)),
             secret_key=c["SECRET_KEY"], password_hash_fast=bool(c.get("PASSWORD_HASH_FAST")),
         )
 

@@ -12,6 +12,7 @@ from ..errors import DomainError, ItemLocked, NotFound
 from ..extensions import db
 from ..points.statement import spendable
 from ..points.tiers import TierStatus, tier_status
+from ..wallet.models import CouponSpec  # noqa: F401  (it maps Item.coupon_spec, loaded below)
 from .pricing import CASH_OFFSET, POINTS, Quote, max_offset_points, quote
 
 MAX_QUANTITY = 20
@@ -60,10 +61,11 @@ class Totals:
 
 def item_with_plans(item_id: int) -> Item | None:
     """The item with everything pricing needs (plans, category, tier prices, lowest tier) in
-    one query: the hot path of a flash sale. The view loads it; pricing then finds it in the
+    one query (and the coupon it sells, if any: mall/wallet/models.py): the hot path of a flash sale. The view loads it; pricing then finds it in the
     session without another query."""
     return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category),
-                                                  joinedload(Item.tier_prices), joinedload(Item.min_tier)])
+                                                  joinedload(Item.tier_prices), joinedload(Item.min_tier),
+                                                  joinedload(Item.coupon_spec)])
 
 
 def plans_for(item_id: int) -> list[PricePlan]:

@@ -1,5 +1,6 @@
 """Expiry reminders: 30 and 7 days before points expire, naming the amount and suggesting
-rewards the member can afford now. Keyed per member, expiry day and stage, so running the
+rewards the member can afford now; and once, a few days before, for each coupon or red packet
+in a member's wallet (`send_coupon_reminders`). Keyed per member, expiry day and stage, so running the
 job again (or every minute) reminds nobody twice."""
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from ..points.tiers import tier_status
 from ..catalog.services import browse
 from ..settings import current as current_settings
 from ..shoptime import local_day
+from ..wallet.jobs import take_due_reminders
 from .services import find_notification, notify
 
 STAGES = (30, 7)  # days before expiry; the nearest stage not yet passed is the one sent
@@ -62,3 +64,19 @@ def _remind(member_id: int, day: str, facts: dict, now: datetime) -> int:
            {"points": facts["points"], "expires_on": day, "stage": stage, "days": days_left,
             "rewards": _affordable_rewards(member_id, now)}, now)
     return 1
+
+
+def send_coupon_reminders(now: datetime) -> int:
+    """Tell members once, `coupon_reminder_days` before, that a coupon or red packet in their
+    wallet expires (an expiry reminder, keyed per wallet item). Returns new reminders."""
+    sent = 0
+    while True:
+        items = take_due_reminders(now, current_settings().coupon_reminder_days)
+        for item in items:
+            days = max(1, -(-(item.expires_at - now) // timedelta(days=1)))
+            notify(item.account_id, "expiry_reminder", f"wallet:{item.id}",
+                   {"wallet_item_id": item.id, "name": item.name, "name_zh": item.name_zh, "days": days,
+                    "expires_at": item.expires_at.isoformat()}, now)
+            sent += 1
+        if len(items) < 500:
+            return sent

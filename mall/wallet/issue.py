@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from ..accounts.auditlog import audit
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..events import wallet_value_issued
 from ..extensions import db
@@ -179,3 +180,24 @@ def issue_red_packet(account_id: int, value_minor: int, *, source_ref: str, now:
                       state=ItemState.AVAILABLE.value, issued_at=now, expires_at=expires_at, source=source,
                       source_ref=str(source_ref)[:80], seq=seq)
     return _add(item, budget, now, actor_id)
+
+
+def issue_hq(account_id: int, spec_id: int, *, key: str, reason: str, actor_id: int, now: datetime) -> WalletItem:
+    """HQ puts a coupon in a member's wallet: charged to the spec's budget (refused when it
+    is used up), audited with HQ's reason. Idempotent per form submit (`key`)."""
+    if not (reason or "").strip():
+        raise DomainError(_l("Give a reason; it is kept in the audit log."), field="reason")
+    spec = db.session.get(CouponSpec, spec_id)
+    if spec is None:
+        raise NotFound(field="spec_id")
+    replay = _find(ItemSource.HQ.value, f"hq:{key}"[:80], 1)
+    if replay is not None:
+        return replay
+    item = issue(account_id, spec, source=ItemSource.HQ.value, source_ref=f"hq:{key}"[:80], now=now, actor_id=actor_id)
+    audit(actor_id, "wallet_item_issued", "wallet_item", item.id, reason, now, member_id=account_id, spec_id=spec.id,
+          value_minor=item.face_value_minor)
+    return item
+
+
+def active_specs() -> list[CouponSpec]:
+    return list(db.session.scalars(select(CouponSpec).where(CouponSpec.active.is_(True)).order_by(CouponSpec.name)))

@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..catalog.models import Category
+from ..catalog.models import Category, Item
 from ..extensions import db
 from ..types import UTCDateTime
 
@@ -118,6 +118,14 @@ class CouponSpec(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     categories: Mapped[list[Category]] = relationship(secondary=coupon_spec_categories, order_by=Category.id)
+
+
+# The coupon a catalogue item sells, if any: checkout loads it with the item in its one
+# pricing query (checkout/quotes.item_with_plans), so a paid order finds out whether it
+# bought coupons without another statement (wallet/receivers.py). Read-only; the catalogue
+# knows nothing of it.
+Item.coupon_spec = relationship(CouponSpec, primaryjoin=lambda: CouponSpec.item_id == Item.id,
+                                foreign_keys=lambda: [CouponSpec.item_id], uselist=False, viewonly=True)
 
 
 class WalletItem(db.Model):

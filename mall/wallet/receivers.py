@@ -24,18 +24,27 @@ from .redeem import cancel_issued, give_back
 GIVE_BACK_KINDS = ("cancelled", "expired", "refunded", "payment_failed")
 
 
-def _may_sell_coupons(item_ids: list[int]) -> bool:
-    """False when the items (already in the session after checkout priced them) say they are
-    not coupons (Item.kind, where the catalogue has it); else the specs are looked up."""
-    kinds = [getattr(db.session.get(Item, i), "kind", None) for i in item_ids]
-    return not kinds or any(k is None or k == "coupon" for k in kinds)
+def _specs(item_ids: list[int]) -> dict[int, CouponSpec]:
+    """The coupon specs the items sell. Checkout priced them moments ago and loaded each
+    item's `coupon_spec` with it (wallet/models.py), so usually no statement is needed; an
+    item not loaded that way (presale, a late payment in another request) is looked up."""
+    found, missing = {}, []
+    for item_id in item_ids:
+        item = db.session.identity_map.get(db.session.identity_key(Item, item_id))
+        if item is not None and "coupon_spec" in item.__dict__:
+            if item.coupon_spec is not None:
+                found[item_id] = item.coupon_spec
+        else:
+            missing.append(item_id)
+    if missing:
+        found.update({s.item_id: s for s in db.session.scalars(
+            select(CouponSpec).where(CouponSpec.item_id.in_(missing)))})
+    return found
 
 
 def issue_bought_coupons(order, now: datetime) -> None:
     item_ids = sorted({line.item_id for line in order.lines})
-    if not item_ids or not _may_sell_coupons(item_ids):
-        return
-    specs = {s.item_id: s for s in db.session.scalars(select(CouponSpec).where(CouponSpec.item_id.in_(item_ids)))}
+    specs = _specs(item_ids) if item_ids else {}
     if not specs:
         return
     seq = 0

@@ -171,6 +171,15 @@ ROUTES = {
     ("GET", "/hq/audit"):                                   HQ_PAGE,
     ("GET", "/hq/orders"):                                  HQ_PAGE,
     ("POST", "/hq/orders/<int:order_id>/refund"):           HQ_ONLY,
+    # --- wallet: coupons and red packets (wallet) -----------------------------------------
+    ("GET", "/wallet"):                                     M_PAGE,
+    ("GET", "/wallet/<int:item_id>"):                       (LOGIN, 404, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("GET", "/hq/wallet/issue"):                            HQ_PAGE,
+    ("POST", "/hq/wallet/issue"):                           HQ_ONLY,
+    ("GET", "/counter/coupons"):                            STAFF_PAGE,
+    ("POST", "/counter/coupons"):                           STAFF_ONLY,
+    ("POST", "/api/v1/purchases/<path:receipt_no>/coupons/check"): API_ALL,
+    ("POST", "/api/v1/purchases/<path:receipt_no>/coupons"): API_ALL,
     # --- red-packet campaigns (redpackets) -------------------------------------------------
     ("GET", "/red-packets"):                                M_PAGE,
     ("GET", "/red-packets/<token>"):                        (404, 404, 404, 404, 404),  # a forged share link

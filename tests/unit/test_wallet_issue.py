@@ -3,10 +3,15 @@ idempotent per intent, per-member limits, and HQ issues held against a budget.""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from mall.budgets.models import BudgetMonth
 from mall.budgets.services import set_programme_budget
 from mall.extensions import db
+from mall.notifications.models import Notification
+from mall.notifications.reminders import send_coupon_reminders
+from mall.wallet.jobs import expire_due
+from mall.wallet.models import WalletItem
 from mall.wallet.issue import Budget, CouponBudgetExhausted, CouponLimitReached, issue, issue_red_packet
 from tests.factories import make_user
 from tests.wallet_world import make_spec
@@ -61,3 +66,23 @@ def test_hq_issue_is_charged_to_the_budget_and_refused_when_it_is_used_up(member
     with pytest.raises(CouponBudgetExhausted):
         issue(member.id, spec, source="hq", source_ref="x2", now=now, budget=Budget(target="coupons"))
     assert db.session.query(BudgetMonth).one().used_points == 2_000
+
+
+def test_the_expiry_job_moves_available_items_past_their_expiry_to_expired(member, clock):
+    now = clock.now()
+    soon = issue(member.id, make_spec(now, valid_days=1), source="game", source_ref="e1", now=now)
+    later = issue(member.id, make_spec(now, valid_days=10), source="game", source_ref="e2", now=now)
+    assert expire_due(now + timedelta(days=2)) == 1
+    db.session.expire_all()
+    assert (db.session.get(WalletItem, soon.id).state, db.session.get(WalletItem, later.id).state) == \
+        ("expired", "available")
+
+
+def test_a_coupon_expiring_soon_is_reminded_once(member, clock):
+    now = clock.now()
+    item = issue(member.id, make_spec(now, valid_days=5), source="game", source_ref="r1", now=now)
+    assert send_coupon_reminders(now) == 0          # 5 days left: not yet (3 days before)
+    assert send_coupon_reminders(now + timedelta(days=3)) == 1
+    assert send_coupon_reminders(now + timedelta(days=4)) == 0
+    note = db.session.scalar(select(Notification).where(Notification.member_id == member.id))
+    assert (note.kind, note.key, note.params["days"]) == ("expiry_reminder", f"wallet:{item.id}", 2)

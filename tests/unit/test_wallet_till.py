@@ -127,3 +127,13 @@ def test_the_wallet_audit_is_clean_after_spending_and_giving_back(api, coupon):
     assert [f.check for f in run_audit() if f.violations] == []
     api.call("POST", "/purchases/R-600/refund", "/purchases/{receipt_no}/refund")
     assert [f.check for f in run_audit() if f.violations] == []
+
+
+def test_a_second_coupon_on_the_same_receipt_is_refused_unless_both_stack(api, world, coupon, clock):
+    other = issue(world.member_id, make_spec(clock.now(), kind="amount", value_minor=500), source="game",
+                  source_ref="second", now=clock.now())
+    db.session.commit()
+    _purchase(api, "R-700", FRESH)
+    assert api.call("POST", "/purchases/R-700/coupons", SPEND, json={"code": coupon.code}).status_code == 201
+    assert api.call("POST", "/purchases/R-700/coupons", SPEND, json={"code": other.code}).status_code == 409
+    assert api.body["error"]["details"]["reason"] == "not_stackable"
