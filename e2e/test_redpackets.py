@@ -31,6 +31,8 @@ def test_claim_a_red_packet_from_a_share_link_and_see_it_in_the_wallet(page: Pag
     shot(page, "opened")
 
     page.get_by_role("link", name="See it in my wallet").click()
+    expect(page).to_have_url(f"{live_server}/wallet")
+    expect(page.get_by_role("heading", name="My wallet", level=1)).to_be_visible()
     expect(page.get_by_text("Lunar New Year red packets").first).to_be_visible()
     expect(page.get_by_text(amount).first).to_be_visible()
     shot(page, "wallet")

@@ -15,7 +15,7 @@ from ..instore.api_keys import all_stores
 from ..instore.codes import qr_svg
 from ..web import int_arg, local_to_utc, no_store, redirect_to, refuse, render, roles_required
 from . import campaigns as service
-from .claims import claim, refusal_for
+from .claims import NotEligible, claim, refusal_for
 from .forms import CampaignForm, ClaimForm, CloseForm
 
 bp = Blueprint("redpackets", __name__)
@@ -53,6 +53,8 @@ def campaign_page(token: str):
     campaign = _campaign_or_404(token)
     member_id = current_user.id if current_user.is_authenticated and current_user.has_role(Role.MEMBER) else None
     refusal = refusal_for(campaign, member_id, now())
+    if refusal is None and current_user.is_authenticated and member_id is None:
+        refusal = NotEligible()  # staff accounts see the campaign but don't claim
     return render("redpackets/campaign.html", campaign=campaign, refusal=refusal, form=ClaimForm(),
                   mine=service.claims_by(campaign.id, member_id) if member_id else [])
 
@@ -88,7 +90,7 @@ def member_list():
 
 def _campaign_form() -> CampaignForm:
     form = CampaignForm()
-    form.store_id.choices = [(None, _("HQ (programme budget: red packets)"))] + \
+    form.store_id.choices = [("", _("HQ (programme budget: red packets)"))] + \
         [(s.id, s.name) for s in all_stores()]
     form.tier_id.choices = [("", "—")] + [(t.id, t.name) for t in service.all_tiers_for_choice()]
     return form

@@ -1,12 +1,16 @@
 """Red-packet claims on real PostgreSQL with real threads (issue 13): 200 members at once on a
 random campaign of ¥100 never take more than ¥100, and nobody claims twice; one member
 claiming from many threads at once gets exactly their limit."""
+import time
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from mall.audit import run_audit
 from mall.extensions import db
+from mall.hq import analytics
+from mall.hq.views import dashboard_labels
+from mall.hq.wallet_costs import wallet_costs
 from mall.redpackets import claims
 from mall.redpackets.models import RedPacketCampaign, RedPacketClaim
 from mall.wallet.models import WalletItem
@@ -39,8 +43,10 @@ def _clean_audit():
 def test_two_hundred_concurrent_claims_never_exceed_a_hundred_yuan_nor_one_per_member(pg_app, clock):
     # ¥100 in packets of ¥0.01..¥0.99: about 200 packets, so the race empties the campaign.
     campaign_id, members = _campaign(clock, 200, total_minor=10_000, min_minor=1, max_minor=99, limit=1)
+    started = time.monotonic()
     outcomes = race(pg_app, 200, lambda i: claims.claim(campaign_id, members[i], now=clock.now()).amount_minor,
                     refusals=REFUSALS, returns=True)
+    print(f"200 concurrent claims: {time.monotonic() - started:.2f} s")
     rows, campaign = _claimed(campaign_id)
     unexpected = [o for o in outcomes if not isinstance(o, int) and o not in ("AllClaimed",)]
     assert not unexpected, unexpected
@@ -80,3 +86,16 @@ def test_a_campaign_of_a_million_packets_fits_the_checks_without_overflow(pg_app
     got = claims.claim(campaign.id, member.id, now=clock.now())
     db.session.commit()
     assert 1 <= got.amount_minor <= 2_000  # the double-mean cap: 2 × ¥10 average
+
+
+def test_the_dashboards_red_packet_figures_on_postgresql(pg_app, clock):
+    campaign_id, members = _campaign(clock, 3, total_minor=900, min_minor=300, max_minor=300, limit=1)
+    for m in members[:2]:
+        claims.claim(campaign_id, m, now=clock.now())
+    db.session.commit()
+    with pg_app.test_request_context():
+        costs = wallet_costs(analytics.make_filters(clock.now(), period="30d"), clock.now(), dashboard_labels())
+    assert (costs.issued_minor, costs.claimed_minor, costs.claimed_count) == (600, 600, 2)
+    assert (costs.outstanding_minor, costs.unclaimed_budget_minor) == (600, 300)
+    assert costs.charts["wallet_campaign"].rows == [["Spring red packets", 600, 0, 0]]
+    assert len(costs.charts["wallet_trend"].rows) == 1
