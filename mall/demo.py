@@ -304,12 +304,12 @@ def _instore(store: Store, items: dict[str, Item], now: datetime) -> None:
 
 
 def _buy_coupon(coupon: Item, now: datetime) -> None:
-    """silver@example.com redeems points for the 满减 coupon: the order issues it to their
+    """diamond@example.com redeems points for the 满减 coupon: the order issues it to their
     wallet (wallet.receivers). A fixed key: a second run finds the order."""
     from .checkout.orders import place_order
     from .checkout.quotes import LineRequest
-    silver = accounts.find_by_identifier("silver@example.com")
-    place_order(silver.id, [LineRequest(coupon.id, coupon.plans[0].id, 1)], key="demo-wallet-coupon",
+    diamond = accounts.find_by_identifier("diamond@example.com")
+    place_order(diamond.id, [LineRequest(coupon.id, coupon.plans[0].id, 1)], key="demo-wallet-coupon",
                 now=now - timedelta(hours=3), hold_minutes=10, card_payments=False, points_per_unit=100)
 
 

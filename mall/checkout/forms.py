@@ -21,6 +21,12 @@ def submit_key():
         Length(max=KEY_LENGTH, message=_l("This page is out of date: reload it and try again."))])
 
 
+def coupon_code():
+    """A coupon or red packet from My wallet (its short code), taken off the cash part."""
+    return StringField(_l("Coupon code"), filters=[lambda v: (v or "").strip() or None], validators=[
+        Optional(), Length(max=64, message=_l("A coupon code has up to 64 characters."))])
+
+
 class KeyedForm(Form):
     """A form whose submit is one intent: a shown form gets a fresh key; a submitted one keeps
     exactly what was sent (nothing, if nothing was)."""
@@ -47,9 +53,7 @@ class PlanForm(KeyedForm):
         NumberRange(1, MAX_QUANTITY, _l("Choose a quantity between 1 and %(max)s.", max=MAX_QUANTITY))])
     offset_points = IntegerField(_l("Points to use"), default=0, validators=[
         Optional(), NumberRange(min=0, message=_l("Points can't be negative."))])
-    # A coupon or red packet from My wallet (its short code), taken off the cash part.
-    coupon = StringField(_l("Coupon code"), filters=[lambda v: (v or "").strip() or None], validators=[
-        Optional(), Length(max=64, message=_l("A coupon code has up to 64 characters."))])
+    coupon = coupon_code()
     key = submit_key()
 
     def __init__(self, formdata=_Auto, plans=(), **kwargs):
@@ -64,6 +68,7 @@ class QuantityForm(Form):
 
 
 class CheckoutForm(KeyedForm):
+    coupon = coupon_code()
     key = submit_key()
 
 

@@ -13,6 +13,7 @@ from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
 from ..unit_of_work import after_commit
+from ..wallet.services import used_on_order
 from ..web import MAX_INT, has_control_characters, int_arg, no_store, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
 from .coupons import apply_coupon
@@ -209,7 +210,7 @@ def cart_checkout():
         return _render_cart(error=form.key_refusal(), status=422)
     try:
         order = orders.place_order(current_user.id, cart.requests(current_user.id), key=form.key.data, now=now(),
-                                   **_place_args())
+                                   coupon=form.coupon.data, **_place_args())
     except DomainError as exc:
         if isinstance(exc, orders.OutOfStock):  # offer the sold-out lines' substitutes in the same response
             tier, points = viewer()
@@ -239,7 +240,7 @@ def order(order_id: int):
     if order_.status == "offered":  # a presale shortfall: what the member may switch to
         offers = offer_choices(order_, now())
     return render("checkout/order.html", "checkout/_status.html", order=order_, form=ConfirmForm(), now=now(),
-                  stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers)
+                  stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers, coupons=used_on_order(order_.id))
 
 
 @bp.route("/orders/<int:order_id>/<action>", methods=["POST"])

@@ -95,3 +95,8 @@ def conditions(item: WalletItem) -> list[str]:
     out.append(str(_l("In store: show the QR code or tell the cashier the short code. Online: enter the "
                       "short code at checkout.")))
     return out
+
+
+def used_on_order(order_id: int) -> list[WalletItem]:
+    """The coupons and red packets spent on a mall order (its page shows them)."""
+    return list(db.session.scalars(select(WalletItem).where(WalletItem.order_id == order_id).order_by(WalletItem.id)))

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from mall.audit import run_audit
 from mall.extensions import db
-from mall.wallet.issue import issue
+from mall.wallet.issue import CouponLimitReached, issue
 from mall.wallet.models import WalletItem
 from tests.concurrency import race
 from tests.factories import make_category
@@ -62,3 +62,12 @@ def test_the_same_receipt_sent_twice_at_once_gets_one_spend_and_one_replay(pg_ap
     _purchase(pg_app, world, "R-TWICE")
     statuses = race(pg_app, 2, lambda i: _spend(pg_app, world, "R-TWICE", code), returns=True)
     assert sorted(statuses) == [200, 201], statuses
+
+
+def test_concurrent_issues_never_pass_a_per_member_limit(pg_app, clock):
+    world = make_world(clock.now())
+    spec_id = make_spec(clock.now(), per_member_limit=2, kind="amount", value_minor=100).id
+    db.session.commit()
+    outcomes = race(pg_app, 6, lambda i: issue(world.member_id, spec_id, source="game", source_ref=f"play:{i}",
+                                              now=clock.now()), refusals=(CouponLimitReached,))
+    assert sorted(outcomes) == ["CouponLimitReached"] * 4 + ["ok"] * 2, outcomes

@@ -55,8 +55,21 @@ def test_the_quote_shows_the_figure_the_order_charges(shop, clock, auth, client)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "¥50" in response.get_data(as_text=True) and "−¥10" in response.get_data(as_text=True)
     assert client.post(f"/catalog/{item.id}/buy", data=form).status_code == 302
-    order_cash = db.session.scalar(select(WalletItem.discount_minor).where(WalletItem.id == coupon.id))
-    assert order_cash == 1_000
+    spent = db.session.scalar(select(WalletItem).where(WalletItem.id == coupon.id))
+    assert spent.discount_minor == 1_000
+    page = client.get(f"/orders/{spent.order_id}").get_data(as_text=True)
+    assert "−¥10" in page and "¥50" in page  # ¥60 of cash less the coupon
+
+
+def test_the_cart_checkout_takes_a_coupon_too(shop, clock, auth, client):
+    member, item = shop
+    coupon = _coupon(member, clock, kind="amount", value_minor=700)
+    auth.login("shopper@example.com", PASSWORD)
+    client.post(f"/catalog/{item.id}/cart", data={"plan_id": item.plans[1].id, "quantity": 1, "key": "c1"})
+    page = client.get("/cart").get_data(as_text=True)
+    assert 'name="coupon"' in page
+    assert client.post("/cart/checkout", data={"key": "cart-1", "coupon": coupon.short_code}).status_code == 302
+    assert db.session.get(WalletItem, coupon.id).discount_minor == 700
 
 
 def test_a_coupon_below_its_threshold_is_refused_and_nothing_is_written(shop, clock):

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from mall.accounts.models import AuditEntry
+from mall.budgets.services import set_programme_budget
 from mall.extensions import db
 from mall.instore.models import StoreStaff
 from mall.wallet.issue import issue
@@ -98,3 +99,17 @@ def test_the_counter_refuses_a_store_the_staff_member_is_not_bound_to(app, auth,
     response = client.post("/counter/coupons", data={"store": other.id, "receipt_no": "X", "code": "ABCDEFGH",
                                                       "action": "check"})
     assert response.status_code == 422
+
+
+def test_hq_is_refused_clearly_when_the_coupon_budget_is_used_up_and_nothing_is_written(member, auth, client,
+                                                                                          clock):
+    hq = make_user(clock.now(), role="hq", login="boss2@example.com")
+    set_programme_budget("campaign", "coupons", "Coupons", 1_000, "refuse", actor_id=hq.id, now=clock.now())
+    spec = make_spec(clock.now(), name="Too dear")  # ¥20 = 2,000 points, over the 1,000 budget
+    db.session.commit()
+    auth.login("boss2@example.com", PASSWORD)
+    response = client.post("/hq/wallet/issue", data={"member": "wallet@example.com", "spec_id": spec.id,
+                                                      "reason": "goodwill", "key": "k-2"})
+    assert response.status_code == 422
+    assert "budget for these coupons is used up" in response.get_data(as_text=True)
+    assert db.session.scalars(select(WalletItem)).all() == []
