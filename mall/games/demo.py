@@ -1,5 +1,6 @@
 """Demo data for games, loaded by `flask mall demo`: an open points blind box and an open
-spin wheel, playable by every member (silver@example.com among them). Idempotent."""
+spin wheel (one of its prizes a red packet for the wallet), playable by every member
+(silver@example.com among them). Idempotent."""
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,7 +21,8 @@ DEMO_GAMES = [
     (GameData(name="Spin wheel", name_zh="幸运大转盘", kind="wheel", starts_at=None, ends_at=None,
               cost_kind="points", cost_points=50, budget_points=30_000, daily_limit=3, total_limit=30),
      [PrizeData(kind="points", label="1,000 points", label_zh="1000 积分", points=1000, weight=1, stock=5),
-      PrizeData(kind="points", label="100 points", label_zh="100 积分", points=100, weight=19),
+      PrizeData(kind="red_packet", label="¥5 red packet", label_zh="5 元红包", packet_minor=500, weight=4, stock=50),
+      PrizeData(kind="points", label="100 points", label_zh="100 积分", points=100, weight=15),
       PrizeData(kind="points", label="30 points", label_zh="30 积分", points=30, weight=40),
       PrizeData(kind="nothing", label="Thanks for playing", label_zh="谢谢参与", weight=40)]),
 ]
