@@ -144,7 +144,11 @@ def play(game_id: int, member_id: int, *, key: str, now: datetime, timezone: str
     elif draws_left(game.id, member_id) <= 0:
         raise NoDrawLeft()
     account = account or lock_account(member_id, now)  # a member without an account yet: opened
-    return PlayOutcome(_play(game, member_id, account, key=key, play_no=total + 1, day=day, now=now), False)
+    # In a savepoint: lots past their expiry are expired by the spend first, and if that leaves
+    # too few points the refusal undoes the expiry too (a refusal writes nothing).
+    with db.session.begin_nested():
+        row = _play(game, member_id, account, key=key, play_no=total + 1, day=day, now=now)
+    return PlayOutcome(row, False)
 
 
 def _play(game: Game, member_id: int, account, *, key: str, play_no: int, day, now: datetime) -> GamePlay:

@@ -320,3 +320,16 @@ def test_coupon_and_red_packet_prizes_go_to_the_wallet_charged_once_to_the_game_
     assert _failed_checks() == []
     management.close_game(game.id, actor_id=None, now=clock.now())
     assert verify_game(game.id).ok
+
+
+def test_points_past_their_expiry_cannot_pay_for_a_play_and_the_refusal_writes_nothing(tiers, clock):
+    member = make_user(clock.now())
+    give_points(member.id, 15, clock.now(), days_valid=1)
+    game = make_game(clock.now())
+    db.session.commit()
+    clock.advance(days=2)  # the lot expired; the expiry job has not run
+    with pytest.raises(InsufficientPoints):
+        play(game.id, member.id, key="k", now=clock.now())
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(GamePlay.id))) == 0
+    assert db.session.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.member_id == member.id)) == 1
