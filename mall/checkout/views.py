@@ -17,7 +17,7 @@ from ..web import MAX_INT, has_control_characters, int_arg, no_store, redirect_t
 from . import cart, orders, payments
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
 from .gateway import gateway_for
-from .quotes import LineRequest, item_with_plans, plan_options, price
+from .quotes import LineRequest, item_with_plans, plan_options, price, quote_or_none
 
 bp = Blueprint("checkout", __name__)
 MEMBER = Role.MEMBER
@@ -69,8 +69,11 @@ def quote(item_id: int):
             totals = price(current_user.id, [_line(item_id, form)], now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
         except DomainError as exc:
             error = _refusal(exc, form)
-    return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item,
-                  status=200 if totals else 422)
+    status = 200 if totals else 422
+    if wants_fragment():
+        return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item, status=status)
+    # Without JavaScript "Update total" posts here: the whole page again, re-priced.
+    return _buy_page(item, form, error, status=status, quote_totals=totals)
 
 
 @bp.before_request
@@ -117,11 +120,16 @@ def buy_now(item_id: int):
     return _buy_page(item, form, error or form.key_refusal())
 
 
-def _buy_page(item, form, error, status=422, notice=None):
+def _buy_page(item, form, error, status=422, notice=None, quote_totals=None):
+    """The buy form again (a refusal, a no-JS re-price), still showing the quote for the plan
+    the member chose, so the numbers and the reason stay side by side."""
     tier, _points = viewer()
     options = plan_options(item.id, tier, points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+    if quote_totals is None and form.plan_id.data in {o.plan.id for o in options}:
+        quote_totals = quote_or_none(current_user.id, _line(item.id, form), now(),
+                                     points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
     return render("checkout/buy.html", "checkout/_buy_form.html", item=item, buy_form=form, options=options,
-                  error=error, notice=notice, quote_totals=None, status=status)
+                  error=error, notice=notice, quote_totals=quote_totals, status=status)
 
 
 def _sold_out(item, exc):
