@@ -132,6 +132,7 @@ ROUTES = {
     ("POST", "/api/v1/pickups"):                            API_ALL,
     # --- engagement: tasks and earning rules (engagement) --------------------------------
     ("GET", "/tasks"):                                      M_PAGE,
+    ("GET", "/card"):                                       M_PAGE,
     ("POST", "/tasks/check-in"):                            M_ONLY,
     ("POST", "/tasks/profile"):                             M_ONLY,
     ("POST", "/tasks/referral"):                            M_ONLY,
