@@ -124,7 +124,7 @@ def test_a_points_order_charges_the_quote_and_opens_on_its_qr_fully_on_screen(ph
 def test_the_member_card_is_one_tap_from_any_page(phone, live_server):
     page = phone
     _log_in(page, live_server, DIAMOND)
-    page.goto(f"{live_server}/statement")
+    page.goto(f"{live_server}/points/statement")
     page.get_by_role("link", name=re.compile("Member card")).click()
     expect(page.get_by_role("heading", name="Member card")).to_be_visible()
     expect(page.locator(".member-card-page svg.qr")).to_be_visible()

@@ -106,6 +106,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     from .notifications.views import bp as notifications_bp
     app.register_blueprint(engagement_bp)
     app.register_blueprint(notifications_bp)
+    from .appeals.views import bp as appeals_bp
+    app.register_blueprint(appeals_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)

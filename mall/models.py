@@ -16,3 +16,4 @@ from .risk.models import MemberSighting, OrderOrigin, RiskReview  # noqa: F401,E
 from .points.models import MemberTier, TierChange  # noqa: F401,E402
 from .engagement.models import Checkin, EarningRule, MemberDevice, MemberProfile, MemberSegment, Referral  # noqa: F401,E402
 from .notifications.models import Notification, NotificationOptOut  # noqa: F401,E402
+from .appeals.models import Appeal  # noqa: F401,E402

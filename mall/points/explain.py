@@ -67,6 +67,8 @@ def explain(entry) -> str:
         return _("Welcome bonus for joining")
     if reason == "adjustment":
         return _("Adjustment by member services: %(note)s", note=d.get("note", ""))
+    if reason == "appeal":
+        return _("Adjustment for your appeal no. %(id)s: %(note)s", id=d.get("appeal_id", "-"), note=d.get("note", ""))
     return _("Points %(kind)s", kind=kind_label(entry.kind).lower())
 
 

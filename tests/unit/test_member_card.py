@@ -12,7 +12,7 @@ def test_every_member_page_links_to_the_card_which_shows_qr_barcode_balance_and_
     give_points(member.id, 2345, clock.now())
     db.session.commit()
     auth.login("card@example.com")
-    for path in ("/", "/catalog", "/statement", "/orders", "/tasks"):
+    for path in ("/", "/catalog", "/points/statement", "/orders", "/tasks"):
         assert 'href="/card"' in client.get(path).get_data(as_text=True), path
     page = client.get("/card").get_data(as_text=True)
     assert member.member_code in page and "2,345" in page and "Silver" in page
