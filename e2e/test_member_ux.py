@@ -133,3 +133,42 @@ def test_the_member_card_is_one_tap_from_any_page(phone, live_server):
     code = page.locator(".member-card-page .code").inner_text()
     assert re.fullmatch(r"M[0-9A-Z]{8}", code)
     _snap(page, "member-card")
+
+
+def test_the_member_card_and_a_ready_pickup_qr_open_with_the_network_cut(phone, live_server):
+    page = phone
+    context = page.context
+    _log_in(page, live_server, DIAMOND)
+    _item(page, live_server, "USB-C charging cable")
+    _buy_as_quoted(page)  # points only: ready for pickup at once
+    order_url = page.url
+    page.goto(f"{live_server}/")
+    balance = page.locator(".balance-value").inner_text()
+    # The worker is installed and has kept the card and this order (it is asked on each page).
+    page.wait_for_function("""async ([order, balance]) => {
+        const reg = await navigator.serviceWorker.ready;
+        const cache = await caches.open("pages");
+        const card = await cache.match("/card");
+        if (await cache.match(new URL(order).pathname) && card && (await card.text()).includes(">" + balance + "<")) {
+            return true;
+        }
+        if (reg.active) reg.active.postMessage("keep");
+        return false;
+    }""", arg=[order_url, balance], timeout=20_000, polling=1000)
+
+    context.set_offline(True)
+    try:
+        page.goto(f"{live_server}/card")
+        expect(page.locator(".member-card-page svg.qr")).to_be_visible()
+        expect(page.locator(".member-card-page svg.barcode")).to_be_visible()
+        expect(page.locator(".card-facts dd").first).to_have_text(balance)  # kept after the purchase
+        _snap(page, "offline-member-card")
+        page.goto(order_url)
+        expect(page.locator(".pickup-panel svg.qr")).to_be_visible()
+        expect(page.locator("[data-pickup-code]")).to_have_text(re.compile(r"[0-9A-Z]+-[0-9A-Z]{6}"))
+        _snap(page, "offline-pickup")
+        page.goto(f"{live_server}/catalog")
+        expect(page.get_by_role("heading", name="No connection")).to_be_visible()
+        _snap(page, "offline-page")
+    finally:
+        context.set_offline(False)

@@ -133,6 +133,10 @@ ROUTES = {
     # --- engagement: tasks and earning rules (engagement) --------------------------------
     ("GET", "/tasks"):                                      M_PAGE,
     ("GET", "/card"):                                       M_PAGE,
+    ("GET", "/sw.js"):                                      EVERYONE,
+    ("GET", "/manifest.webmanifest"):                       EVERYONE,
+    ("GET", "/offline"):                                    EVERYONE,
+    ("GET", "/offline/keep"):                               M_PAGE,
     # --- appeals (issue 17) ----------------------------------------------------------------
     ("GET", "/appeals"):                                    M_PAGE,
     ("GET", "/appeals/new"):                                M_PAGE,

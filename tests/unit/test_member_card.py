@@ -37,3 +37,18 @@ def test_the_pickup_panel_comes_before_the_status_and_its_poll_answer_carries_th
     assert order.index("instore/_pickup.html") < order.index("checkout/_status.html")
     assert "checkout/_timeline.html" in (root / "instore" / "_pickup_poll.html").read_text()
     assert re.search(r'hx-select-oob="#order-status,#order-timeline"', (root / "instore" / "_pickup.html").read_text())
+
+
+def test_the_site_is_installable_and_names_what_to_keep_offline(tiers, auth, client, clock):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'rel="manifest"' in page and 'data-sw="/sw.js"' in page
+    manifest = client.get("/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json" and manifest.json["display"] == "standalone"
+    worker = client.get("/sw.js")
+    text = worker.get_data(as_text=True)
+    assert worker.mimetype == "text/javascript" and "/offline/keep" in text and "/static/css/mall." in text
+    assert "No connection" in client.get("/offline").get_data(as_text=True)
+    make_user(clock.now(), login="keeper@example.com")
+    db.session.commit()
+    auth.login("keeper@example.com")
+    assert client.get("/offline/keep").json == {"keep": ["/card"]}
