@@ -172,3 +172,73 @@ def test_the_member_card_and_a_ready_pickup_qr_open_with_the_network_cut(phone, 
         _snap(page, "offline-page")
     finally:
         context.set_offline(False)
+
+
+def test_search_and_sort_find_an_item_by_its_chinese_name(phone, live_server):
+    page = phone
+    _log_in(page, live_server, DIAMOND)
+    page.goto(f"{live_server}/catalog")
+    page.get_by_role("searchbox").fill("保温杯")
+    page.get_by_label("Sort by").select_option(label="Points: low to high")
+    expect(page).to_have_url(re.compile(r"q=%E4%BF%9D%E6%B8%A9%E6%9D%AF.*sort=points_asc|sort=points_asc.*q=%E4%BF%9D"))
+    expect(page.locator("li.tile")).to_have_count(1)
+    expect(page.locator("li.tile")).to_contain_text("Stainless steel tumbler")
+    # the same in Chinese, from the shared URL
+    page.get_by_label("Language").select_option("zh_Hans")
+    try:
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+        expect(page).to_have_url(re.compile(r"sort=points_asc"))
+        expect(page.locator("li.tile")).to_contain_text("不锈钢保温杯")
+        _snap(page, "search-chinese")
+    finally:  # the choice is saved on the account, which other tests share
+        page.get_by_label("语言").select_option("en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def _png() -> bytes:
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("phone", ["360x640"], indirect=True)
+def test_an_appeal_goes_from_the_member_to_hq_and_back(phone, browser, live_server):
+    page = phone
+    _log_in(page, live_server, "silver@example.com")
+    page.goto(f"{live_server}/points/statement")
+    page.get_by_role("link", name=re.compile("^Question this")).first.click()
+    expect(page.get_by_role("heading", name="Question this")).to_be_visible()
+    page.get_by_label("What is wrong?").fill("The receipt had three items, I got points for one.")
+    page.get_by_label("Photo (optional)").set_input_files(files=[{"name": "receipt.png", "mimeType": "image/png",
+                                                                  "buffer": _png()}])
+    _snap(page, "appeal-form")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="My appeals")).to_be_visible()
+    expect(page.locator(".appeal").first).to_contain_text("Waiting for an answer")
+    number = re.search(r"Appeal no\. (\d+)", page.locator(".appeal").first.inner_text()).group(1)
+
+    hq = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US").new_page()
+    hq.goto(f"{live_server}/login")
+    hq.get_by_label("Email or mobile number").fill("hq@example.com")
+    hq.get_by_label("Password").fill(PASSWORD)
+    hq.get_by_role("button", name="Log in").click()
+    hq.get_by_role("navigation", name="Staff").get_by_role("link", name="Appeals").click()
+    card = hq.locator(".appeal", has_text=f"Appeal no. {number}")
+    expect(card).to_contain_text("three items")
+    expect(card.get_by_role("link", name="Photo")).to_be_visible()
+    card.get_by_label("Reply to the member").fill("Sorry: we added the missing points.")
+    card.get_by_label(re.compile("Points to credit")).fill("120")
+    card.get_by_role("button", name="Resolve").click()
+    expect(hq.get_by_text(f"Appeal no. {number} resolved; the member is told.")).to_be_visible()
+    hq.context.close()
+
+    page.reload()
+    expect(page.locator(".appeal").first).to_contain_text("Resolved: points added")
+    expect(page.locator(".appeal").first).to_contain_text("+120 points")
+    page.goto(f"{live_server}/notifications")
+    expect(page.get_by_text(f"Your appeal no. {number} has an answer")).to_be_visible()
+    page.goto(f"{live_server}/points/statement")
+    expect(page.get_by_text(re.compile(f"Adjustment for your appeal no. {number}"))).to_be_visible()
+    _snap(page, "appeal-answered")

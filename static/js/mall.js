@@ -5,6 +5,9 @@
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]")) {
+      // Come back to the page as it is now: htmx may have pushed a search into the URL.
+      var next = el.form.querySelector("input[name=next]");
+      if (next) { next.value = location.pathname + location.search; }
       el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
     }
   });
