@@ -1,12 +1,13 @@
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, send_from_directory, url_for
-from flask_babel import format_datetime, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
 from ..clock import now
 from ..errors import DomainError, NotFound
+from ..templating import shown_datetime
 from ..web import bounded_int, int_arg, no_store, refuse, render, roles_required
 from . import services
 from .forms import AppealForm, ResolveForm
@@ -47,15 +48,11 @@ def new_appeal():
             refuse(form, exc)
         else:
             flash(_("Thank you. We answer within one working day, by %(due)s.",
-                    due=_when(appeal.due_at)), "success")
+                    due=shown_datetime(appeal.due_at, "short")), "success")
             return redirect(url_for("appeals.my_appeals"))
     elif form.is_submitted():
         form.key_refusal()
     return render("appeals/new.html", form=form, subject=subject, status=422 if form.errors else 200)
-
-
-def _when(at):
-    return format_datetime(at, "short")
 
 
 @bp.route("/appeals/<int:appeal_id>/photo")

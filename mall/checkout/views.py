@@ -1,5 +1,5 @@
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
@@ -8,7 +8,7 @@ from ..catalog.substitutes import offers_for
 from ..catalog.views import viewer
 from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
-from ..extensions import csrf
+from ..extensions import csrf, db
 from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
@@ -21,6 +21,17 @@ from .quotes import LineRequest, item_with_plans, plan_options, price, quote_or_
 
 bp = Blueprint("checkout", __name__)
 MEMBER = Role.MEMBER
+
+
+@bp.app_template_global()
+def line_name(line) -> str:
+    """An order line's item in the reader's language: the item's Chinese name when reading
+    Chinese, else the name as it was when ordered."""
+    if str(get_locale()).startswith("zh"):
+        item = db.session.get(Item, line.item_id)
+        if item is not None and item.name_zh:
+            return item.name_zh
+    return line.item_name
 
 
 def _cfg(name):
