@@ -104,7 +104,10 @@ def test_an_unaffordable_plan_says_why_links_to_ways_to_earn_and_offers_no_buy(p
     expect(page).to_have_url(f"{live_server}/tasks")
 
 
-def test_a_points_order_charges_the_quote_and_opens_on_its_qr_fully_on_screen(phone, live_server):
+def test_a_points_order_charges_the_quote_opens_on_its_qr_and_works_with_the_network_cut(phone, live_server):
+    """One purchase per phone (the demo member's points are shared by the whole e2e session):
+    the quote is what the points order charged; its QR and code are on screen without scrolling;
+    then, with the network cut, the member card and this pickup QR still open."""
     page = phone
     _log_in(page, live_server, DIAMOND)
     _item(page, live_server, "Free coffee coupon")
@@ -120,27 +123,7 @@ def test_a_points_order_charges_the_quote_and_opens_on_its_qr_fully_on_screen(ph
     assert page.evaluate("window.scrollY") == 0
     expect(page.locator(".pickup-panel")).to_contain_text("brightness")
 
-
-def test_the_member_card_is_one_tap_from_any_page(phone, live_server):
-    page = phone
-    _log_in(page, live_server, DIAMOND)
-    page.goto(f"{live_server}/points/statement")
-    page.get_by_role("link", name=re.compile("Member card")).click()
-    expect(page.get_by_role("heading", name="Member card")).to_be_visible()
-    expect(page.locator(".member-card-page svg.qr")).to_be_visible()
-    expect(page.locator(".member-card-page svg.barcode")).to_be_visible()
-    expect(page.locator(".card-facts")).to_contain_text("Diamond")
-    code = page.locator(".member-card-page .code").inner_text()
-    assert re.fullmatch(r"M[0-9A-Z]{8}", code)
-    _snap(page, "member-card")
-
-
-def test_the_member_card_and_a_ready_pickup_qr_open_with_the_network_cut(phone, live_server):
-    page = phone
     context = page.context
-    _log_in(page, live_server, DIAMOND)
-    _item(page, live_server, "USB-C charging cable")
-    _buy_as_quoted(page)  # points only: ready for pickup at once
     order_url = page.url
     page.goto(f"{live_server}/")
     balance = page.locator(".balance-value").inner_text()
@@ -172,6 +155,20 @@ def test_the_member_card_and_a_ready_pickup_qr_open_with_the_network_cut(phone, 
         _snap(page, "offline-page")
     finally:
         context.set_offline(False)
+
+
+def test_the_member_card_is_one_tap_from_any_page(phone, live_server):
+    page = phone
+    _log_in(page, live_server, DIAMOND)
+    page.goto(f"{live_server}/points/statement")
+    page.get_by_role("link", name=re.compile("Member card")).click()
+    expect(page.get_by_role("heading", name="Member card")).to_be_visible()
+    expect(page.locator(".member-card-page svg.qr")).to_be_visible()
+    expect(page.locator(".member-card-page svg.barcode")).to_be_visible()
+    expect(page.locator(".card-facts")).to_contain_text("Diamond")
+    code = page.locator(".member-card-page .code").inner_text()
+    assert re.fullmatch(r"M[0-9A-Z]{8}", code)
+    _snap(page, "member-card")
 
 
 def test_search_and_sort_find_an_item_by_its_chinese_name(phone, live_server):
