@@ -2,6 +2,7 @@
 import logging
 
 from flask import Flask, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,6 +67,9 @@ def create_app(config=None, *, clock=None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
+    # Flask-Login's own message is English only: translate it when it is flashed.
+    login_manager.login_message = _l("Please log in to access this page.")
+    login_manager.localize_callback = str
     # Rate limits share Redis with the locks; a Redis hiccup lets requests through rather
     # than refusing the counter (the database still makes every effect happen once).
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
@@ -120,6 +124,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.register_blueprint(wallet_bp)
     from .redpackets.views import bp as redpackets_bp
     app.register_blueprint(redpackets_bp)
+    from .appeals.views import bp as appeals_bp
+    app.register_blueprint(appeals_bp)
 
     from .cli import mall_cli
     app.cli.add_command(mall_cli)

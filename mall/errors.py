@@ -1,5 +1,7 @@
 """Domain errors. Services raise them; views turn them into messages in the member's language."""
+from flask_babel import format_decimal, gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 
 class DomainError(Exception):
@@ -21,8 +23,9 @@ class InsufficientPoints(DomainError):
 
     def __init__(self, needed: int, available: int):
         self.needed, self.available = needed, available
-        super().__init__(_l("You need %(needed)s points but have %(available)s.",
-                            needed=needed, available=available))
+        # Lazy, so the numbers are grouped ("1,800") in the locale of whoever reads them.
+        super().__init__(LazyString(lambda: gettext("You need %(needed)s points but have %(available)s.",
+                                                    needed=format_decimal(needed), available=format_decimal(available))))
 
 
 class InvalidAmount(DomainError):

@@ -21,3 +21,4 @@ from .wallet.models import CouponSpec, WalletItem  # noqa: F401,E402
 from .redpackets.models import RedPacketCampaign, RedPacketClaim  # noqa: F401,E402
 from .bookings.models import Booking, ServiceSlot  # noqa: F401,E402
 from .rights.models import RightGrant, RightSpec  # noqa: F401,E402
+from .appeals.models import Appeal  # noqa: F401,E402

@@ -42,11 +42,24 @@ def image_url(item, thumb: bool = False) -> str:
     return static_url(item.image)
 
 
+# Dates and times as each language writes them, always on the 24-hour clock (Babel's own
+# "short" English is "12/2/26, 7:37 AM", which members misread). Other formats pass through.
+DATETIME_PATTERNS = {"zh": {"short": "y年M月d日 HH:mm", "medium": "y年M月d日 HH:mm"},
+                     "en": {"short": "d MMM y, HH:mm", "medium": "d MMM y, HH:mm"}}
+
+
+def shown_datetime(value, fmt: str = "medium") -> str:
+    if not value:
+        return ""
+    language = "zh" if str(get_locale()).startswith("zh") else "en"
+    return format_datetime(value, DATETIME_PATTERNS[language].get(fmt, fmt))
+
+
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money, points=points, date=lambda d, fmt="medium": format_date(d, fmt) if d else "",
-        datetime=lambda d, fmt="medium": format_datetime(d, fmt) if d else "",
-        time=lambda d, fmt="short": format_time(d, fmt) if d else "")
+        datetime=shown_datetime,
+        time=lambda d, fmt="HH:mm": format_time(d, fmt) if d else "")
     # points' explain and kind_label are added by the points blueprint (mall/points/views.py)
     app.jinja_env.globals.update(localized=localized, get_locale=get_locale, image_url=image_url)
     app.jinja_env.add_extension("jinja2.ext.do")

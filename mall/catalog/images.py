@@ -22,8 +22,9 @@ class BadImage(DomainError):
     field = "image"
 
 
-def store_image(data: bytes, folder: Path) -> str:
-    """Return the stored image's name relative to the uploads folder (e.g. items/ab12.webp)."""
+def store_image(data: bytes, folder: Path, subfolder: str = "items") -> str:
+    """Return the stored image's name relative to the uploads folder (e.g. items/ab12.webp).
+    Appeal photos go to their own subfolder, which is never served publicly."""
     if len(data) > MAX_BYTES:
         raise BadImage(_l("The image is larger than 5 MB."))
     try:
@@ -38,13 +39,13 @@ def store_image(data: bytes, folder: Path) -> str:
         raise BadImage(_l("Use a JPEG, PNG or WebP image."))
     image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
     name = uuid.uuid4().hex
-    target = folder / "items"
+    target = folder / subfolder
     target.mkdir(parents=True, exist_ok=True)
     for size, suffix in ((FULL, ""), (THUMB, "-thumb")):
         copy = image.copy()
         copy.thumbnail((size, size))
         copy.save(target / f"{name}{suffix}.webp", "WEBP", quality=85)
-    return f"items/{name}.webp"
+    return f"{subfolder}/{name}.webp"
 
 
 def thumbnail_of(name: str) -> str:

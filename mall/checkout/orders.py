@@ -208,7 +208,11 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
         for line in totals.lines:  # for HQ's dashboard: redemption by category
             slug = line.item.category.slug if line.item.category else ""
             by_category[slug] = by_category.get(slug, 0) + line.quote.points
-        detail = {"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines) + label}
+        detail = {"item": ", ".join(f"{l.item_name} ×{l.quantity}" for l in order.lines) + label,
+                  # the statement shows the item in the member's language (issue 17)
+                  "item_zh": ", ".join(f"{l.item.name_zh or l.item.name} ×{l.quantity}" for l in totals.lines) + label,
+                  "order_id": order.id, "cash_minor": order.cash_total_minor,
+                  "plans": sorted({l.plan.kind for l in totals.lines})}
         if len(by_category) == 1:
             detail["category"] = next(iter(by_category))
         entry = spend_points(member_id, order.points_total, reason="redeem", source="order", key=f"order:{order.id}",

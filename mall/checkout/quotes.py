@@ -58,6 +58,12 @@ class Totals:
     def affordable(self) -> bool:
         return self.points <= self.balance
 
+    @property
+    def points_short(self) -> int:
+        """How many more points this quote needs: 0 when affordable. The page's "need N
+        more", its balance after and its Buy button all read this one quote."""
+        return max(0, self.points - self.balance)
+
 
 def item_with_plans(item_id: int) -> Item | None:
     """The item with everything pricing needs (plans, category, tier prices, lowest tier) in

@@ -1,5 +1,5 @@
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
 from ..accounts.models import Role
@@ -10,7 +10,7 @@ from ..catalog.substitutes import offers_for
 from ..catalog.views import viewer
 from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
-from ..extensions import csrf
+from ..extensions import csrf, db
 from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
@@ -21,10 +21,21 @@ from . import cart, orders, payments
 from .coupons import apply_coupon
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
 from .gateway import gateway_for
-from .quotes import LineRequest, item_with_plans, plan_options, price
+from .quotes import LineRequest, item_with_plans, plan_options, price, quote_or_none
 
 bp = Blueprint("checkout", __name__)
 MEMBER = Role.MEMBER
+
+
+@bp.app_template_global()
+def line_name(line) -> str:
+    """An order line's item in the reader's language: the item's Chinese name when reading
+    Chinese, else the name as it was when ordered."""
+    if str(get_locale()).startswith("zh"):
+        item = db.session.get(Item, line.item_id)
+        if item is not None and item.name_zh:
+            return item.name_zh
+    return line.item_name
 
 
 def _cfg(name):
@@ -75,8 +86,11 @@ def quote(item_id: int):
                 totals = apply_coupon(current_user.id, totals, form.coupon.data, now())
         except DomainError as exc:
             error = _refusal(exc, form)
-    return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item,
-                  status=200 if totals else 422)
+    status = 200 if totals else 422
+    if wants_fragment():
+        return render("checkout/_quote.html", form=form, totals=totals, error=error, item=item, status=status)
+    # Without JavaScript "Update total" posts here: the whole page again, re-priced.
+    return _buy_page(item, form, error, status=status, quote_totals=totals)
 
 
 @bp.before_request
@@ -144,11 +158,16 @@ def buy_now(item_id: int):
     return _buy_page(item, form, error or form.key_refusal())
 
 
-def _buy_page(item, form, error, status=422, notice=None):
+def _buy_page(item, form, error, status=422, notice=None, quote_totals=None):
+    """The buy form again (a refusal, a no-JS re-price), still showing the quote for the plan
+    the member chose, so the numbers and the reason stay side by side."""
     tier, _points = viewer()
     options = plan_options(item.id, tier, points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+    if quote_totals is None and form.plan_id.data in {o.plan.id for o in options}:
+        quote_totals = quote_or_none(current_user.id, _line(item.id, form), now(),
+                                     points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
     return render("checkout/buy.html", "checkout/_buy_form.html", item=item, buy_form=form, options=options,
-                  error=error, notice=notice, quote_totals=None, status=status)
+                  error=error, notice=notice, quote_totals=quote_totals, status=status)
 
 
 def _sold_out(item, exc):

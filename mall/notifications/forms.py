@@ -10,6 +10,7 @@ KIND_LABELS = {
     NotificationKind.TIER_CHANGE.value: _l("Tier changes"),
     NotificationKind.PRESALE.value: _l("Presale arrivals and offers"),
     NotificationKind.ORDER_STATUS.value: _l("Order status"),
+    NotificationKind.APPEAL.value: _l("Answers to my appeals"),
 }
 
 

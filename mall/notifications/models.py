@@ -19,6 +19,7 @@ class NotificationKind(StrEnum):
     TIER_CHANGE = "tier_change"
     PRESALE = "presale"            # presale stock arrived, or a shortfall offer
     ORDER_STATUS = "order_status"
+    APPEAL = "appeal"              # HQ resolved a member's appeal (mall/appeals)
 
 
 KINDS = tuple(k.value for k in NotificationKind)

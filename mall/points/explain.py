@@ -37,7 +37,8 @@ def explain(entry) -> str:
                  tier=_tier_name(d), mult=_multiplier(d.get("multiplier_pct", 100)),
                  points=points(entry.points))
     if reason == "redeem":
-        return _("Redeemed %(item)s (order %(ref)s)", item=d.get("item", ""), ref=entry.reference or "-")
+        item = d.get("item_zh") if str(get_locale()).startswith("zh") and d.get("item_zh") else d.get("item", "")
+        return _("Redeemed %(item)s (order %(ref)s)", item=item, ref=entry.reference or "-")
     if reason == "expired":
         return _("Points earned on %(earned)s reached their expiry date",
                  earned=(d.get("lot_created") or "")[:10])
@@ -69,6 +70,8 @@ def explain(entry) -> str:
         return _("Welcome bonus for joining")
     if reason == "adjustment":
         return _("Adjustment by member services: %(note)s", note=d.get("note", ""))
+    if reason == "appeal":
+        return _("Adjustment for your appeal no. %(id)s: %(note)s", id=d.get("appeal_id", "-"), note=d.get("note", ""))
     return _("Points %(kind)s", kind=kind_label(entry.kind).lower())
 
 

@@ -5,6 +5,9 @@
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]")) {
+      // Come back to the page as it is now: htmx may have pushed a search into the URL.
+      var next = el.form.querySelector("input[name=next]");
+      if (next) { next.value = location.pathname + location.search; }
       el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
     }
   });
@@ -65,4 +68,14 @@ document.addEventListener("submit", function (event) {
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", scan); } else { scan(); }
   document.addEventListener("htmx:afterSettle", scan);
+})();
+
+// Installable and usable with no signal (templates/storefront/sw.js): once the worker runs,
+// ask it to keep the member card and ready pickups now, not only after the next page.
+(function () {
+  var url = document.body && document.body.getAttribute("data-sw");
+  if (!url || !("serviceWorker" in navigator)) { return; }
+  navigator.serviceWorker.register(url).then(function () { return navigator.serviceWorker.ready; })
+    .then(function (registration) { if (registration.active) { registration.active.postMessage("keep"); } })
+    .catch(function () { /* no worker: the site works as before, online only */ });
 })();

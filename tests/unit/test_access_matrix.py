@@ -141,6 +141,18 @@ ROUTES = {
     ("POST", "/api/v1/pickups"):                            API_ALL,
     # --- engagement: tasks and earning rules (engagement) --------------------------------
     ("GET", "/tasks"):                                      M_PAGE,
+    ("GET", "/card"):                                       M_PAGE,
+    ("GET", "/sw.js"):                                      EVERYONE,
+    ("GET", "/manifest.webmanifest"):                       EVERYONE,
+    ("GET", "/offline"):                                    EVERYONE,
+    ("GET", "/offline/keep"):                               M_PAGE,
+    # --- appeals (issue 17) ----------------------------------------------------------------
+    ("GET", "/appeals"):                                    M_PAGE,
+    ("GET", "/appeals/new"):                                M_PAGE,
+    ("POST", "/appeals/new"):                               M_ONLY,
+    ("GET", "/appeals/<int:appeal_id>/photo"):              (LOGIN, ALLOWED, FORBIDDEN, FORBIDDEN, ALLOWED),
+    ("GET", "/hq/appeals"):                                 HQ_PAGE,
+    ("POST", "/hq/appeals/<int:appeal_id>"):                HQ_ONLY,
     ("POST", "/tasks/check-in"):                            M_ONLY,
     ("POST", "/tasks/profile"):                             M_ONLY,
     ("POST", "/tasks/referral"):                            M_ONLY,
@@ -222,7 +234,7 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
           "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
           "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}",
-          "booking_id": "999"}
+          "booking_id": "999", "appeal_id": "999"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 

@@ -136,7 +136,7 @@ def test_points_past_their_expiry_buy_nothing_even_before_the_expiry_job_runs(ti
     auth.login("late-buyer@example.com")
     response = client.post(f"/catalog/{item.id}/buy", data={"plan_id": item.plans[0].id, "quantity": 1, "key": "k"})
     assert response.status_code == 422  # strict: a refusal that had written anything would fail here
-    assert "You need 1000 points but have 0." in response.get_data(as_text=True)
+    assert "You need 1,000 points but have 0." in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Order)) == 0
     assert _stock(item) == (10, 0, 0) and _balance(buyer) == 1000
 

@@ -163,7 +163,7 @@ def test_member_page_shows_the_qr_code_the_short_code_where_and_until_when(clien
     assert world.code in html
     assert "Store 1, Jing&#39;an" in html and "Store 2, Pudong" in html
     assert "Until " in html
-    assert 'hx-trigger="every 3s"' in html and 'hx-select-oob="#order-status"' in html
+    assert 'hx-trigger="every 3s"' in html and 'hx-select-oob="#order-status,#order-timeline"' in html
 
 
 def test_the_polled_status_turns_to_picked_up_with_the_status_line(client, world, clock):
@@ -176,6 +176,8 @@ def test_the_polled_status_turns_to_picked_up_with_the_status_line(client, world
     assert 'id="order-status"' in after and "Picked up" in after
     assert "Picked up at Store 1, Jing&#39;an" in after and "by Counter Chen" in after
     assert "every 3s" not in after  # stops polling once handed over
+    timeline = after[after.index('id="order-timeline"'):]
+    assert "Picked up" in timeline  # the timeline updates in place too, no reload
 
 
 def test_another_member_cannot_poll_someone_elses_order(client, world, clock):

@@ -157,7 +157,7 @@ def test_the_inbox_badge_and_opt_out_pages(app, tiers, clock, client, auth):
     assert "Order A1: ready for pickup" in page
     response = client.post("/notifications/settings", data={"kinds": ["expiry_reminder", "tier_change"]})
     assert response.status_code == 302
-    assert services.opted_out_kinds(member.id) == {"presale", "order_status"}
+    assert services.opted_out_kinds(member.id) == {"presale", "order_status", "appeal"}
 
 
 def test_an_order_ready_for_pickup_tells_the_member_once(tiers, clock):

@@ -1,0 +1,173 @@
+"""Raising and resolving appeals.
+
+A member may question any of their statement lines or orders, once at a time (an open
+appeal about the same thing is the answer to a second tap). HQ works a queue ordered by due
+time: one working day (Monday to Friday, in the shop's zone) after the appeal was raised.
+Resolving is one of two outcomes, each telling the member through the inbox:
+- an adjustment: points credited through `issue_discretionary`, charged to the programme's
+  "appeals" budget, the ledger entry naming the appeal (reason "appeal", detail appeal_id);
+  a budget at its limit refuses (nothing written) or holds the grant for HQ's approval;
+- a reply: words only.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from .. import shoptime
+from ..accounts.auditlog import audit
+from ..budgets.models import BudgetScope, GrantKind
+from ..budgets.services import issue_discretionary
+from ..catalog.images import store_image
+from ..checkout.models import Order
+from ..errors import DomainError, InvalidAmount, NotFound
+from ..extensions import db
+from ..notifications.services import notify
+from ..pagination import paginate
+from ..points.models import LedgerEntry
+from ..points.tiers import expiry_for, tier_status
+from .models import REASON_MAX, Appeal, AppealStatus
+
+APPEALS_BUDGET = (BudgetScope.CAMPAIGN.value, "appeals")
+PHOTO_FOLDER = "appeals"
+MAX_ADJUSTMENT = 100_000
+
+
+class AppealAlreadyResolved(DomainError):
+    message = _l("That appeal was already resolved.")
+
+
+class NothingToAppeal(DomainError):
+    message = _l("Choose a statement line or an order of yours to question.")
+
+
+def _need_text(text: str | None, field: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_l("Tell us what is wrong."), field=field)
+    if len(text) > REASON_MAX:
+        raise DomainError(_l("Keep it under %(n)s characters.", n=REASON_MAX), field=field)
+    return text
+
+
+def due_after(raised_at: datetime, zone: str | None) -> datetime:
+    """One working day later: the same local time on the next Monday-to-Friday day."""
+    local = raised_at.astimezone(shoptime.shop_zone(zone)) + timedelta(days=1)
+    while local.weekday() >= 5:
+        local += timedelta(days=1)
+    return local.astimezone(raised_at.tzinfo)
+
+
+@dataclass(frozen=True)
+class Subject:
+    entry: LedgerEntry | None
+    order: Order | None
+
+
+def subject_for(member_id: int, *, entry_id: int | None, order_id: int | None) -> Subject:
+    """The member's own ledger entry or order; anything else is NotFound."""
+    if (entry_id is None) == (order_id is None):
+        raise NothingToAppeal()
+    row = db.session.get(LedgerEntry if entry_id else Order, entry_id or order_id)
+    if row is None or row.member_id != member_id:
+        raise NotFound()
+    return Subject(entry=row if entry_id else None, order=row if order_id else None)
+
+
+def open_appeal_about(member_id: int, subject: Subject) -> Appeal | None:
+    return db.session.scalar(select(Appeal).where(
+        Appeal.member_id == member_id, Appeal.status == AppealStatus.OPEN.value,
+        Appeal.entry_id == subject.entry.id if subject.entry else Appeal.order_id == subject.order.id))
+
+
+def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, reason: str, key: str,
+                 now: datetime, zone: str | None, photo: bytes | None = None,
+                 upload_dir: Path | None = None) -> Appeal:
+    """Record the member's question. Idempotent per (member, key); an open appeal about the
+    same line is returned instead of a second one. The photo is checked and re-encoded
+    (catalog.images) after every other check, so a refusal stores nothing."""
+    replay = db.session.scalar(select(Appeal).where(Appeal.member_id == member_id, Appeal.idempotency_key == key))
+    if replay is not None:
+        return replay
+    subject = subject_for(member_id, entry_id=entry_id, order_id=order_id)
+    reason = _need_text(reason, "reason")
+    existing = open_appeal_about(member_id, subject)
+    if existing is not None:
+        return existing
+    name = store_image(photo, upload_dir, PHOTO_FOLDER) if photo else None
+    appeal = Appeal(member_id=member_id, entry_id=entry_id, order_id=order_id, reason=reason, photo=name,
+                    idempotency_key=key, created_at=now, due_at=due_after(now, zone))
+    db.session.add(appeal)
+    db.session.flush()
+    return appeal
+
+
+def member_appeals(member_id: int, page: int = 1):
+    return paginate(select(Appeal).where(Appeal.member_id == member_id)
+                    .order_by(Appeal.created_at.desc(), Appeal.id.desc()), page, 20)
+
+
+def member_appeal(appeal_id: int, member_id: int | None) -> Appeal:
+    """One appeal: the member's own (member_id given), or any (HQ, member_id None)."""
+    appeal = db.session.get(Appeal, appeal_id)
+    if appeal is None or (member_id is not None and appeal.member_id != member_id):
+        raise NotFound()
+    return appeal
+
+
+@dataclass(frozen=True)
+class Queue:
+    appeals: list[Appeal]
+    overdue: int
+    page: int
+    pages: int
+
+
+def queue(now: datetime, page: int = 1) -> Queue:
+    """Open appeals, the most overdue first."""
+    p = paginate(select(Appeal).where(Appeal.status == AppealStatus.OPEN.value)
+                 .order_by(Appeal.due_at, Appeal.id), page, 20)
+    overdue = db.session.scalar(select(func.count()).select_from(Appeal).where(
+        Appeal.status == AppealStatus.OPEN.value, Appeal.due_at < now))
+    return Queue(p.items, overdue, p.page, p.pages)
+
+
+def _locked_open(appeal_id: int) -> Appeal:
+    appeal = db.session.scalar(select(Appeal).where(Appeal.id == appeal_id).with_for_update())
+    if appeal is None:
+        raise NotFound()
+    if not appeal.is_open:
+        raise AppealAlreadyResolved()
+    return appeal
+
+
+def _tell(appeal: Appeal, now: datetime) -> None:
+    notify(appeal.member_id, "appeal", f"appeal:{appeal.id}:{appeal.status}",
+           {"appeal_id": appeal.id, "status": appeal.status, "points": appeal.adjustment_points or 0,
+            "reply": appeal.reply or ""}, now)
+
+
+def resolve(appeal_id: int, *, points: int | None, reply: str, actor_id: int, now: datetime) -> Appeal:
+    """Close an open appeal with a reply, and with `points` credited when given. The credit
+    goes through the appeals budget first: BudgetRefused leaves everything as it was."""
+    reply = _need_text(reply, "reply")
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int)
+                               or not 0 < points <= MAX_ADJUSTMENT):
+        raise InvalidAmount(field="points")
+    appeal = _locked_open(appeal_id)
+    if points:
+        grant = issue_discretionary(
+            appeal.member_id, points, store_id=None, kind=GrantKind.MANUAL.value, reason="appeal",
+            source="appeal", key=f"appeal:{appeal.id}", now=now, actor_id=actor_id, note=reply[:255],
+            expires_at=expiry_for(tier_status(appeal.member_id, now).tier, now), programme=APPEALS_BUDGET,
+            detail={"appeal_id": appeal.id}, reference=f"appeal {appeal.id}")
+        appeal.adjustment_entry_id = grant.entry_id if grant is not None else None
+        appeal.adjustment_points = points
+    appeal.status = (AppealStatus.ADJUSTED if points else AppealStatus.ANSWERED).value
+    appeal.reply, appeal.resolver_id, appeal.resolved_at = reply, actor_id, now
+    db.session.flush()
+    audit(actor_id, "appeal_resolved", "appeal", appeal.id, reply, now, points=points or 0)
+    _tell(appeal, now)
+    return appeal

@@ -1,0 +1,61 @@
+"""Chinese mode (issue 17, item 6): no member page shows an English string that the
+catalogue should have translated, item names are in Chinese wherever a member checks their
+points, and dates read in each language's own way on a 24-hour clock."""
+import re
+from html import unescape
+
+import pytest
+
+from mall.checkout import orders
+from mall.checkout.quotes import LineRequest
+from mall.extensions import db
+from tests.factories import give_points, make_item, make_user
+
+# Words that are the same in both languages: codes, units, brand-free abbreviations.
+ALLOWED = {"QR", "PM", "SKU", "pts", "OK", "English", "USB", "mAh"}
+ENGLISH_RUN = re.compile(r"\b[A-Za-z][a-z]{2,}(?:\s+[A-Za-z][a-z]{1,}){1,}\b")
+
+
+def _visible_text(html: str) -> str:
+    main = html[html.index("<main"):html.index("</main>")] if "<main" in html else html
+    main = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", main, flags=re.S)
+    main = re.sub(r"<[^>]+>", " ", main)
+    return unescape(main)
+
+
+@pytest.fixture
+def chinese_member(tiers, clock, auth, client):
+    member = make_user(clock.now(), login="zh@example.com", name="Wang")
+    give_points(member.id, 5000, clock.now())
+    item = make_item(clock.now(), name="Bamboo cutting board", points=1000, plans=[("points_cash", 500, 900, None)])
+    order = orders.place_order(member.id, [LineRequest(item.id, item.plans[0].id)], key="zh", now=clock.now(),
+                               hold_minutes=10, card_payments=False, points_per_unit=100)
+    db.session.commit()
+    auth.login("zh@example.com")
+    client.post("/locale", data={"locale": "zh_Hans", "next": "/"})
+    return member, item, order
+
+
+def test_no_member_page_shows_untranslated_english_in_chinese(chinese_member, client):
+    member, item, order = chinese_member
+    pages = ["/", "/catalog", f"/catalog/{item.id}", "/cart", "/orders", f"/orders/{order.id}", "/points/statement",
+             "/tasks", "/notifications", "/card", "/appeals", f"/appeals/new?order={order.id}", "/offline"]
+    found = {}
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = _visible_text(response.get_data(as_text=True))
+        runs = [r for r in ENGLISH_RUN.findall(text) if not set(r.split()) <= ALLOWED]
+        if runs:
+            found[path] = runs[:5]
+    assert not found, found
+
+
+def test_item_names_are_chinese_on_the_statement_and_the_order_and_times_use_24_hours(chinese_member, client, clock):
+    member, item, order = chinese_member
+    statement = _visible_text(client.get("/points/statement").get_data(as_text=True))
+    assert item.name_zh in statement and item.name not in statement
+    page = _visible_text(client.get(f"/orders/{order.id}").get_data(as_text=True))
+    assert item.name_zh in page and item.name not in page
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", page)
+    assert not re.search(r"[上下]午|AM|PM\b", page.replace(order.number, ""))
