@@ -76,9 +76,9 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
     after the order is written and returns reasons to hold it for review (none: go on)."""
     if not requests:
         raise EmptyOrder()
-    existing = find_by_key(member_id, key)
-    if existing is not None:
-        return existing
+    # No look-up of `key` first: a replay is found once the account row is locked (the
+    # order's UNIQUE (member, key) refuses a second insert), which spares every first
+    # submit a query.
     per_item = Counter()
     for request in requests:
         if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
@@ -92,31 +92,37 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
     intent = f"{member_id}:{key}"
     with admission.admit(wants, reservations.available, intent=intent) as admitted:
         if admitted.refused is not None:
-            # A double tap's twin may have taken the last unit: answer with its order, never
-            # with "sold out, nothing was charged".
-            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent) else None
+            # A double tap's twin may have taken the last unit, or this is a replay of an
+            # order placed earlier: answer with that order, never with "sold out, nothing
+            # was charged".
+            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent) \
+                else find_by_key(member_id, key)
             if twin is not None:
                 return twin
             raise OutOfStock([admitted.refused])
         # The member's account row serialises their checkouts (per-member limits and the
         # balance are checked race-free), and a twin submit waits here for this one.
         account = lock_account(member_id, now, open_missing=False)
-        existing = find_by_key(member_id, key)
-        if existing is not None:  # the twin committed while this one waited
-            admitted.not_taken()
-            return existing
-        # The locked row's balance: lots past their expiry still count in it until the spend
-        # expires them, and then refuses (InsufficientPoints) inside the order's savepoint.
-        totals = price(member_id, requests, now, points_per_unit=points_per_unit,
-                       balance=spendable_of(account) if account is not None else None)
-        if totals.points > totals.balance:
-            raise InsufficientPoints(needed=totals.points, available=totals.balance)
-        # If the same submit won the race elsewhere, its order is the answer (a replay), and
-        # the units this one was admitted for go back: the twin's order holds the stock.
-        order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
-                                                          hold_minutes=hold_minutes, card_payments=card_payments,
-                                                          screen=screen),
-                                     lambda: find_by_key(member_id, key))
+        try:
+            # The locked row's balance: lots past their expiry still count in it until the
+            # spend expires them, and then refuses (InsufficientPoints) inside the savepoint.
+            totals = price(member_id, requests, now, points_per_unit=points_per_unit,
+                           balance=spendable_of(account) if account is not None else None)
+            if totals.points > totals.balance:
+                raise InsufficientPoints(needed=totals.points, available=totals.balance)
+            # A replay (a twin that committed while this one waited for the row, or a submit
+            # repeated later) fails the order's insert: its order is the answer, and the units
+            # this one was admitted for go back, as the earlier order holds the stock.
+            order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
+                                                              hold_minutes=hold_minutes, card_payments=card_payments,
+                                                              screen=screen),
+                                         lambda: find_by_key(member_id, key))
+        except DomainError:
+            # The earlier order spent the points or reached the limit this replay now fails on.
+            existing = find_by_key(member_id, key)
+            if existing is None:
+                raise
+            order, created = existing, False
         if not created:
             admitted.not_taken()
         return order
@@ -178,18 +184,21 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
     account = account or lock_account(member_id, now)  # a member without one yet: opened here
     check_limits(member_id, totals)
     cash = totals.cash_minor
-    order = write_order(member_id, totals, status=S.AWAITING_PAYMENT.value, key=key, now=now,
-                        card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes),
-                        account=account)
-    record(order, "placed", now, actor="member", actor_id=member_id)
+    # Nothing left to pay: written ready at once (sold), as nearly every screened order
+    # stays; only a held one is updated below. Spares an UPDATE of the new row.
+    paid = cash == 0
+    order = write_order(member_id, totals, status=(S.READY if paid else S.AWAITING_PAYMENT).value, key=key,
+                        now=now, card_payments=card_payments,
+                        reserved_until=None if paid else now + timedelta(minutes=hold_minutes), account=account)
     # Risk screening (mall/risk, passed in by the view): a risky redemption waits for HQ in
     # `in_review`, its stock held (not sold) and its points taken, until decided.
     in_review = bool(screen and screen(order, now))
+    # The events after screening, so that they go to the database together (one INSERT).
+    record(order, "placed", now, actor="member", actor_id=member_id)
     if in_review:
         order.status, order.reserved_until = S.IN_REVIEW.value, None
         record(order, "held_for_review", now)
-    elif cash == 0:  # nothing left to pay: sold at once
-        order.status, order.reserved_until = S.READY.value, None
+    elif paid:  # sold at once
         record(order, "ready_for_pickup", now, note="paid in points")
     # Stock last: its row is the one every buyer of a hot item needs, and the UPDATE holds
     # that row lock until commit, so nothing may come after it.
