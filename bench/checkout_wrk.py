@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -98,7 +97,9 @@ def serve(app_path: str, port: int, env: dict, workers: int, threads: int) -> su
 
 def lua_script(directory: Path, name: str, *, mode: str, path: str, origin: str, sessions, plan=0,
                run="r", per_thread=0) -> Path:
-    members = ",\n".join(f'{{"{cookie}","{token}"}}' for cookie, token in sessions)
+    # Each member on their own phone (device cookie): one device shared by all would be a
+    # flagged risk cluster and hold every order for review.
+    members = ",\n".join(f'{{"{cookie}","{token}","benchdev{n:06d}"}}' for n, (cookie, token) in enumerate(sessions))
     script = directory / f"{name}.lua"
     script.write_text(
         f'MODE = "{mode}"\nPATH = "{path}"\nORIGIN = "{origin}"\nPLAN = {plan}\nRUN = "{run}"\n'

@@ -49,7 +49,7 @@ function request()
   local m = member(index)
   local body = "csrf_token=" .. m[2] .. "&plan_id=" .. PLAN .. "&quantity=1&key=" .. key
   return wrk.format("POST", PATH, {
-    ["Cookie"] = "session=" .. m[1],
+    ["Cookie"] = "session=" .. m[1] .. "; mall_device=" .. m[3],
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Referer"] = ORIGIN .. "/catalog",
     ["HX-Request"] = "true", ["HX-Target"] = "buy",

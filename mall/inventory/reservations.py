@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, literal, select, update
 
 from ..errors import DomainError
 from ..extensions import db
+from ..types import UTCDateTime
 from .models import Reservation, StockLevel, StockMovement
 
 
@@ -45,6 +46,13 @@ def hold(order_id: int, wants: list[Want], *, until: datetime, now: datetime, se
     locked from its UPDATE until commit, so the caller must commit right after this.
     """
     status, kind = ("confirmed", "sell") if sell else ("held", "reserve")
+    column = StockLevel.sold if sell else StockLevel.reserved
+    if db.session.get_bind().dialect.name == "postgresql":
+        short = [w.item_id for w in sorted(wants, key=lambda w: w.item_id)
+                 if not _take_with_rows(order_id, w, column, status, kind, until, now)]
+        if short:
+            raise OutOfStock(short)
+        return
     for want in wants:
         db.session.add(Reservation(order_id=order_id, item_id=want.item_id, quantity=want.quantity,
                                    status=status, reserved_until=until, created_at=now, updated_at=now))
@@ -52,7 +60,6 @@ def hold(order_id: int, wants: list[Want], *, until: datetime, now: datetime, se
     db.session.flush()
     short = []
     for want in sorted(wants, key=lambda w: w.item_id):
-        column = StockLevel.sold if sell else StockLevel.reserved
         taken = db.session.execute(
             update(StockLevel)
             .where(StockLevel.item_id == want.item_id,
@@ -63,6 +70,27 @@ def hold(order_id: int, wants: list[Want], *, until: datetime, now: datetime, se
             short.append(want.item_id)
     if short:
         raise OutOfStock(short)  # the caller's savepoint/transaction undoes every row above
+
+
+def _take_with_rows(order_id: int, want: Want, column, status: str, kind: str, until: datetime,
+                    now: datetime) -> bool:
+    """PostgreSQL: the conditional UPDATE and, only if it took the units, the reservation and
+    the stock movement, in ONE statement (data-modifying CTEs): one round trip instead of
+    three, and still nothing after the counter's row lock but commit. False: not enough."""
+    taken = (update(StockLevel)
+             .where(StockLevel.item_id == want.item_id,
+                    StockLevel.received - StockLevel.reserved - StockLevel.sold >= want.quantity)
+             .values({column: column + want.quantity}).returning(StockLevel.item_id).cte("taken"))
+    at = [literal(now, UTCDateTime()), literal(until, UTCDateTime())]
+    reservation = insert(Reservation).from_select(
+        ["order_id", "item_id", "quantity", "status", "reserved_until", "created_at", "updated_at"],
+        select(literal(order_id), taken.c.item_id, literal(want.quantity), literal(status), at[1], at[0], at[0]),
+        include_defaults=False).cte("reservation")
+    movement = insert(StockMovement).from_select(
+        ["item_id", "kind", "quantity", "reason", "reference", "created_at"],
+        select(taken.c.item_id, literal(kind), literal(want.quantity), literal(""), literal(f"order:{order_id}"),
+               at[0]), include_defaults=False).cte("movement")
+    return bool(db.session.execute(select(func.count()).select_from(taken).add_cte(reservation, movement)).scalar())
 
 
 def _locked(order_id: int, status: str) -> list[Reservation]:
