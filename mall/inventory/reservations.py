@@ -8,10 +8,11 @@ refuses any write that would oversell even if this code were wrong. Redis admiss
 admission.py) only turns away requests that cannot win before they reach the database.
 """
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, update
 
 from ..errors import DomainError
 from ..extensions import db
@@ -77,20 +78,31 @@ def _take_with_rows(order_id: int, want: Want, column, status: str, kind: str, u
     """PostgreSQL: the conditional UPDATE and, only if it took the units, the reservation and
     the stock movement, in ONE statement (data-modifying CTEs): one round trip instead of
     three, and still nothing after the counter's row lock but commit. False: not enough."""
+    # (Parameter names unlike any column: an UPDATE would take `item_id` as a value to SET.)
+    return bool(db.session.execute(_hold_statement(column.key, status, kind), {
+        "p_order": order_id, "p_item": want.item_id, "p_quantity": want.quantity, "p_until": until, "p_now": now,
+        "p_reference": f"order:{order_id}"}).scalar())
+
+
+@cache
+def _hold_statement(counter: str, status: str, kind: str):
+    """Built once per kind of hold (bound parameters): building it costs more CPU than running it."""
+    column = getattr(StockLevel, counter)
+    item_id, quantity = bindparam("p_item", type_=Integer), bindparam("p_quantity", type_=Integer)
+    now, until = bindparam("p_now", type_=UTCDateTime()), bindparam("p_until", type_=UTCDateTime())
     taken = (update(StockLevel)
-             .where(StockLevel.item_id == want.item_id,
-                    StockLevel.received - StockLevel.reserved - StockLevel.sold >= want.quantity)
-             .values({column: column + want.quantity}).returning(StockLevel.item_id).cte("taken"))
-    at = [literal(now, UTCDateTime()), literal(until, UTCDateTime())]
+             .where(StockLevel.item_id == item_id,
+                    StockLevel.received - StockLevel.reserved - StockLevel.sold >= quantity)
+             .values({column: column + quantity}).returning(StockLevel.item_id).cte("taken"))
     reservation = insert(Reservation).from_select(
         ["order_id", "item_id", "quantity", "status", "reserved_until", "created_at", "updated_at"],
-        select(literal(order_id), taken.c.item_id, literal(want.quantity), literal(status), at[1], at[0], at[0]),
+        select(bindparam("p_order", type_=Integer), taken.c.item_id, quantity, literal(status), until, now, now),
         include_defaults=False).cte("reservation")
     movement = insert(StockMovement).from_select(
         ["item_id", "kind", "quantity", "reason", "reference", "created_at"],
-        select(taken.c.item_id, literal(kind), literal(want.quantity), literal(""), literal(f"order:{order_id}"),
-               at[0]), include_defaults=False).cte("movement")
-    return bool(db.session.execute(select(func.count()).select_from(taken).add_cte(reservation, movement)).scalar())
+        select(taken.c.item_id, literal(kind), quantity, literal(""), bindparam("p_reference", type_=String), now),
+        include_defaults=False).cte("movement")
+    return select(func.count()).select_from(taken).add_cte(reservation, movement)
 
 
 def _locked(order_id: int, status: str) -> list[Reservation]:
