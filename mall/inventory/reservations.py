@@ -43,12 +43,14 @@ def hold(order_id: int, wants: list[Want], *, until: datetime, now: datetime, se
     """Hold stock for every line, all or nothing; with `sell`, take it as sold at once (an
     order with nothing left to pay). Raises OutOfStock naming every short item.
 
-    The rows are written first and the counter UPDATEs last: a hot item's counter row is
-    locked from its UPDATE until commit, so the caller must commit right after this.
+    The rows are written first and the counter UPDATEs last (on PostgreSQL: with the UPDATE,
+    in one statement): a hot item's counter row is locked from its UPDATE until commit, so
+    the caller must commit right after this.
     """
     status, kind = ("confirmed", "sell") if sell else ("held", "reserve")
     column = StockLevel.sold if sell else StockLevel.reserved
     if db.session.get_bind().dialect.name == "postgresql":
+        db.session.flush()  # whatever the caller has pending goes before the counter's row lock
         short = [w.item_id for w in sorted(wants, key=lambda w: w.item_id)
                  if not _take_with_rows(order_id, w, column, status, kind, until, now)]
         if short:
