@@ -68,7 +68,7 @@ def seed(url: str, members: int, stock: int):
         make_tiers()
         item = make_item(now, name="Flash-sale speaker", points=500, stock=stock)
         password = _hasher().hash(secrets.token_hex(8))  # nobody logs in with it; sessions are minted
-        db.session.execute(insert(User), [
+        db.session.connection().execute(insert(User.__table__), [  # Core: no ORM bulk RETURNING
             dict(email=f"m{i}@bench.example.com", password_hash=password, display_name=f"M{i}",
                  member_code=f"B{i:07d}", role="member", locale="zh_Hans", created_at=now) for i in range(members)])
         ids = list(db.session.scalars(text("SELECT id FROM users ORDER BY id")))

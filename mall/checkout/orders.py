@@ -70,21 +70,25 @@ def check_kinds(totals, *, slot_chosen: bool) -> None:
         raise KindRefused(_l("Choose a time slot."), field="slot_id")
 
 
+def paid_step(kind: str) -> tuple[S, str]:
+    """What paying does to an order of this kind: its status and its timeline event. A
+    coupon, red packet or right is fulfilled at once (the wallet and rights receivers deliver
+    it on the "fulfilled" event, docs/checkout.md), a service is booked (its slot was taken at
+    checkout), goods wait for pickup."""
+    if kind in INSTANT_KINDS:
+        return S.FULFILLED, "fulfilled"
+    return S.READY, "service_booked" if kind == "service" else "ready_for_pickup"
+
+
+def _order_kind(totals) -> str:
+    return totals.lines[0].item.kind if totals.lines else "goods"  # one kind per order (check_kinds)
+
+
 def settle_paid(order: Order, now: datetime, *, actor: str = "system", note: str = "") -> None:
-    """A paid order goes to its kind's next status: a coupon, red packet or right is
-    fulfilled at once (the wallet and rights receivers deliver it on the "fulfilled" event,
-    docs/checkout.md), a service is booked (its slot was taken at checkout), goods wait for
-    pickup."""
-    order.reserved_until = None
-    if order.kind in INSTANT_KINDS:
-        order.status = S.FULFILLED.value
-        record(order, "fulfilled", now, actor=actor, note=note)
-    elif order.kind == "service":
-        order.status = S.READY.value
-        record(order, "service_booked", now, actor=actor, note=note)
-    else:
-        order.status = S.READY.value
-        record(order, "ready_for_pickup", now, actor=actor, note=note)
+    """A paid order goes to its kind's next status (paid_step)."""
+    status, event = paid_step(order.kind)
+    order.status, order.reserved_until = status.value, None
+    record(order, event, now, actor=actor, note=note)
 
 
 def record(order: Order, kind: str, now: datetime, *, actor: str = "system", actor_id=None, note: str = "") -> None:
@@ -118,9 +122,9 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
     it raises a DomainError when the slot is full, which rolls the order back."""
     if not requests:
         raise EmptyOrder()
-    existing = find_by_key(member_id, key)
-    if existing is not None:
-        return existing
+    # No look-up of `key` first: a replay is found once the account row is locked (the
+    # order's UNIQUE (member, key) refuses a second insert), which spares every first
+    # submit a query.
     per_item = Counter()
     for request in requests:
         if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
@@ -134,34 +138,41 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
     intent = f"{member_id}:{key}"
     with admission.admit(wants, reservations.available, intent=intent) as admitted:
         if admitted.refused is not None:
-            # A double tap's twin may have taken the last unit: answer with its order, never
-            # with "sold out, nothing was charged".
-            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent, wants[0].item_id) else None
+            # A double tap's twin may have taken the last unit, or this is a replay of an
+            # order placed earlier: answer with that order, never with "sold out, nothing
+            # was charged".
+            twin = _twin_order(member_id, key, now) if admission.admitted_before(intent, wants[0].item_id) \
+                else find_by_key(member_id, key)
             if twin is not None:
                 return twin
             raise OutOfStock([admitted.refused])
         # The member's account row serialises their checkouts (per-member limits and the
         # balance are checked race-free), and a twin submit waits here for this one.
         account = lock_account(member_id, now, open_missing=False)
-        existing = find_by_key(member_id, key)
-        if existing is not None:  # the twin committed while this one waited
-            admitted.not_taken()
-            return existing
-        # The locked row's balance: lots past their expiry still count in it until the spend
-        # expires them, and then refuses (InsufficientPoints) inside the order's savepoint.
-        totals = price(member_id, requests, now, points_per_unit=points_per_unit,
-                       balance=spendable_of(account) if account is not None else None)
-        if coupon:
-            totals = apply_coupon(member_id, totals, coupon, now)
-        if totals.points > totals.balance:
-            raise InsufficientPoints(needed=totals.points, available=totals.balance)
-        check_kinds(totals, slot_chosen=book is not None)
-        # If the same submit won the race elsewhere, its order is the answer (a replay), and
-        # the units this one was admitted for go back: the twin's order holds the stock.
-        order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
-                                                          hold_minutes=hold_minutes, card_payments=card_payments,
-                                                          screen=screen, book=book),
-                                     lambda: find_by_key(member_id, key))
+        try:
+            # The locked row's balance: lots past their expiry still count in it until the
+            # spend expires them, and then refuses (InsufficientPoints) inside the savepoint.
+            totals = price(member_id, requests, now, points_per_unit=points_per_unit,
+                           balance=spendable_of(account) if account is not None else None)
+            if coupon:
+                totals = apply_coupon(member_id, totals, coupon, now)
+            if totals.points > totals.balance:
+                raise InsufficientPoints(needed=totals.points, available=totals.balance)
+            check_kinds(totals, slot_chosen=book is not None)
+            # A replay (a twin that committed while this one waited for the row, or a submit
+            # repeated later) fails the order's insert: its order is the answer, and the units
+            # this one was admitted for go back, as the earlier order holds the stock.
+            order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
+                                                              hold_minutes=hold_minutes, card_payments=card_payments,
+                                                              screen=screen, book=book),
+                                         lambda: find_by_key(member_id, key))
+        except DomainError:
+            # The earlier order spent the points (or the coupon, or the slot) this replay now
+            # fails on.
+            existing = find_by_key(member_id, key)
+            if existing is None:
+                raise
+            order, created = existing, False
         if not created:
             admitted.not_taken()
         return order
@@ -228,20 +239,24 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
     account = account or lock_account(member_id, now)  # a member without one yet: opened here
     check_limits(member_id, totals)
     cash = totals.cash_minor
-    order = write_order(member_id, totals, status=S.AWAITING_PAYMENT.value, key=key, now=now,
-                        card_payments=card_payments, reserved_until=now + timedelta(minutes=hold_minutes),
-                        account=account)
+    # Nothing left to pay: written in its paid status at once (sold), as nearly every
+    # screened order stays; only a held one is updated below. Spares an UPDATE of the new row.
+    paid = cash == 0
+    order = write_order(member_id, totals, status=(paid_step(_order_kind(totals))[0] if paid else S.AWAITING_PAYMENT).value,
+                        key=key, now=now, card_payments=card_payments,
+                        reserved_until=None if paid else now + timedelta(minutes=hold_minutes), account=account)
     if totals.coupon is not None:
         spend_on_order(order, member_id, totals, now)
-    record(order, "placed", now, actor="member", actor_id=member_id)
     # Risk screening (mall/risk, passed in by the view): a risky redemption waits for HQ in
     # `in_review`, its stock held (not sold) and its points taken, until decided.
     in_review = bool(screen and screen(order, now))
+    # The events after screening, so that they go to the database together (one INSERT).
+    record(order, "placed", now, actor="member", actor_id=member_id)
     if in_review:
         order.status, order.reserved_until = S.IN_REVIEW.value, None
         record(order, "held_for_review", now)
-    elif cash == 0:  # nothing left to pay: sold at once
-        settle_paid(order, now, note="paid in points")
+    elif paid:  # sold at once
+        record(order, paid_step(order.kind)[1], now, note="paid in points")
     if book is not None and order.kind == "service":
         book(order, now)  # the slot's conditional UPDATE; full: the whole order rolls back
     # Stock last: its row is the one every buyer of a hot item needs, and the UPDATE holds

@@ -78,6 +78,16 @@ def plans_for(item_id: int) -> list[PricePlan]:
     return [p for p in item_with_plans(item_id).plans if p.active]
 
 
+# For items whose price and access are the same in every tier (no tier prices, no lowest
+# tier): the member's tier is then never read, so it is not worked out (three queries).
+UNTIERED = TierStatus(tier=None, next_tier=None, qualifying_minor=0)
+
+
+def _priced_by_tier(item_id: int) -> bool:
+    item = item_with_plans(item_id)  # in the session already: the view loaded it
+    return item is None or item.min_tier_id is not None or bool(item.tier_prices)
+
+
 def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int, now: datetime | None = None) -> PricedLine:
     if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
         raise InvalidQuantity()
@@ -101,7 +111,7 @@ def price(member_id: int, requests: list[LineRequest], now: datetime, *, points_
           balance: int | None = None) -> Totals:
     """`balance`: the member's spendable points when the caller has them already (checkout
     read them with the account row it locked); else they are summed from the lots."""
-    status = tier_status(member_id, now)
+    status = tier_status(member_id, now) if any(_priced_by_tier(r.item_id) for r in requests) else UNTIERED
     lines = [price_line(r, status, points_per_unit=points_per_unit, now=now) for r in requests]
     return Totals(lines=lines, points=sum(l.quote.points for l in lines),
                   cash_minor=sum(l.quote.cash_minor for l in lines),

@@ -8,7 +8,7 @@ never sits inside a locked transaction.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..accounts.models import User
@@ -34,14 +34,16 @@ def notify(member_id: int, kind: str, key: str, params: dict, now: datetime) -> 
     member = db.session.get(User, member_id)
     if member is None:
         return None
-    opted_out = db.session.get(NotificationOptOut, (member_id, kind)) is not None
-    state = EmailState.OPTED_OUT if opted_out else (EmailState.PENDING if member.email else EmailState.NO_ADDRESS)
-    # One round trip: the UNIQUE (member, kind, key) constraint skips a repeat (sent earlier,
-    # or a moment ago by another worker), which then answers with the first notification.
+    # One round trip: the opt-out is read by the INSERT itself, and the UNIQUE (member, kind,
+    # key) constraint skips a repeat (sent earlier, or a moment ago by another worker), which
+    # then answers with the first notification.
+    opted_out = exists().where(NotificationOptOut.member_id == member_id, NotificationOptOut.kind == kind)
+    reachable = EmailState.PENDING if member.email else EmailState.NO_ADDRESS
     insert_ = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     row = db.session.scalars(
         insert_(Notification).values(member_id=member_id, kind=kind, key=key, params=params or {},
-                                     visible=not opted_out, created_at=now, email_state=state.value)
+                                     visible=~opted_out, created_at=now,
+                                     email_state=case((opted_out, EmailState.OPTED_OUT.value), else_=reachable.value))
         .on_conflict_do_nothing(index_elements=["member_id", "kind", "key"]).returning(Notification)).first()
     return row if row is not None else find_notification(member_id, kind, key)
 

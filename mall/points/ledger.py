@@ -211,13 +211,16 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
 
     def write():
         account = locked if locked is not None else _locked_account(member_id, now)
-        _expire_due_lots(account, now)
+        # One locking read serves both steps: the lots past expiry are expired, the rest
+        # (soonest-expiring first, as _take_from_lots orders them) are spent from.
+        lots = _live_lots(member_id)
+        _expire_due_lots(account, now, lots=[lot for lot in lots if lot.expires_at <= now])
         if spendable_of(account) < points:
             raise InsufficientPoints(needed=points, available=spendable_of(account))
         entry = _write_entry(account, kind=EntryKind.SPEND, points=-points, reason=reason,
                              source=source, key=key, now=now, reference=reference, detail=detail,
                              actor_id=actor_id)
-        _take_from_lots(member_id, entry, points)
+        _take_from_lots(member_id, entry, points, lots=[lot for lot in lots if lot.remaining > 0])
         return entry
 
     if locked is not None:
@@ -228,14 +231,22 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         return _guarded(source, key, -points, write)
 
 
-def _take_from_lots(member_id: int, entry: LedgerEntry, points: int, first_entry_id: int | None = None) -> None:
-    """Soonest-expiring lots first; `first_entry_id` puts that credit's own lot ahead (a
-    purchase refund takes back the points of that purchase before any other)."""
+def _live_lots(member_id: int, first_entry_id: int | None = None) -> list[PointLot]:
+    """The member's lots with points left and not pending, locked, in the order they are
+    spent: soonest-expiring first, `first_entry_id`'s own lot ahead of all when given."""
     first = case((PointLot.entry_id == first_entry_id, 0), else_=1) if first_entry_id else PointLot.expires_at
-    lots = db.session.scalars(
+    return list(db.session.scalars(
         select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0, NOT_PENDING)
-        .order_by(first, PointLot.expires_at, PointLot.id).with_for_update()
-    ).all()
+        .order_by(first, PointLot.expires_at, PointLot.id).with_for_update()))
+
+
+def _take_from_lots(member_id: int, entry: LedgerEntry, points: int, first_entry_id: int | None = None,
+                    lots: list[PointLot] | None = None) -> None:
+    """Soonest-expiring lots first; `first_entry_id` puts that credit's own lot ahead (a
+    purchase refund takes back the points of that purchase before any other). `lots`: the
+    caller's locked _live_lots, when it has them."""
+    if lots is None:
+        lots = _live_lots(member_id, first_entry_id)
     left = points
     for lot in lots:
         take = min(lot.remaining, left)
@@ -310,13 +321,16 @@ def _return_to_lots(spend: LedgerEntry, entry: LedgerEntry, points: int) -> None
     db.session.flush()
 
 
-def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry | None = None) -> list:
-    """Turn every lot remainder at or past its expiry into one expiry entry per lot."""
-    lots = db.session.scalars(
-        select(PointLot).where(PointLot.member_id == account.member_id, PointLot.remaining > 0,
-                               PointLot.expires_at <= now, NOT_PENDING)
-        .order_by(PointLot.expires_at, PointLot.id).with_for_update()
-    ).all()
+def _expire_due_lots(account: PointsAccount, now: datetime, cause: LedgerEntry | None = None,
+                     lots: list[PointLot] | None = None) -> list:
+    """Turn every lot remainder at or past its expiry into one expiry entry per lot. `lots`:
+    those lots, already locked by the caller (in expiry order)."""
+    if lots is None:
+        lots = db.session.scalars(
+            select(PointLot).where(PointLot.member_id == account.member_id, PointLot.remaining > 0,
+                                   PointLot.expires_at <= now, NOT_PENDING)
+            .order_by(PointLot.expires_at, PointLot.id).with_for_update()
+        ).all()
     entries = []
     for lot in lots:
         amount = lot.remaining
