@@ -108,3 +108,12 @@ def test_a_coupon_order_page_says_added_to_your_wallet_and_links_to_the_coupon(w
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)
     assert order.status == "fulfilled" and "Added to your wallet" in page and f'href="/wallet/{coupon.id}"' in page
     assert "Ten off" in client.get("/wallet").get_data(as_text=True)
+
+
+def test_a_game_item_prize_must_be_goods_so_a_coupon_is_never_sent_for_pickup(world, clock):
+    from mall.errors import DomainError
+    voucher = make_item(clock.now(), points=300, kind="coupon")
+    game = make_game(clock.now(), open_it=False, prizes=[("nothing", THANKS, 1, None, None)])
+    with pytest.raises(DomainError, match="goods picked up at a store"):
+        management.add_prize(game.id, PrizeData(kind="item", label="Voucher", weight=1, item_id=voucher.id,
+                                                cost_points=300), actor_id=None, now=clock.now())
