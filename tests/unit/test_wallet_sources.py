@@ -50,28 +50,59 @@ def test_a_member_holding_priority_purchase_sees_it_in_the_wallet(world, client,
     assert "My rights" in page and 'data-right="priority_purchase"' in page and "Priority purchase" in page
 
 
-def test_a_game_coupon_prize_is_in_the_wallet_and_spent_at_the_till(world, client, auth, clock):
+def _game_coupon(world, clock, key="g1") -> WalletItem:
     spec = make_spec(clock.now(), kind="amount", value_minor=500, name="Game ¥5 off")
     game = make_game(clock.now(), open_it=False, prizes=[("nothing", THANKS, 1, None, None)])
     management.add_prize(game.id, PrizeData(kind="coupon", label="¥5 off", weight=1_000_000, coupon_spec_id=spec.id),
                          actor_id=None, now=clock.now())
     management.open_game(game.id, actor_id=None, now=clock.now())
     db.session.commit()
-    won = play(game.id, world.member_id, key="g1", now=clock.now()).play
+    won = play(game.id, world.member_id, key=key, now=clock.now()).play
     db.session.commit()
-    coupon = db.session.get(WalletItem, won.wallet_item_id)
+    return db.session.get(WalletItem, won.wallet_item_id)
+
+
+def test_a_game_coupon_prize_takes_money_off_buy_now(world, client, auth, clock):
+    coupon = _game_coupon(world, clock)
+    auth.login("member@example.com")
+    item = db.session.get(Item, world.item_id)
+    plan = next(p for p in item.plans if p.kind == "points_cash")  # 500 points + ¥9.90
+    response = client.post(f"/catalog/{item.id}/buy", data={"plan_id": plan.id, "quantity": 1, "key": "gc1",
+                                                            "coupon": coupon.short_code})
+    assert response.status_code == 302
+    order = db.session.scalar(select(Order).where(Order.idempotency_key == "gc1"))
+    assert order.cash_total_minor == 490
+
+
+def test_a_game_coupon_prize_is_in_the_wallet_and_spent_at_the_till(world, client, auth, clock):
+    coupon = _game_coupon(world, clock)
     assert (coupon.source, coupon.account_id, coupon.state) == ("game", world.member_id, "available")
     assert "Game ¥5 off" in _wallet_page(client, auth)
     client.post("/logout")
 
+    assert _spend_at_till(client, world, "G-1", coupon.short_code) == 500
+    assert [f.check for f in run_audit() if f.violations] == []
+
+
+def _spend_at_till(client, world, receipt, code) -> int:
+    """A purchase of ¥30 at the till, then the code spent on it through the POS API: the discount."""
     validator = OpenAPIValidator(client.get("/api/v1/openapi.json").get_json())
     headers = {"Authorization": f"Bearer {world.api_key}"}
     created = client.post("/api/v1/purchases", headers=headers,
-                          json={"receipt_no": "G-1", "amount_minor": 3_000, "lines": LINES})
+                          json={"receipt_no": receipt, "amount_minor": 3_000, "lines": LINES})
     assert created.status_code == 201
-    spent = client.post("/api/v1/purchases/G-1/coupons", headers=headers, json={"code": coupon.short_code})
+    spent = client.post(f"/api/v1/purchases/{receipt}/coupons", headers=headers, json={"code": code})
     body = validator.check("/purchases/{receipt_no}/coupons", "POST", spent)
-    assert spent.status_code == 201 and body["discount_minor"] == 500 and body["coupon"]["state"] == "used"
+    assert spent.status_code == 201 and body["coupon"]["state"] == "used"
+    return body["discount_minor"]
+
+
+def test_a_claimed_red_packet_is_spent_at_the_till(world, client, clock):
+    campaign = make_campaign(clock.now(), total_minor=500, min_minor=250, max_minor=250)
+    got = claim(campaign.id, world.member_id, now=clock.now())
+    db.session.commit()
+    packet = db.session.get(WalletItem, got.wallet_item_id)
+    assert _spend_at_till(client, world, "RP-1", packet.code) == 250
     assert [f.check for f in run_audit() if f.violations] == []
 
 
