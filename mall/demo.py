@@ -83,6 +83,10 @@ EXTRA_PLANS = {
     "HOME-02": [("cash_offset", 0, 2990, 50)],
 }
 LIMITS = {"VOU-03": 2, "DIG-03": 1, "DIG-04": 1}
+# Items that are not goods for pickup (issue 13): VOU-05 sells a 满减 coupon (its CouponSpec,
+# mall/wallet/demo.py), so its order is fulfilled into the wallet with no pickup code.
+# VOU-01..04 stay paper vouchers handed over at the counter (the in-store demo picks one up).
+KINDS = {"VOU-05": "coupon"}
 
 # login, display name, role, note
 PEOPLE = [
@@ -219,12 +223,14 @@ def _categories() -> dict[str, Category]:
 def _item(sku, category, name, name_zh, points, min_tier, tier_prices, stock, *, categories, tiers, now):
     item = db.session.scalar(select(Item).where(Item.sku == sku))
     if item is not None:
+        item.kind = KINDS.get(sku, item.kind)  # a database from before reward kinds
         return item
     item = Item(sku=sku, name=name, name_zh=name_zh, category=categories[category],
                 description=f"{name}. A member favourite, redeemable with points at any store.",
                 description_zh=f"{name_zh}。会员热门好礼，可在任意门店用积分兑换。",
                 image=DEMO_ART.format(sku=sku.lower()), points_price=points,
-                min_tier=tiers[min_tier] if min_tier else None, published=True, created_at=now)
+                min_tier=tiers[min_tier] if min_tier else None, published=True, created_at=now,
+                kind=KINDS.get(sku, "goods"))
     item.tier_prices = [ItemTierPrice(tier_id=tiers[t].id, points=p) for t, p in tier_prices.items()]
     item.plans = [PricePlan(kind="points", position=0)] + [
         PricePlan(kind=kind, points=pts, cash_minor=cash, max_offset_pct=pct, position=n + 1)

@@ -15,7 +15,7 @@ from ..origin import request_origin
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
 from ..unit_of_work import after_commit
-from ..wallet.services import used_on_order
+from ..wallet.services import bought_on_order, used_on_order
 from ..web import MAX_INT, has_control_characters, int_arg, no_store, redirect_to, render, roles_required, wants_fragment
 from . import cart, orders, payments
 from .coupons import apply_coupon
@@ -282,7 +282,8 @@ def order(order_id: int):
     if order_.status == "offered":  # a presale shortfall: what the member may switch to
         offers = offer_choices(order_, now())
     return render("checkout/order.html", "checkout/_status.html", order=order_, form=ConfirmForm(), now=now(),
-                  stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers, coupons=used_on_order(order_.id))
+                  stripe_key=_cfg("STRIPE_PUBLISHABLE_KEY"), offers=offers, coupons=used_on_order(order_.id),
+                  bought=bought_on_order(order_.id) if order_.status == "fulfilled" else [])
 
 
 @bp.route("/orders/<int:order_id>/<action>", methods=["POST"])

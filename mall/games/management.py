@@ -146,6 +146,9 @@ def _check_prize(data: PrizeData) -> None:
         item = db.session.get(Item, data.item_id) if data.item_id else None
         if item is None or not item.plans:
             raise DomainError(_l("Choose a catalogue item."), field="item_id")
+        if item.kind != "goods":  # the prize is an order picked up at a store (play._deliver_item)
+            raise DomainError(_l("An item prize is goods picked up at a store; give a coupon or red packet as "
+                                 "its own prize."), field="item_id")
         if not data.cost_points or data.cost_points <= 0:
             raise DomainError(_l("Give the item's value in points (what it costs the budget)."), field="cost_points")
     if data.kind == PrizeKind.COUPON.value:

@@ -66,9 +66,12 @@ def _day(col):
 
 
 def _category():
-    first = (select(func.min(coupon_spec_categories.c.category_id))
-             .where(coupon_spec_categories.c.spec_id == WalletItem.spec_id).scalar_subquery())
-    return select(Category.name).where(Category.id == first).scalar_subquery()
+    # One subquery that names wallet_items, so it correlates with the row (a nested min()
+    # subquery didn't: it took every spec's first category, and every item was "Fresh food").
+    return (select(Category.name)
+            .join(coupon_spec_categories, coupon_spec_categories.c.category_id == Category.id)
+            .where(coupon_spec_categories.c.spec_id == WalletItem.spec_id)
+            .order_by(Category.id).limit(1).scalar_subquery())
 
 
 def _campaign():

@@ -22,6 +22,11 @@ _GROUPS = """
     FROM wallet_items GROUP BY COALESCE('spec:' || CAST(spec_id AS VARCHAR), 'packets:' || source)"""
 
 WALLET_CHECKS = [
+    # An order issues wallet items only for coupon and red_packet lines (wallet.receivers): a
+    # spec linked to goods (or a service or right) would be sold and never delivered.
+    Check("a coupon spec is sold only by a coupon or red-packet catalogue item", """
+        SELECT s.id, s.item_id, i.kind FROM coupon_specs s JOIN items i ON i.id = s.item_id
+        WHERE i.kind NOT IN ('coupon', 'red_packet')"""),
     Check("each coupon spec and red-packet source: issued = available + used + expired + cancelled "
           "(count and value)", f"""
         SELECT grp, issued, available, used, expired, cancelled, issued_value, accounted_value FROM ({_GROUPS}) g

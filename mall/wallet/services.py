@@ -11,7 +11,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..pagination import Page, paginate
 from ..templating import localized, money
-from .models import ItemKind, ItemState, WalletItem
+from .models import ItemKind, ItemSource, ItemState, WalletItem
 
 TABS = ("available", "used", "expired")
 PER_PAGE = 20
@@ -100,3 +100,11 @@ def conditions(item: WalletItem) -> list[str]:
 def used_on_order(order_id: int) -> list[WalletItem]:
     """The coupons and red packets spent on a mall order (its page shows them)."""
     return list(db.session.scalars(select(WalletItem).where(WalletItem.order_id == order_id).order_by(WalletItem.id)))
+
+
+def bought_on_order(order_id: int) -> list[WalletItem]:
+    """The coupons and red packets a fulfilled coupon/red-packet order put in the wallet
+    (wallet.receivers: source "points", source_ref "order:<id>"); its page links to them."""
+    return list(db.session.scalars(select(WalletItem).where(
+        WalletItem.source == ItemSource.POINTS.value, WalletItem.source_ref == f"order:{order_id}")
+        .order_by(WalletItem.seq)))

@@ -2,12 +2,14 @@
 order, by the same figure on the quote and on the order, spent in the order's transaction and
 given back when the order is cancelled; a catalogue item sells coupons for points."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mall.audit import run_audit
 from mall.checkout.coupons import CouponRefused
 from mall.checkout.orders import cancel_order, place_order, refund_order
 from mall.checkout.quotes import LineRequest
+from mall.errors import DomainError
+from mall.events import order_changed
 from mall.extensions import db
 from mall.wallet.issue import issue
 from mall.wallet.models import WalletItem
@@ -104,18 +106,46 @@ def test_a_cancelled_order_gives_its_coupon_back(shop, clock):
     assert (back.state, back.order_id, back.times_returned) == ("available", None, 1)
 
 
-def test_an_order_of_a_coupon_item_issues_its_quantity_of_coupons_and_a_refund_cancels_them(shop, clock):
+def test_a_coupon_order_is_fulfilled_into_the_wallet_once_even_when_its_event_is_replayed(shop, clock):
     member, _ = shop
-    voucher = make_item(clock.now(), points=800, stock=50)
+    voucher = make_item(clock.now(), points=800, stock=50, kind="coupon")
     make_spec(clock.now(), kind="amount", value_minor=1_000, name="¥10 voucher", item_id=voucher.id)
     order = place_order(member.id, [LineRequest(voucher.id, voucher.plans[0].id, 2)], key="k5", now=clock.now(),
                         **ARGS)
     db.session.commit()
+    assert order.status == "fulfilled"
     issued = db.session.scalars(select(WalletItem).where(WalletItem.source_ref == f"order:{order.id}")).all()
     assert [(w.kind, w.value_minor, w.source, w.seq) for w in issued] == [("amount", 1_000, "points", 1),
                                                                          ("amount", 1_000, "points", 2)]
-    hq = make_user(clock.now(), role="hq")
-    refund_order(order.id, now=clock.now(), actor_id=hq.id, reason="changed mind")
+    order_changed.send("checkout", order=order, kind="fulfilled", now=clock.now())  # a replay
     db.session.commit()
-    assert {w.state for w in db.session.scalars(select(WalletItem))} == {"cancelled"}
+    assert db.session.scalar(select(func.count()).select_from(WalletItem)) == 2
+    hq = make_user(clock.now(), role="hq")
+    with pytest.raises(DomainError):  # a fulfilled order is not refundable (docs/checkout.md)
+        refund_order(order.id, now=clock.now(), actor_id=hq.id, reason="changed mind")
     assert [f.check for f in run_audit() if f.violations] == []
+
+
+def test_a_red_packet_item_issues_red_packets_worth_its_spec(shop, clock):
+    member, _ = shop
+    packet = make_item(clock.now(), points=300, stock=50, kind="red_packet")
+    make_spec(clock.now(), kind="amount", value_minor=368, name="¥3.68 red packet", item_id=packet.id, valid_days=7)
+    order = place_order(member.id, [LineRequest(packet.id, packet.plans[0].id, 1)], key="k6", now=clock.now(),
+                        **ARGS)
+    db.session.commit()
+    [w] = db.session.scalars(select(WalletItem).where(WalletItem.source_ref == f"order:{order.id}")).all()
+    assert (order.status, w.kind, w.value_minor, w.name) == ("fulfilled", "red_packet", 368, "¥3.68 red packet")
+    assert [f.check for f in run_audit() if f.violations] == []
+
+
+def test_a_goods_item_with_a_coupon_spec_issues_nothing_and_the_audit_says_so(shop, clock):
+    member, _ = shop
+    goods = make_item(clock.now(), points=800, stock=50)
+    make_spec(clock.now(), kind="amount", value_minor=1_000, name="¥10 voucher", item_id=goods.id)
+    order = place_order(member.id, [LineRequest(goods.id, goods.plans[0].id, 1)], key="k7", now=clock.now(),
+                        **ARGS)
+    db.session.commit()
+    assert order.status == "ready"
+    assert db.session.scalar(select(func.count()).select_from(WalletItem)) == 0
+    assert "a coupon spec is sold only by a coupon or red-packet catalogue item" in [
+        f.check for f in run_audit() if f.violations]

@@ -85,3 +85,20 @@ def test_the_liability_includes_what_wallets_still_hold_and_charts_export_as_csv
     exported = client.get("/hq/export/wallet_store.csv").get_data(as_text=True).lstrip("\ufeff")
     rows = list(csv.reader(io.StringIO(exported)))
     assert rows[1] == ["North Store", "4.00", "0.00", "0.00"]
+
+
+def test_by_category_a_coupon_counts_under_its_own_first_category_and_red_packets_under_none(app, world, clock):
+    from mall.wallet.issue import issue
+    from tests.wallet_world import make_spec
+    member = make_user(clock.now())
+    fresh = make_spec(clock.now(), kind="amount", value_minor=500, name="Fresh ¥5", categories=("fresh",))
+    issue(member.id, fresh, source="hq", source_ref="cat-test", now=clock.now())
+    db.session.commit()
+    rows = _costs(app, clock).charts["wallet_category"].rows
+    assert ["Fresh", 500, 0, 0] in rows
+    assert [r for r in rows if r[0] != "Fresh"] == [[_no_category_label(app), 750, 300, 50]]
+
+
+def _no_category_label(app):
+    with app.test_request_context():
+        return dashboard_labels()["no_category"]
