@@ -125,9 +125,10 @@ def main():
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--drain-timeout", type=float, default=900)
+    parser.add_argument("--database", default="mall_bench_checkin", help="PostgreSQL database (dropped and created)")
     args = parser.parse_args()
 
-    url = fresh_database("mall_bench_checkin")
+    url = fresh_database(args.database)
     app, ids = seed(url, args.members)
     scratch = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
     sessions_file = scratch / "sessions.tsv"
@@ -168,7 +169,7 @@ def main():
         db.engine.dispose()
 
     import psycopg
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=mall_bench_checkin", autocommit=True) as conn:
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={args.database}", autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, hits bigint NOT NULL)")
         conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
     server = serve("bench.ceiling:app", args.port + 1, {**env, "CEILING_DATABASE_URL": url}, args.workers, args.threads)
