@@ -126,7 +126,11 @@ def main():
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--drain-timeout", type=float, default=900)
     parser.add_argument("--database", default="mall_bench_checkin", help="PostgreSQL database (dropped and created)")
+    parser.add_argument("--drain-only", action="store_true",
+                        help="no HTTP: queue every member's check-in straight into Redis, then time the credit alone")
     args = parser.parse_args()
+    if args.drain_only:
+        return drain_only(args)
 
     url = fresh_database(args.database)
     app, ids = seed(url, args.members)
@@ -201,6 +205,38 @@ def main():
         "ratio": round(per_s / ceiling_per_s, 3),
         "app_cores": cores, "machine_cores": os.cpu_count(),
     }))
+
+
+def drain_only(args) -> None:
+    """The ledger side alone: every member's check-in recorded in Redis as the request does
+    (burst.check_in_queued), then drained in this process exactly as the worker's job does
+    (burst.credit_pending, one commit per batch) until all are in the ledger."""
+    from sqlalchemy import event, text
+    from mall.audit import run_audit
+    from mall.engagement import burst
+    from mall.extensions import db
+    from mall.settings import current
+
+    app, ids = seed(fresh_database(args.database), args.members)
+    with app.app_context():
+        client, cfg, now = app.extensions["mall.redis"], current(), datetime.now(timezone.utc)
+        for member_id in ids:
+            burst.check_in_queued(client, member_id, now, zone=cfg.timezone, rewards=cfg.tasks)
+        db.session.remove()
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(1))
+        started, credited = time.perf_counter(), 0
+        while credited < len(ids) and time.perf_counter() - started < args.drain_timeout:
+            credited += burst.credit_pending(client, now, zone=cfg.timezone, rewards=cfg.tasks)
+            db.session.commit()
+        drained, counted = time.perf_counter() - started, len(statements)
+        in_ledger = db.session.scalar(text("SELECT count(*) FROM ledger_entries WHERE source = 'task'"))
+        audit_ok = not [f for f in run_audit() if f.violations]
+        db.engine.dispose()
+    print(json.dumps({"members": args.members, "mode": "drain_only", "credited": in_ledger,
+                      "drain_s": round(drained, 2), "credits_per_s": round(in_ledger / drained, 1),
+                      "statements": counted, "statements_per_credit": round(counted / max(in_ledger, 1), 3),
+                      "audit_ok": audit_ok, "machine_cores": os.cpu_count()}))
 
 
 def _first(sessions_file: Path, scratch: Path, n: int) -> Path:
