@@ -211,13 +211,13 @@ def drain_only(args) -> None:
     """The ledger side alone: every member's check-in recorded in Redis as the request does
     (burst.check_in_queued), then drained in this process exactly as the worker's job does
     (burst.credit_pending, one commit per batch) until all are in the ledger."""
+    app, ids = seed(fresh_database(args.database), args.members)  # first: it sets the app's environment
     from sqlalchemy import event, text
     from mall.audit import run_audit
     from mall.engagement import burst
     from mall.extensions import db
     from mall.settings import current
 
-    app, ids = seed(fresh_database(args.database), args.members)
     with app.app_context():
         client, cfg, now = app.extensions["mall.redis"], current(), datetime.now(timezone.utc)
         for member_id in ids:

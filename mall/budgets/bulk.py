@@ -97,13 +97,13 @@ def record_many(charge: BatchCharge, grants: list[BatchGrant], *, kind: str, rea
     if not grants:
         return
     budget = charge.budget
-    db.session.execute(insert(DiscretionaryGrant).values([dict(
+    db.session.connection().execute(insert(DiscretionaryGrant.__table__), [dict(
         store_id=budget.store_id, programme_budget_id=budget.programme_budget_id, member_id=g.member_id,
         points=g.points, reversed_points=0, kind=kind, reason=reason, note=note[:255], source=source,
         idempotency_key=g.key, expires_at=g.expires_at, month=month_of(g.now),
         status=GrantStatus.ISSUED.value if g.entry_id is not None else GrantStatus.HELD.value,
         entry_id=g.entry_id, actor_id=None, decided_by=None, decided_at=None, decision_note=None,
-        created_at=g.now) for g in grants]))
+        created_at=g.now) for g in grants])
     held = [g for g in grants if g.entry_id is None]
     if held:
         _alert("budget_100", budget, charge.month, {"reason": reason, "held": sum(g.points for g in held)},

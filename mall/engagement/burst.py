@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import redis
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -228,9 +228,11 @@ def credit_batch(rows: list[tuple[int, date, datetime]], *, rewards: TaskRewards
     rows = list({(m, d): (m, d, t) for m, d, t in rows}.values())
     if not rows:
         return 0
-    yesterday = {(m, d): streak for m, d, streak in db.session.execute(
+    wanted_days = {(m, d - timedelta(days=1)) for m, d, _t in rows}
+    yesterday = {(m, d): streak for m, d, streak in db.session.execute(  # plain INs compile fast; pairs filtered here
         select(Checkin.member_id, Checkin.day, Checkin.streak).where(
-            tuple_(Checkin.member_id, Checkin.day).in_([(m, d - timedelta(days=1)) for m, d, _t in rows])))}
+            Checkin.member_id.in_(sorted({m for m, _d in wanted_days})),
+            Checkin.day.in_(sorted({d for _m, d in wanted_days})))) if (m, d) in wanted_days}
     values = []
     for member_id, day, at in sorted(rows, key=lambda r: (r[1], r[0])):
         before = yesterday.get((member_id, day - timedelta(days=1)))
@@ -240,8 +242,8 @@ def credit_batch(rows: list[tuple[int, date, datetime]], *, rewards: TaskRewards
         wanted = rewards.checkin_points + (rewards.streak_bonus if bonus else 0)
         values.append(dict(member_id=member_id, day=day, streak=streak, points=0, wanted=wanted, created_at=at))
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    new = db.session.execute(insert(Checkin).values(values).on_conflict_do_nothing(
-        index_elements=["member_id", "day"]).returning(Checkin.id, Checkin.member_id, Checkin.day)).all()
+    new = db.session.connection().execute(insert(Checkin.__table__).on_conflict_do_nothing(
+        index_elements=["member_id", "day"]).returning(Checkin.id, Checkin.member_id, Checkin.day), values).all()
     by_key = {(v["member_id"], v["day"]): v for v in values}
     credit_checkins([CheckinToCredit(checkin_id, member_id, day, by_key[(member_id, day)]["streak"],
                                      by_key[(member_id, day)]["wanted"],

@@ -89,17 +89,19 @@ def credit_many(credits: list[Credit], balances: dict[int, int]) -> list[Credite
                          balance_after=running[c.member_id], reason=c.reason, reference=None,
                          detail=c.detail, source=c.source, idempotency_key=c.key, spend_minor=0,
                          reverses_id=None, store_id=None, actor_id=None, created_at=c.now))
-    written = db.session.execute(_insert()(LedgerEntry).values(rows).on_conflict_do_nothing(
+    # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from one
+    # cached compilation; values([...]) would compile a new 7,000-parameter statement each time.
+    written = db.session.connection().execute(_insert()(LedgerEntry.__table__).on_conflict_do_nothing(
         index_elements=["source", "idempotency_key"]).returning(
-        LedgerEntry.id, LedgerEntry.source, LedgerEntry.idempotency_key)).all()
+        LedgerEntry.id, LedgerEntry.source, LedgerEntry.idempotency_key), rows).all()
     if len(written) != len(rows):
         raise RuntimeError("a batch credit's key was used meanwhile; the batch is rolled back and read again")
     ids = {(source, key): entry_id for entry_id, source, key in written}
     entries = [CreditedEntry(ids[(c.source, c.key)], c.member_id, c.points, c.source, c.reason, c.detail, c.now)
                for c in credits]
-    db.session.execute(insert(PointLot).values(
-        [dict(member_id=c.member_id, entry_id=e.id, amount=c.points, remaining=c.points, expires_at=c.expires_at,
-              created_at=c.now, pending_until=None, pending_state=None) for c, e in zip(credits, entries)]))
+    db.session.connection().execute(insert(PointLot.__table__), [
+        dict(member_id=c.member_id, entry_id=e.id, amount=c.points, remaining=c.points, expires_at=c.expires_at,
+             created_at=c.now, pending_until=None, pending_state=None) for c, e in zip(credits, entries)])
     moved = {m: running[m] - balances[m] for m in last_at}
     db.session.execute(update(PointsAccount).where(PointsAccount.member_id.in_(list(moved)))
                        .values(balance=PointsAccount.balance + case(moved, value=PointsAccount.member_id),
