@@ -320,3 +320,15 @@ def test_coupon_and_red_packet_prizes_go_to_the_wallet_charged_once_to_the_game_
     assert _failed_checks() == []
     management.close_game(game.id, actor_id=None, now=clock.now())
     assert verify_game(game.id).ok
+
+
+def test_draws_earned_by_a_checkin_streak_credited_in_queued_batches(member, clock, app):
+    from mall import settings
+    from mall.engagement import burst, tasks
+    streak = make_game(clock.now(), cost_kind="draw", cost_points=0, draw_task="checkin_streak", streak_days=2)
+    db.session.commit()
+    for _day in range(4):
+        burst.credit_batch([(member.id, tasks.local_day(clock.now()), clock.now())], rewards=settings.current().tasks)
+        db.session.commit()
+        clock.advance(days=1)
+    assert db.session.get(DrawBalance, (streak.id, member.id)).earned == 2   # days 2 and 4, as one by one
