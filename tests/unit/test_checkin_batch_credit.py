@@ -140,3 +140,19 @@ def test_a_member_twice_in_one_batch_is_credited_for_each_day_with_the_streak(ap
     assert [(c[1], c[2]) for c in checkins] == [(1, 5), (2, 5)]
     assert [e[2] for e in entries] == [5, 10] and balance == (10, 0)
     assert _audit_ok()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_later_smaller_check_in_still_fits_a_budget_a_bonus_did_not(app, tiers, clock, path):
+    boss = make_user(clock.now(), role="hq")
+    budgets.set_programme_budget("task", "checkin", "Check-in", 12, "hold", actor_id=boss.id, now=clock.now())
+    bonus, plain, other = (make_user(clock.now()).id for _ in range(3))
+    for back in range(6, 0, -1):   # the first member's seventh day in a row: 35 points wanted
+        db.session.add(Checkin(member_id=bonus, day=tasks.local_day(clock.now()) - timedelta(days=back),
+                               streak=7 - back, points=0, wanted=5, created_at=clock.now() - timedelta(days=back)))
+    db.session.flush()
+    _check_in(path, [bonus, plain, other], clock.now())
+    assert [_snapshot(m)[2] for m in (bonus, plain, other)] == [(0, 0), (5, 0), (5, 0)]
+    assert [g[6] for g in _snapshot(bonus)[3]] == ["held"] and _snapshot(bonus)[3][0][0] == 35
+    assert db.session.scalar(select(BudgetMonth.used_points)) == 10
+    assert _audit_ok()
