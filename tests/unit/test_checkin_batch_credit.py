@@ -15,6 +15,7 @@ from mall.engagement import burst, tasks
 from mall.engagement.models import Checkin
 from mall.extensions import db
 from mall.points.models import LedgerEntry, PointLot, PointsAccount
+from mall.points.tiers import expiry_for, tier_status
 from tests.factories import make_user
 
 PATHS = ("single", "batch")
@@ -155,4 +156,16 @@ def test_a_later_smaller_check_in_still_fits_a_budget_a_bonus_did_not(app, tiers
     assert [_snapshot(m)[2] for m in (bonus, plain, other)] == [(0, 0), (5, 0), (5, 0)]
     assert [g[6] for g in _snapshot(bonus)[3]] == ["held"] and _snapshot(bonus)[3][0][0] == 35
     assert db.session.scalar(select(BudgetMonth.used_points)) == 10
+    assert _audit_ok()
+
+
+def test_check_ins_at_different_times_in_one_batch_expire_as_each_ones_tier_says(app, tiers, clock):
+    members = [make_user(clock.now()).id for _ in range(3)]
+    day = tasks.local_day(clock.now())
+    rows = [(m, day, clock.now() + timedelta(seconds=i)) for i, m in enumerate(members)]
+    assert burst.credit_batch(rows, rewards=settings.current().tasks) == 3
+    db.session.expire_all()
+    for member_id, _day, at in rows:
+        lot = db.session.scalar(select(PointLot).where(PointLot.member_id == member_id))
+        assert lot.expires_at == expiry_for(tier_status(member_id, at).tier, at) and lot.created_at == at
     assert _audit_ok()
