@@ -125,9 +125,14 @@ def main():
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--drain-timeout", type=float, default=900)
+    parser.add_argument("--database", default="mall_bench_checkin", help="PostgreSQL database (dropped and created)")
+    parser.add_argument("--drain-only", action="store_true",
+                        help="no HTTP: queue every member's check-in straight into Redis, then time the credit alone")
     args = parser.parse_args()
+    if args.drain_only:
+        return drain_only(args)
 
-    url = fresh_database("mall_bench_checkin")
+    url = fresh_database(args.database)
     app, ids = seed(url, args.members)
     scratch = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
     sessions_file = scratch / "sessions.tsv"
@@ -168,7 +173,7 @@ def main():
         db.engine.dispose()
 
     import psycopg
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=mall_bench_checkin", autocommit=True) as conn:
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={args.database}", autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, hits bigint NOT NULL)")
         conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
     server = serve("bench.ceiling:app", args.port + 1, {**env, "CEILING_DATABASE_URL": url}, args.workers, args.threads)
@@ -200,6 +205,38 @@ def main():
         "ratio": round(per_s / ceiling_per_s, 3),
         "app_cores": cores, "machine_cores": os.cpu_count(),
     }))
+
+
+def drain_only(args) -> None:
+    """The ledger side alone: every member's check-in recorded in Redis as the request does
+    (burst.check_in_queued), then drained in this process exactly as the worker's job does
+    (burst.credit_pending, one commit per batch) until all are in the ledger."""
+    app, ids = seed(fresh_database(args.database), args.members)  # first: it sets the app's environment
+    from sqlalchemy import event, text
+    from mall.audit import run_audit
+    from mall.engagement import burst
+    from mall.extensions import db
+    from mall.settings import current
+
+    with app.app_context():
+        client, cfg, now = app.extensions["mall.redis"], current(), datetime.now(timezone.utc)
+        for member_id in ids:
+            burst.check_in_queued(client, member_id, now, zone=cfg.timezone, rewards=cfg.tasks)
+        db.session.remove()
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(1))
+        started, credited = time.perf_counter(), 0
+        while credited < len(ids) and time.perf_counter() - started < args.drain_timeout:
+            credited += burst.credit_pending(client, now, zone=cfg.timezone, rewards=cfg.tasks)
+            db.session.commit()
+        drained, counted = time.perf_counter() - started, len(statements)
+        in_ledger = db.session.scalar(text("SELECT count(*) FROM ledger_entries WHERE source = 'task'"))
+        audit_ok = not [f for f in run_audit() if f.violations]
+        db.engine.dispose()
+    print(json.dumps({"members": args.members, "mode": "drain_only", "credited": in_ledger,
+                      "drain_s": round(drained, 2), "credits_per_s": round(in_ledger / drained, 1),
+                      "statements": counted, "statements_per_credit": round(counted / max(in_ledger, 1), 3),
+                      "audit_ok": audit_ok, "machine_cores": os.cpu_count()}))
 
 
 def _first(sessions_file: Path, scratch: Path, n: int) -> Path:

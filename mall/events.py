@@ -44,6 +44,13 @@ Points were credited as a new lot. Sent by points.ledger.credit_points with send
 and entry (the new LedgerEntry), now. Not sent for a replayed key. Received by games
 (receivers: a check-in completing a streak earns a draw in games played with draws).""")
 
+points_credited_many = _events.signal("points-credited-many", doc="""\
+Points were credited as new lots in one batch (the queued check-ins' credit). Sent by
+points.bulk.credit_many with sender="points" and entries (a list of points.bulk.CreditedEntry:
+id, member_id, points, source, reason, detail, created_at: each entry's own time), now (the
+batch's latest time). Not sent for replayed keys. Received by games (receivers: as
+points-credited, a check-in completing a streak earns a draw in games played with draws).""")
+
 pending_cancelled = _events.signal("pending-cancelled", doc="""\
 Pending points of a credit were cancelled (a refund inside the return window). Sent by
 points.ledger.cancel_pending with sender="points" and earn_entry_id (the credit), cancelled

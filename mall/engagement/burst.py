@@ -15,9 +15,10 @@ only when the member has not checked in today, so a double tap on any node is on
 
 Queue workers (mall/worker.py `credit_checkins`) read each shard's stream with a consumer
 group (XREADGROUP; entries a dead worker left are taken over with XAUTOCLAIM), insert the
-batch's Checkin rows with one multi-row INSERT .. ON CONFLICT DO NOTHING, credit each new
-row through grant_task_points (caps, budget, lots and expiry as a synchronous check-in),
-commit once per batch, and only then XACK. The database's UNIQUE(member_id, day) is what
+batch's Checkin rows with one multi-row INSERT .. ON CONFLICT DO NOTHING, credit the new
+rows together (mall/engagement/checkin_credit.py: caps, budget, lots and expiry as a
+synchronous check-in, in about fifteen statements per batch whatever its size), commit once
+per batch, and only then XACK. The database's UNIQUE(member_id, day) is what
 makes the credit exactly-once: a replayed or duplicated entry inserts nothing and credits
 nothing.
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import redis
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -48,7 +49,8 @@ from ..extensions import db
 from ..settings import TaskRewards
 from ..unit_of_work import commit
 from .models import Checkin
-from .tasks import TaskBoard, grant_task_points
+from .checkin_credit import CheckinToCredit, credit_checkins
+from .tasks import TaskBoard
 
 SHARDS = 16
 GROUP = "credit"
@@ -220,13 +222,17 @@ def credit_pending(client: redis.Redis, now: datetime, *, zone: str, rewards: Ta
 
 def credit_batch(rows: list[tuple[int, date, datetime]], *, rewards: TaskRewards) -> int:
     """Insert the batch's check-ins with one multi-row INSERT (a member and day already
-    there is skipped: UNIQUE(member_id, day)), then credit each new one. Flushes only."""
+    there is skipped: UNIQUE(member_id, day)), then credit the new ones together
+    (checkin_credit.credit_checkins: the single path's outcome, in a constant number of
+    statements). Flushes only."""
     rows = list({(m, d): (m, d, t) for m, d, t in rows}.values())
     if not rows:
         return 0
-    yesterday = {(m, d): streak for m, d, streak in db.session.execute(
+    wanted_days = {(m, d - timedelta(days=1)) for m, d, _t in rows}
+    yesterday = {(m, d): streak for m, d, streak in db.session.execute(  # plain INs compile fast; pairs filtered here
         select(Checkin.member_id, Checkin.day, Checkin.streak).where(
-            tuple_(Checkin.member_id, Checkin.day).in_([(m, d - timedelta(days=1)) for m, d, _t in rows])))}
+            Checkin.member_id.in_(sorted({m for m, _d in wanted_days})),
+            Checkin.day.in_(sorted({d for _m, d in wanted_days})))) if (m, d) in wanted_days}
     values = []
     for member_id, day, at in sorted(rows, key=lambda r: (r[1], r[0])):
         before = yesterday.get((member_id, day - timedelta(days=1)))
@@ -236,16 +242,14 @@ def credit_batch(rows: list[tuple[int, date, datetime]], *, rewards: TaskRewards
         wanted = rewards.checkin_points + (rewards.streak_bonus if bonus else 0)
         values.append(dict(member_id=member_id, day=day, streak=streak, points=0, wanted=wanted, created_at=at))
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    new = db.session.execute(insert(Checkin).values(values).on_conflict_do_nothing(
-        index_elements=["member_id", "day"]).returning(Checkin.id, Checkin.member_id, Checkin.day)).all()
+    new = db.session.connection().execute(insert(Checkin.__table__).on_conflict_do_nothing(
+        index_elements=["member_id", "day"]).returning(Checkin.id, Checkin.member_id, Checkin.day), values).all()
     by_key = {(v["member_id"], v["day"]): v for v in values}
-    for checkin_id, member_id, day in new:
-        v = by_key[(member_id, day)]
-        grant = grant_task_points(member_id, v["wanted"], reason="checkin", key=f"checkin:{member_id}:{day.isoformat()}",
-                                  now=v["created_at"], detail={"streak": v["streak"],
-                                                               "streak_bonus": v["wanted"] != rewards.checkin_points})
-        if grant.granted:
-            db.session.execute(Checkin.__table__.update().where(Checkin.id == checkin_id).values(points=grant.granted))
+    credit_checkins([CheckinToCredit(checkin_id, member_id, day, by_key[(member_id, day)]["streak"],
+                                     by_key[(member_id, day)]["wanted"],
+                                     by_key[(member_id, day)]["wanted"] != rewards.checkin_points,
+                                     by_key[(member_id, day)]["created_at"])
+                     for checkin_id, member_id, day in sorted(new, key=lambda r: (r[2], r[1]))])
     db.session.flush()
     return len(new)
 

@@ -42,6 +42,22 @@ def checked_in(member_id: int, streak: int, entry_id: int, now: datetime) -> int
     return credited
 
 
+def checked_in_many(checkins: list[tuple[int, int, int, datetime]]) -> int:
+    """`checked_in` for a batch of (member_id, streak, entry_id, at): the games open at any of
+    those times are read once; each check-in counts in the games open at its own time."""
+    start, end = min(c[3] for c in checkins), max(c[3] for c in checkins)
+    games = list(db.session.scalars(select(Game).where(
+        Game.status == GameStatus.OPEN.value, Game.cost_kind == PlayCost.DRAW.value,
+        Game.draw_task == DrawTask.CHECKIN_STREAK.value, Game.starts_at <= end, Game.ends_at > start)).all())
+    credited = 0
+    for member_id, streak, entry_id, at in checkins:
+        for game in games:
+            if game.starts_at <= at < game.ends_at and game.streak_days and streak > 0 \
+                    and streak % game.streak_days == 0:
+                credited += credit_draw(game.id, member_id, f"checkin:{entry_id}", at)
+    return credited
+
+
 def first_purchase(member_id: int, now: datetime) -> int:
     return sum(credit_draw(game.id, member_id, "first_purchase", now)
                for game in _open_draw_games(DrawTask.FIRST_PURCHASE.value, now))

@@ -12,7 +12,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 
 from ..events import tier_changed
 from ..extensions import db
@@ -220,3 +220,42 @@ def dismiss_banner(member_id: int, change_id: int, now: datetime) -> None:
 
 def expiry_for(tier: Tier, now: datetime) -> datetime:
     return add_months(now, tier.validity_months)
+
+
+def tiers_at(items: list[tuple[int, datetime]]) -> dict[tuple[int, datetime], Tier]:
+    """`tier_status(member_id, now).tier` for many (member_id, now) at once, in three
+    statements (the batch credit's expiry): the spend in the window every `now` shares is
+    summed per member, the few entries at the window's moving edges are read one by one."""
+    if not items:
+        return {}
+    tiers = all_tiers()
+    by_id = {t.id: t for t in tiers}
+    members = sorted({m for m, _at in items})
+    first, last = min(at for _m, at in items), max(at for _m, at in items)
+    shared = select(LedgerEntry.member_id, func.sum(LedgerEntry.spend_minor), null()).where(
+        LedgerEntry.member_id.in_(members), LedgerEntry.created_at > last - WINDOW, LedgerEntry.created_at <= first,
+        LedgerEntry.spend_minor != 0).group_by(LedgerEntry.member_id)
+    edges = select(LedgerEntry.member_id, LedgerEntry.spend_minor, LedgerEntry.created_at).where(
+        LedgerEntry.member_id.in_(members), LedgerEntry.spend_minor != 0,
+        ((LedgerEntry.created_at > first - WINDOW) & (LedgerEntry.created_at <= last - WINDOW))
+        | ((LedgerEntry.created_at > first) & (LedgerEntry.created_at <= last)))
+    spend, moving = {}, []
+    query = edges.union_all(shared) if first != last else shared  # edges first: their column types apply
+    for member_id, minor, at in db.session.execute(query).all():
+        if at is None:
+            spend[member_id] = spend.get(member_id, 0) + int(minor or 0)
+        else:
+            moving.append((member_id, int(minor), at))
+    held = {m: (tier_id, ends) for m, tier_id, ends in db.session.execute(
+        select(MemberTier.member_id, MemberTier.tier_id, MemberTier.period_ends_at)
+        .where(MemberTier.member_id.in_(members))).all()}
+    result = {}
+    for member_id, now in items:
+        total = spend.get(member_id, 0) + sum(minor for m, minor, at in moving
+                                              if m == member_id and now - WINDOW < at <= now)
+        tier = status_for_spend(total, tiers).tier
+        tier_id, ends = held.get(member_id, (None, None))
+        if tier_id is not None and (ends is None or ends > now) and by_id[tier_id].rank >= tier.rank:
+            tier = by_id[tier_id]
+        result[(member_id, now)] = tier
+    return result

@@ -333,3 +333,15 @@ def test_points_past_their_expiry_cannot_pay_for_a_play_and_the_refusal_writes_n
     db.session.rollback()
     assert db.session.scalar(select(func.count(GamePlay.id))) == 0
     assert db.session.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.member_id == member.id)) == 1
+
+
+def test_draws_earned_by_a_checkin_streak_credited_in_queued_batches(member, clock, app):
+    from mall import settings
+    from mall.engagement import burst, tasks
+    streak = make_game(clock.now(), cost_kind="draw", cost_points=0, draw_task="checkin_streak", streak_days=2)
+    db.session.commit()
+    for _day in range(4):
+        burst.credit_batch([(member.id, tasks.local_day(clock.now()), clock.now())], rewards=settings.current().tasks)
+        db.session.commit()
+        clock.advance(days=1)
+    assert db.session.get(DrawBalance, (streak.id, member.id)).earned == 2   # days 2 and 4, as one by one
