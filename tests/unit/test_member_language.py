@@ -99,3 +99,13 @@ def test_item_names_are_chinese_on_the_statement_and_the_order_and_times_use_24_
     assert item.name_zh in page and item.name not in page
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", page)
     assert not re.search(r"[上下]午|AM|PM\b", page.replace(order.number, ""))
+
+
+def test_task_options_are_in_the_members_language(chinese_member, client):
+    from tests.factories import make_category
+    category = make_category("kitchen", "Kitchen and dining")
+    category.name_zh = "厨房餐饮"
+    db.session.commit()
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(r'<option value="kitchen"[^>]*>厨房餐饮</option>', page)
+    assert "Kitchen and dining" not in page
