@@ -56,6 +56,9 @@ def create_app(config=None, *, clock=None) -> Flask:
         # The client's address, scheme and host as the proxy saw them (docs/hq.md, "Behind a proxy").
         hops = app.config["MALL_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    # First after-request hook registered, so the last to run: it compresses the final body.
+    from . import compression
+    compression.init_app(app)
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():

@@ -64,6 +64,8 @@ class Config:
     # names without a version may be kept this many seconds.
     MALL_STATIC_BUILD_DIR = os.environ.get("MALL_STATIC_BUILD_DIR") or str(INSTANCE_DIR / "static-build")
     MALL_STATIC_MAX_AGE = int(os.environ.get("MALL_STATIC_MAX_AGE", "3600"))
+    # Dynamic responses smaller than this go uncompressed (mall/compression.py).
+    MALL_COMPRESS_MIN_BYTES = int(os.environ.get("MALL_COMPRESS_MIN_BYTES", "1024"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
     # The largest CSV import read (whole, never cut); a larger file is refused with a message.
     MALL_CSV_MAX_BYTES = int(os.environ.get("MALL_CSV_MAX_BYTES", str(5 * 1024 * 1024)))

@@ -5,11 +5,11 @@ At start-up every file under static/ gets a versioned name with its content hash
 `static_url()` Jinja global. Vendored files already carry their version in their name
 (`vendor/htmx-2.0.11.min.js`) and keep it. WhiteNoise serves both kinds with
 `Cache-Control: max-age=315360000, public, immutable` (ten years: a changed file gets a new URL,
-so a browser never has to ask again), and a gzip copy to clients that accept it.
+so a browser never has to ask again), and a brotli or gzip copy to clients that accept it.
 
 WhiteNoise does not compress on the fly and decides its headers per file at start-up (it
 never sees a `?v=` query), hence a build directory: the originals, their hashed copies and
-the gzip of each text file, written once per distinct content under the instance folder.
+the brotli and gzip of each text file, written once per distinct content under the instance folder.
 The directory is named after the content, built in a temporary folder and renamed into
 place, so gunicorn workers starting together never see half of it. Editing a file under
 static/ takes a restart (the development server's reloader restarts on Python changes
@@ -23,9 +23,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import brotli
 from flask import Flask, current_app, url_for
 from whitenoise import WhiteNoise
 
+# Part of the build folder's name: a change to what a build holds (brotli copies were added
+# beside the gzip ones) makes a new folder instead of reusing an older one.
+BUILD_FORMAT = 2
 COMPRESSIBLE = {".css", ".js", ".svg", ".json", ".txt", ".map", ".html"}
 # A content hash we gave the name, or a version the vendored file came with.
 _HASHED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
@@ -56,7 +60,7 @@ class StaticManifest:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(repr(sorted(self.names.items())).encode()).hexdigest()[:12]
+        return hashlib.sha256(repr((BUILD_FORMAT, sorted(self.names.items()))).encode()).hexdigest()[:12]
 
     def build(self, parent: Path) -> Path:
         """The folder WhiteNoise serves: originals, versioned copies and their gzip."""
@@ -75,6 +79,10 @@ class StaticManifest:
                     packed = gzip.compress(data, compresslevel=9, mtime=0)
                     if len(packed) < len(data) * 0.95:  # not worth it otherwise
                         destination.with_name(destination.name + ".gz").write_bytes(packed)
+                        # Brotli for browsers that offer it (WhiteNoise prefers .br): htmx is
+                        # 10% smaller than its gzip.
+                        destination.with_name(destination.name + ".br").write_bytes(
+                            brotli.compress(data, quality=11))
         try:
             os.rename(staging, target)
         except OSError:  # another worker finished first: theirs has the same content

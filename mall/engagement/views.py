@@ -18,6 +18,7 @@ from ..origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..risk.services import EarningTooFast
 from ..points import tiers as tier_service
 from ..security import checkin_limit
+from ..templating import localized
 from ..settings import current as current_settings
 from ..points.explain import formula, line_groups
 from ..web import local_to_utc, refuse, render, roles_required, utc_to_local, wants_fragment
@@ -83,7 +84,8 @@ def _earning_lines(detail: dict) -> str:
 
 def _profile_form(form=None) -> ProfileForm:
     form = form or ProfileForm(obj=tasks.profile_of(current_user.id))
-    form.favourite_category.choices = [("", _("(none)"))] + [(c.slug, c.name) for c in categories()]
+    # The member's language for the options too (issue 17): the catalogue shows Chinese names.
+    form.favourite_category.choices = [("", _("(none)"))] + [(c.slug, localized(c, "name")) for c in categories()]
     return form
 
 

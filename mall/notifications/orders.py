@@ -7,6 +7,8 @@ tells nobody, and the email goes out after commit (the delivery job).
 """
 from datetime import datetime
 
+from ..catalog.models import Item
+from ..extensions import db
 from .services import notify
 
 # order event kind -> the status word the message shows (translated in the template)
@@ -22,4 +24,15 @@ def notice_order_event(order, kind: str, now: datetime) -> None:
     if order.presale_id is not None and kind == "ready_for_pickup":
         return  # the presale code tells "your presale item has arrived" itself
     notify(order.member_id, "order_status", f"order:{order.id}:{kind}",
-           {"order": order.number, "order_id": order.id, "status": status}, now)
+           {"order": order.number, "order_id": order.id, "status": status, "items": _items(order)}, now)
+
+
+def _items(order) -> list[dict]:
+    """What was ordered, named in both languages (the message is rendered in the reader's,
+    perhaps much later): the name as ordered, and the item's Chinese name."""
+    items = []
+    for line in order.lines:
+        item = db.session.get(Item, line.item_id)
+        items.append({"name": line.item_name, "name_zh": item.name_zh if item is not None else None,
+                      "quantity": line.quantity})
+    return items

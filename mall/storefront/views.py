@@ -53,7 +53,10 @@ def service_worker():
 
 @bp.route("/manifest.webmanifest")
 def web_manifest():
-    body = render_template("storefront/manifest.webmanifest", icon=static_url("img/icon.svg"))
+    # PNGs at 192 and 512 px are what browsers look for before they offer to install.
+    body = render_template("storefront/manifest.webmanifest", icon=static_url("img/icon.svg"),
+                           png={size: static_url(f"img/icon-{size}.png") for size in (192, 512)},
+                           maskable=static_url("img/icon-maskable-512.png"))
     return Response(body, mimetype="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 

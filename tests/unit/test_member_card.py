@@ -52,3 +52,17 @@ def test_the_site_is_installable_and_names_what_to_keep_offline(tiers, auth, cli
     db.session.commit()
     auth.login("keeper@example.com")
     assert client.get("/offline/keep").json == {"keep": ["/card"]}
+
+
+def test_the_manifest_offers_png_icons_of_192_and_512_px_under_versioned_immutable_names(client):
+    from PIL import Image
+    import io
+    icons = client.get("/manifest.webmanifest").json["icons"]
+    pngs = {i["sizes"]: i["src"] for i in icons if i["type"] == "image/png" and i["purpose"] == "any"}
+    assert set(pngs) == {"192x192", "512x512"}
+    assert any(i["purpose"] == "maskable" for i in icons)
+    for sizes, src in pngs.items():
+        assert re.fullmatch(r"/static/img/icon-\d+\.[0-9a-f]{12}\.png", src), src
+        response = client.get(src)
+        assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
+        assert "x".join(map(str, Image.open(io.BytesIO(response.data)).size)) == sizes

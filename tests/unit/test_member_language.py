@@ -5,11 +5,21 @@ import re
 from html import unescape
 
 import pytest
+from sqlalchemy import select
 
+from mall.appeals.services import raise_appeal
 from mall.checkout import orders
 from mall.checkout.quotes import LineRequest
+from mall.bookings.models import Booking
 from mall.extensions import db
+from mall.instore.models import Store
+from mall.games import play as playing
+from mall.wallet.issue import issue
 from tests.factories import give_points, make_item, make_user
+from tests.games_world import make_game
+from tests.kinds_world import book_service, make_kinds_world
+from tests.redpacket_world import make_campaign
+from tests.wallet_world import make_spec
 
 # Words that are the same in both languages: codes, units, brand-free abbreviations.
 ALLOWED = {"QR", "PM", "SKU", "pts", "OK", "English", "USB", "mAh"}
@@ -36,10 +46,40 @@ def chinese_member(tiers, clock, auth, client):
     return member, item, order
 
 
-def test_no_member_page_shows_untranslated_english_in_chinese(chinese_member, client):
+@pytest.fixture
+def everything(chinese_member, clock):
+    """The member's wallet, a red-packet campaign, a game they played, an appeal and a booked
+    service: every member page has something on it."""
     member, item, order = chinese_member
+    now = clock.now()
+    spec = make_spec(now, name="Spend 100 save 20")
+    spec.name_zh = "满100减20"
+    coupon = issue(member.id, spec, source="hq", source_ref="zh-coupon", now=now)
+    campaign = make_campaign(now, name="Spring red packets")
+    game = make_game(now)
+    for prize, zh in zip(game.prizes, ("大奖", "小奖", "谢谢参与")):
+        prize.label_zh = zh
+    db.session.flush()
+    playing.play(game.id, member.id, key="zh-play", now=now)
+    raise_appeal(member.id, entry_id=None, order_id=order.id, reason="数量不对", key="zh-appeal", now=now, zone=None)
+    world = make_kinds_world(now, member_login="zh-kinds@example.com")
+    booked = book_service(world, world.slots[-1], now, member_id=member.id, key="zh-svc")
+    # What people typed (store names, the visit's address) is theirs to write in Chinese.
+    for store_id, zh in ((world.store_id, "测试门店"), (world.other_store_id, "另一家门店")):
+        db.session.get(Store, store_id).name_zh = zh
+    db.session.scalar(select(Booking).where(Booking.order_id == booked.id)).address = "家园路 1 号"
+    db.session.commit()
+    return dict(coupon=coupon, campaign=campaign, game=game, booked=booked)
+
+
+def test_no_member_page_shows_untranslated_english_in_chinese(chinese_member, everything, client):
+    member, item, order = chinese_member
+    game = everything["game"]
     pages = ["/", "/catalog", f"/catalog/{item.id}", "/cart", "/orders", f"/orders/{order.id}", "/points/statement",
-             "/tasks", "/notifications", "/card", "/appeals", f"/appeals/new?order={order.id}", "/offline"]
+             "/tasks", "/notifications", "/card", "/appeals", f"/appeals/new?order={order.id}", "/offline",
+             "/wallet", f"/wallet/{everything['coupon'].id}", "/red-packets",
+             f"/red-packets/{everything['campaign'].share_token}", "/games", f"/games/{game.id}",
+             f"/games/{game.id}/rules", "/games/plays", f"/orders/{everything['booked'].id}"]
     found = {}
     for path in pages:
         response = client.get(path)
@@ -59,3 +99,13 @@ def test_item_names_are_chinese_on_the_statement_and_the_order_and_times_use_24_
     assert item.name_zh in page and item.name not in page
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", page)
     assert not re.search(r"[上下]午|AM|PM\b", page.replace(order.number, ""))
+
+
+def test_task_options_are_in_the_members_language(chinese_member, client):
+    from tests.factories import make_category
+    category = make_category("kitchen", "Kitchen and dining")
+    category.name_zh = "厨房餐饮"
+    db.session.commit()
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(r'<option value="kitchen"[^>]*>厨房餐饮</option>', page)
+    assert "Kitchen and dining" not in page

@@ -225,3 +225,29 @@ def test_one_tier_review_covers_every_member_page_by_page(tiers, clock):
     clock.advance(days=370)
     assert review_tiers(clock.now(), batch=1)["downgrade"] == 3
     assert {tier_status(m.id, clock.now()).tier.code for m in members} == {"silver"}
+
+
+def test_an_order_status_email_and_message_name_the_items_in_the_members_language(tiers, clock, auth, client,
+                                                                                   compiled_translations):
+    from mall.accounts.services import find_by_identifier
+    from mall.checkout import orders as order_service
+    from mall.checkout.orders import record
+    from mall.checkout.quotes import LineRequest
+    from mall.notifications.delivery import render_email
+    member = make_user(clock.now(), login="zh-order@example.com")
+    give_points(member.id, 5000, clock.now())
+    item = make_item(clock.now(), name="Bamboo cutting board", points=1200, stock=5)
+    order = order_service.place_order(member.id, [LineRequest(item.id, item.plans[0].id, 2, 0)], key="k",
+                                      now=clock.now(), hold_minutes=10, points_per_unit=100, card_payments=False)
+    record(order, "ready_for_pickup", clock.now())
+    find_by_identifier("zh-order@example.com").locale = "zh_Hans"
+    db.session.commit()
+    (note,) = services.inbox(member.id).notifications
+    _, body = render_email(note, find_by_identifier("zh-order@example.com"))
+    assert f"{item.name_zh} × 2" in body and "Bamboo cutting board" not in body
+    auth.login("zh-order@example.com")
+    client.post("/locale", data={"locale": "zh_Hans", "next": "/"})
+    page = client.get(f"/notifications/{note.id}").get_data(as_text=True)
+    assert item.name_zh in page and "Bamboo cutting board" not in page
+    client.post("/locale", data={"locale": "en", "next": "/"})
+    assert "Bamboo cutting board × 2" in client.get(f"/notifications/{note.id}").get_data(as_text=True)

@@ -76,3 +76,13 @@ def test_behind_a_proxy_the_forwarded_scheme_and_address_are_used():
     client = create_app(Behind).test_client()
     response = client.get("/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
     assert "Secure" in _device_cookie(response)
+
+
+def test_a_purchase_line_on_the_statement_shows_its_receipt_number_in_both_languages(client, world, auth):
+    earned = _api(client, world, "POST", "/purchases",
+                  json={"receipt_no": "R-7788", "amount_minor": 10_000, "member": {"member_code": world.member_code}})
+    assert earned.status_code == 201
+    auth.login("member@example.com", PASSWORD)
+    assert '<span class="line-order small line-receipt">Receipt no. R-7788</span>' in client.get("/points/statement").text
+    client.post("/locale", data={"locale": "zh_Hans", "next": "/"})
+    assert "小票号 R-7788" in client.get("/points/statement").text
