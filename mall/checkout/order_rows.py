@@ -13,6 +13,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
+from ..unit_of_work import note_write
 from .models import Order, OrderLine
 
 
@@ -55,6 +56,7 @@ def write_in_one_statement(order: Order, lines: list[OrderLine]) -> bool:
     params = {f"o_{c}": v for c, v in order_values.items()} | {f"l_{c}": v for c, v in line_values.items()}
     statement = _statement(tuple(order_values), tuple(line_values))
     order_id, line_id = db.session.execute(statement, params).one()
+    note_write()
     order.id, line.id, line.order_id = order_id, line_id, order_id
     make_transient_to_detached(order)  # history reset: the session sees rows already written
     make_transient_to_detached(line)

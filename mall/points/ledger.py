@@ -29,6 +29,7 @@ from ..events import pending_cancelled, points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
 from ..locks import app_locks
+from ..unit_of_work import note_write
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
 
@@ -287,6 +288,7 @@ def _spend_in_one_statement(account: PointsAccount, points: int, lots: list[Poin
     row = db.session.execute(text(_SPEND_SQL.format(values=", ".join(values))), params).first()
     if row is None:
         raise InsufficientPoints(needed=points, available=spendable_of(account))
+    note_write()
     entry_id, balance_after, pending = row
     set_committed_value(account, "balance", balance_after)
     set_committed_value(account, "pending", pending)

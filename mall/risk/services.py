@@ -36,6 +36,7 @@ from ..locks import count_in_window
 from ..pagination import paginate
 from ..settings import RiskLimits
 from ..settings import current as current_settings
+from ..unit_of_work import note_write
 from .models import MemberSighting, OrderOrigin, ReviewStatus, RiskReview
 
 REASON_CODES = ("new_account_high_value", "many_orders_one_address", "flagged_cluster")
@@ -227,6 +228,7 @@ def _screen_in_one_statement(order: Order, now: datetime, *, ip: str | None, dev
     seen_device, seen_ip, recent, shared = db.session.execute(_SCREEN_SQL, {
         "order_id": order.id, "member_id": order.member_id, "ip": ip, "device": device, "now": now,
         "since": now - timedelta(hours=24)}).one()
+    note_write()  # the origin row
     if (device and not seen_device) or (ip and not seen_ip):
         record_sighting(order.member_id, device=device, ip=ip, now=now)  # inserts the new ones
         cluster = in_flagged_cluster(order.member_id)
