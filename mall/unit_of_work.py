@@ -39,6 +39,13 @@ def wrote() -> bool:
     return bool(db.session().info.get(_WROTE))
 
 
+def note_write() -> None:
+    """Count a write the ORM hooks can't see: a SELECT whose data-modifying CTEs wrote rows
+    (issue 15's one-statement writes), so that a refusal after it is still caught."""
+    session = db.session()
+    session.info.setdefault(_WROTE, set()).add(_innermost(session))
+
+
 def commit() -> None:
     """Commit, then run the after-commit work the transaction registered."""
     db.session.commit()

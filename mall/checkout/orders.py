@@ -31,6 +31,7 @@ from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
 from .coupons import apply_coupon, spend_on_order
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
+from .order_rows import write_in_one_statement
 from .quotes import MAX_QUANTITY, InvalidQuantity, LineRequest, price
 
 S = OrderStatus
@@ -209,11 +210,13 @@ def write_order(member_id: int, totals, *, status: str, key: str, now: datetime,
                   payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"),
                   idempotency_key=key, reserved_until=reserved_until, presale_id=presale_id,
                   queue_position=queue_position, created_at=now, updated_at=now)
-    order.lines = [OrderLine(item_id=l.item.id, plan_id=l.plan.id, plan_kind=l.plan.kind, item_name=l.item.name,
-                             item_kind=l.item.kind, quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
-                             cash_minor=l.quote.cash_minor) for l in totals.lines]
-    db.session.add(order)
-    db.session.flush()
+    lines = [OrderLine(item_id=l.item.id, plan_id=l.plan.id, plan_kind=l.plan.kind, item_name=l.item.name,
+                       item_kind=l.item.kind, quantity=l.quantity, offset_points=l.offset_points, points=l.quote.points,
+                       cash_minor=l.quote.cash_minor) for l in totals.lines]
+    if not write_in_one_statement(order, lines):  # PostgreSQL, one line: one round trip
+        order.lines = lines
+        db.session.add(order)
+        db.session.flush()
     if order.points_total:
         by_category: dict[str, int] = {}
         for line in totals.lines:  # for HQ's dashboard: redemption by category

@@ -17,6 +17,7 @@ from sqlalchemy import Integer, String, bindparam, func, insert, literal, select
 from ..errors import DomainError
 from ..extensions import db
 from ..types import UTCDateTime
+from ..unit_of_work import note_write
 from .models import Reservation, StockLevel, StockMovement
 
 
@@ -81,9 +82,12 @@ def _take_with_rows(order_id: int, want: Want, column, status: str, kind: str, u
     the stock movement, in ONE statement (data-modifying CTEs): one round trip instead of
     three, and still nothing after the counter's row lock but commit. False: not enough."""
     # (Parameter names unlike any column: an UPDATE would take `item_id` as a value to SET.)
-    return bool(db.session.execute(_hold_statement(column.key, status, kind), {
+    taken = bool(db.session.execute(_hold_statement(column.key, status, kind), {
         "p_order": order_id, "p_item": want.item_id, "p_quantity": want.quantity, "p_until": until, "p_now": now,
         "p_reference": f"order:{order_id}"}).scalar())
+    if taken:
+        note_write()
+    return taken
 
 
 @cache

@@ -17,9 +17,11 @@ inside the window cancels it (`cancel_pending`). Spends, expiry and clawbacks on
 touch lots that are not pending, and every balance UPDATE keeps `balance - pending >= 0`
 (CHECK (pending <= balance) behind it), so pending points are never spent early.
 """
+import json
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, text, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError, InsufficientPoints, InvalidAmount, RefundTooLarge
@@ -27,6 +29,7 @@ from ..events import pending_cancelled, points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
 from ..locks import app_locks
+from ..unit_of_work import note_write
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
 
@@ -215,12 +218,16 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         # (soonest-expiring first, as _take_from_lots orders them) are spent from.
         lots = _live_lots(member_id)
         _expire_due_lots(account, now, lots=[lot for lot in lots if lot.expires_at <= now])
+        live = [lot for lot in lots if lot.remaining > 0]
         if spendable_of(account) < points:
             raise InsufficientPoints(needed=points, available=spendable_of(account))
+        if locked is not None and len(lots) == len(live) and db.session.get_bind().dialect.name == "postgresql":
+            return _spend_in_one_statement(account, points, live, reason=reason, source=source, key=key,
+                                           now=now, reference=reference, detail=detail, actor_id=actor_id)
         entry = _write_entry(account, kind=EntryKind.SPEND, points=-points, reason=reason,
                              source=source, key=key, now=now, reference=reference, detail=detail,
                              actor_id=actor_id)
-        _take_from_lots(member_id, entry, points, lots=[lot for lot in lots if lot.remaining > 0])
+        _take_from_lots(member_id, entry, points, lots=live)
         return entry
 
     if locked is not None:
@@ -229,6 +236,72 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         return _guarded(source, key, -points, write)
     with _locks().hold(f"points:{member_id}"):
         return _guarded(source, key, -points, write)
+
+
+# One round trip for the balance UPDATE, the entry, the lots and their movements (PostgreSQL,
+# data-modifying CTEs, issue 15). The conditional balance UPDATE still guards the spendable
+# balance: without its row the entry has no balance_after and the whole statement inserts
+# nothing. The lots are the caller's locked rows; what each gives is computed here, as
+# _take_from_lots does. Bound parameters throughout; the statement text depends only on the
+# number of lots touched.
+_SPEND_SQL = """
+WITH acct AS (
+  UPDATE points_accounts SET balance = balance - :points, updated_at = :now
+  WHERE member_id = :member_id AND balance - :points - pending >= 0
+  RETURNING balance, pending),
+entry AS (
+  INSERT INTO ledger_entries (member_id, kind, points, balance_after, reason, reference, detail, source,
+                              idempotency_key, spend_minor, actor_id, created_at)
+  SELECT :member_id, :kind, -:points, acct.balance, :reason, :reference, CAST(:detail AS JSON), :source,
+         :key, 0, :actor_id, :now FROM acct
+  RETURNING id, balance_after),
+taken (lot_id, points) AS (VALUES {values}),
+lots AS (
+  UPDATE point_lots SET remaining = point_lots.remaining - taken.points FROM taken
+  WHERE point_lots.id = taken.lot_id AND EXISTS (SELECT 1 FROM entry)
+  RETURNING point_lots.id),
+moves AS (
+  INSERT INTO lot_movements (entry_id, lot_id, points)
+  SELECT entry.id, taken.lot_id, -taken.points FROM entry, taken)
+SELECT entry.id, entry.balance_after, acct.pending FROM entry, acct
+"""
+
+
+def _spend_in_one_statement(account: PointsAccount, points: int, lots: list[PointLot], *, reason, source, key,
+                            now, reference, detail, actor_id) -> LedgerEntry:
+    taken, left = [], points
+    for lot in lots:
+        take = min(lot.remaining, left)
+        taken.append((lot, take))
+        left -= take
+        if left == 0:
+            break
+    if left:  # balance and lots disagree: refuse rather than write a half-backed spend
+        raise RuntimeError(f"member {account.member_id}: lots short by {left}")
+    params = {"points": points, "now": now, "member_id": account.member_id, "kind": EntryKind.SPEND.value,
+              "reason": reason, "reference": reference, "detail": json.dumps(detail or {}), "source": source,
+              "key": key, "actor_id": actor_id}
+    values = []
+    for n, (lot, take) in enumerate(taken):
+        params[f"lot{n}"], params[f"take{n}"] = lot.id, take
+        values.append(f"(CAST(:lot{n} AS INTEGER), CAST(:take{n} AS INTEGER))")
+    row = db.session.execute(text(_SPEND_SQL.format(values=", ".join(values))), params).first()
+    if row is None:
+        raise InsufficientPoints(needed=points, available=spendable_of(account))
+    note_write()
+    entry_id, balance_after, pending = row
+    set_committed_value(account, "balance", balance_after)
+    set_committed_value(account, "pending", pending)
+    set_committed_value(account, "updated_at", now)
+    for lot, take in taken:
+        set_committed_value(lot, "remaining", lot.remaining - take)
+    entry = LedgerEntry(id=entry_id, member_id=account.member_id, kind=EntryKind.SPEND.value, points=-points,
+                        balance_after=balance_after, reason=reason, reference=reference, detail=detail or {},
+                        source=source, idempotency_key=key, spend_minor=0, reverses_id=None, store_id=None,
+                        actor_id=actor_id, created_at=now)
+    make_transient_to_detached(entry)  # the row is written: the session holds it without a flush
+    db.session.add(entry)
+    return entry
 
 
 def _live_lots(member_id: int, first_entry_id: int | None = None) -> list[PointLot]:

@@ -8,23 +8,24 @@ from mall.accounts.models import User
 
 from mall.checkout.models import Order, OrderEvent
 from mall.inventory.models import Reservation, StockLevel, StockMovement
-from mall.points.models import LedgerEntry
+from mall.points.models import LedgerEntry, LotMovement, PointLot, PointsAccount
+from mall.risk.models import OrderOrigin
 from mall.extensions import db
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 
 # Statements per successful points-only checkout: 39 before issue 15, 29 after its first
-# pass, 18 now (a regression guard; the target of 12 needs PostgreSQL-only multi-table
-# statements, see docs/benchmarks.md). The 18, in order:
+# pass, 18 after its second, 12 now (a regression guard; docs/benchmarks.md). The 12, in order:
 #   member (login) · item + plans + category + tier prices + lowest tier · account row FOR
-#   UPDATE · SAVEPOINT (the order's insert-once) · order (written ready: paid in points) ·
-#   its line · the member's live lots FOR UPDATE (expired ones are expired, the rest spent
-#   from) · balance UPDATE · ledger entry · lot UPDATE · lot movement · order origin (risk) ·
-#   sighting UPDATE (risk) · device/address cluster count (risk) · "placed" + "ready" events
-#   (one INSERT) · notification INSERT (reads the opt-out itself) · stock UPDATE with its
-#   reservation and stock movement (one statement, data-modifying CTEs; last) · RELEASE SAVEPOINT.
+#   UPDATE · SAVEPOINT (the order's insert-once) · order (written ready: paid in points) with
+#   its line (one statement, data-modifying CTE) · the member's live lots FOR UPDATE (expired
+#   ones are expired, the rest spent from) · balance UPDATE + ledger entry + lot UPDATEs + lot
+#   movements (one statement) · order origin + sighting UPDATE + address count + cluster size
+#   (risk screening, one statement) · "placed" + "ready" events (one INSERT) · notification
+#   INSERT (reads the opt-out itself) · stock UPDATE with its reservation and stock movement
+#   (one statement, data-modifying CTEs; last) · RELEASE SAVEPOINT.
 # Not run for this item: the look-ups of the key (a replay fails the order's UNIQUE insert
 # and is answered from it), the tier (its price is the same in every tier).
-SUCCESS_LIMIT = 18
+SUCCESS_LIMIT = 12
 
 
 @pytest.fixture
@@ -86,7 +87,13 @@ def test_a_points_only_checkout_costs_at_most_the_budgeted_statements(pg_app, cl
     assert db.session.get(StockLevel, item_id).sold == 2
     assert [e.kind for e in db.session.query(OrderEvent).filter_by(order_id=order.id).order_by(OrderEvent.id)] \
         == ["placed", "ready_for_pickup"]
-    assert db.session.query(LedgerEntry).filter_by(source="order", idempotency_key=f"order:{order.id}").one().points == -1000
+    entry = db.session.query(LedgerEntry).filter_by(source="order", idempotency_key=f"order:{order.id}").one()
+    assert (entry.points, entry.balance_after, entry.detail["order_id"]) == (-1000, 3000, order.id)
+    assert [(l.item_id, l.quantity, l.points) for l in order.lines] == [(item_id, 1, 1000)]
+    assert db.session.get(PointsAccount, order.member_id).balance == 3000
+    assert [m.points for m in db.session.query(LotMovement).filter_by(entry_id=entry.id)] == [-1000]
+    assert sum(lot.remaining for lot in db.session.query(PointLot).filter_by(member_id=order.member_id)) == 3000
+    assert db.session.get(OrderOrigin, order.id) is not None  # risk screening's record of where it came from
     assert len(seen) <= SUCCESS_LIMIT
 
 
