@@ -11,7 +11,7 @@ from mall.extensions import db
 from mall.instore.api_keys import create_key
 from mall.instore.codes import pickup_code
 from mall.instore.models import Store, StoreStaff
-from tests.factories import give_points, make_item, make_tiers, make_user
+from tests.factories import give_points, make_category, make_item, make_tiers, make_user
 
 ARGS = dict(hold_minutes=10, card_payments=False, points_per_unit=100)
 
@@ -81,3 +81,28 @@ class OpenAPIValidator:
         body = response.get_json()
         jsonschema_rs.Draft202012Validator(schema).validate(body)
         return body
+
+
+def make_lined_world(now) -> World:
+    """make_world plus the two categories the till's receipt lines name (fresh, kitchen)."""
+    world = make_world(now)
+    make_category("fresh", "Fresh food")
+    make_category("kitchen", "Kitchen")
+    db.session.commit()
+    return world
+
+
+def pos_api(client, api_key: str):
+    """The POS API as a till calls it: every response checked against the served OpenAPI
+    document; `call(...)` keeps the parsed body in `.body`."""
+    validator = OpenAPIValidator(client.get("/api/v1/openapi.json").get_json())
+
+    class Api:
+        key = api_key
+
+        def call(self, method, path, template=None, *, key=None, headers=None, **kw):
+            headers = {"Authorization": f"Bearer {key or self.key}", **(headers or {})}
+            response = client.open(f"/api/v1{path}", method=method, headers=headers, **kw)
+            self.body = validator.check(template or path, method, response)
+            return response
+    return Api()

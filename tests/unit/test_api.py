@@ -8,7 +8,7 @@ from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance
 from tests.factories import PASSWORD, make_user
-from tests.instore_world import OpenAPIValidator, make_world
+from tests.instore_world import make_world, pos_api
 
 
 @pytest.fixture
@@ -18,18 +18,7 @@ def world(app, clock):
 
 @pytest.fixture
 def api(client, world):
-    document = client.get("/api/v1/openapi.json").get_json()
-    validator = OpenAPIValidator(document)
-
-    class Api:
-        key = world.api_key
-
-        def call(self, method, path, template=None, *, key=None, headers=None, **kw):
-            headers = {"Authorization": f"Bearer {key or self.key}", **(headers or {})}
-            response = client.open(f"/api/v1{path}", method=method, headers=headers, **kw)
-            self.body = validator.check(template or path, method, response)
-            return response
-    return Api()
+    return pos_api(client, world.api_key)
 
 
 def _purchase_entries(member_id):

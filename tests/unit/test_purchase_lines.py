@@ -17,9 +17,7 @@ from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance
 from mall.proportion import portion, split
-from tests.factories import make_category
-from tests.instore_world import make_world
-from tests.unit.test_api import OpenAPIValidator
+from tests.instore_world import make_lined_world, pos_api
 
 # 2026-06-03 is a Wednesday; Shanghai is UTC+8.
 WED_10 = datetime(2026, 6, 3, 2, 0, tzinfo=timezone.utc)    # 10:00 shop time
@@ -28,24 +26,12 @@ WED_13 = datetime(2026, 6, 3, 5, 0, tzinfo=timezone.utc)    # 13:00 shop time
 
 @pytest.fixture
 def world(app, clock):
-    w = make_world(clock.now())
-    make_category("fresh", "Fresh food")
-    make_category("kitchen", "Kitchen")
-    db.session.commit()
-    return w
+    return make_lined_world(clock.now())
 
 
 @pytest.fixture
 def api(client, world):
-    validator = OpenAPIValidator(client.get("/api/v1/openapi.json").get_json())
-
-    class Api:
-        def call(self, method, path, template=None, **kw):
-            response = client.open(f"/api/v1{path}", method=method,
-                                   headers={"Authorization": f"Bearer {world.api_key}"}, **kw)
-            self.body = validator.check(template or path, method, response)
-            return response
-    return Api()
+    return pos_api(client, world.api_key)
 
 
 def _fresh_morning(clock):

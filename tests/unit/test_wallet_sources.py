@@ -21,7 +21,7 @@ from tests.factories import make_category, make_item
 from tests.games_world import THANKS, make_game
 from tests.instore_world import make_world
 from tests.redpacket_world import make_campaign
-from tests.unit.test_api import OpenAPIValidator
+from tests.instore_world import OpenAPIValidator
 from tests.wallet_world import make_spec
 
 LINES = [{"sku": "VEG-1", "name": "Bok choy", "category": "fresh", "quantity": 1, "amount_minor": 3_000}]

@@ -8,9 +8,7 @@ from mall.audit import run_audit
 from mall.extensions import db
 from mall.wallet.issue import issue
 from mall.wallet.models import WalletItem
-from tests.factories import make_category
-from tests.instore_world import make_world
-from tests.unit.test_api import OpenAPIValidator
+from tests.instore_world import make_lined_world, pos_api
 from tests.wallet_world import make_spec
 
 # Spend ¥100 on fresh food, save ¥20.
@@ -23,24 +21,12 @@ MOSTLY_KITCHEN = [{"sku": "VEG-1", "name": "Bok choy", "category": "fresh", "qua
 
 @pytest.fixture
 def world(app, clock):
-    w = make_world(clock.now())
-    make_category("fresh", "Fresh food")
-    make_category("kitchen", "Kitchen")
-    db.session.commit()
-    return w
+    return make_lined_world(clock.now())
 
 
 @pytest.fixture
 def api(client, world):
-    validator = OpenAPIValidator(client.get("/api/v1/openapi.json").get_json())
-
-    class Api:
-        def call(self, method, path, template=None, **kw):
-            response = client.open(f"/api/v1{path}", method=method,
-                                   headers={"Authorization": f"Bearer {world.api_key}"}, **kw)
-            self.body = validator.check(template or path, method, response)
-            return response
-    return Api()
+    return pos_api(client, world.api_key)
 
 
 @pytest.fixture
