@@ -5,6 +5,7 @@ import re
 from functools import wraps
 
 from flask import abort, current_app, make_response, redirect, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user
 from htmx_flask import Htmx
@@ -111,6 +112,23 @@ def init_app(app) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_control_characters)
     app.after_request(_cache_control)
+    app.session_interface = BackgroundQuietSessions()
+
+
+BACKGROUND_HEADER = "X-Mall-Background"
+
+
+class BackgroundQuietSessions(SecureCookieSessionInterface):
+    """The service worker refreshes the pages it keeps offline (static/…/sw.js) in the
+    background, marked with X-Mall-Background. Such a fetch may start before a login or a
+    language switch and be answered after it: had it written the session cookie, its stale
+    copy would overwrite the new one (the member logged out, or back in the old language).
+    So a background answer never sets or deletes the cookie."""
+
+    def save_session(self, app, session, response) -> None:
+        if request.headers.get(BACKGROUND_HEADER):
+            return
+        super().save_session(app, session, response)
 
 
 def wants_fragment() -> bool:

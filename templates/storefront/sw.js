@@ -8,6 +8,7 @@ const OFFLINE = {{ url_for('storefront.offline')|tojson }};
 const KEEP = {{ url_for('storefront.offline_keep')|tojson }};
 const LOGOUT = {{ url_for('accounts.logout')|tojson }};
 const ASSETS = {{ assets|tojson }};
+const BACKGROUND = {"X-Mall-Background": "1"};
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(STATIC).then((cache) => cache.addAll(ASSETS.concat([OFFLINE])))
@@ -26,14 +27,16 @@ let lastKept = 0;
 async function keepPages() {
   if (Date.now() - lastKept < 30000) { return; }
   lastKept = Date.now();
-  const answer = await fetch(KEEP, {credentials: "same-origin", redirect: "manual", cache: "no-store"});
+  // Marked as background work: the server then never touches the session cookie in its
+  // answer, which could otherwise overwrite a newer one (mall/web.py BackgroundQuietSessions).
+  const answer = await fetch(KEEP, {credentials: "same-origin", redirect: "manual", cache: "no-store", headers: BACKGROUND});
   if (!answer.ok) { return; }  // not a member's session
   const urls = (await answer.json()).keep;
   const cache = await caches.open(PAGES);
   for (const request of await cache.keys()) {
     if (!urls.includes(new URL(request.url).pathname)) { await cache.delete(request); }
   }
-  await Promise.all(urls.map((url) => fetch(url, {credentials: "same-origin", cache: "no-store"})
+  await Promise.all(urls.map((url) => fetch(url, {credentials: "same-origin", cache: "no-store", headers: BACKGROUND})
     .then((page) => (page.ok && !page.redirected ? cache.put(url, page) : null)).catch(() => null)));
 }
 
