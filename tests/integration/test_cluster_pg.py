@@ -149,10 +149,12 @@ def test_healthz_answers_the_balancer_without_a_session(cluster):
 def test_one_members_session_csrf_token_and_logout_work_on_every_node(cluster):
     base = cluster["base"]
     browser, seen = _login(base, "node-member0@example.com")
-    for _ in range(4):
+    for _ in range(10):  # round robin alternates; a few more in case a check flapped
         page = browser.get(f"{base}/points/statement", allow_redirects=False)
         assert page.status_code == 200
         seen.add(page.headers["X-Mall-Node"])
+        if len(seen) == 2:
+            break
     assert seen == {"node1", "node2"}  # round robin, no stickiness: the session is shared
     # A token minted by one node is accepted by the other (it lives in the signed session).
     token = _csrf(requests.Session().get(f"{base}/login"))  # (a stranger's: refused below)
