@@ -22,7 +22,6 @@ The last line is one JSON object: a key per scenario and per ratio, plus `overso
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.flash_sale import REDIS_URL, SECRET, free_port, fresh_database, session_cookies  # noqa: E402
+from bench.flash_sale import REDIS_URL, SECRET, bench_app, free_port, fresh_database, seed_members, session_cookies  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB", "mall_bench_wrk")
 LUA = ROOT / "bench" / "wrk_checkout.lua"
@@ -44,35 +43,16 @@ WRK_THREADS = 2
 
 def seed(url: str, members: int, sellout_units: int):
     """Schema by migrations, then data through the app's own services."""
-    os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=SECRET, MALL_ENV="production")
-    from flask_migrate import upgrade
-    from sqlalchemy import insert, text
-
-    from mall import create_app
-    from mall.accounts.models import User
-    from mall.accounts.services import _hasher
+    app = bench_app(url)  # first: the app's settings are read from the environment it sets
     from mall.extensions import db
-    from mall.points.ledger import credit_points, open_account
     from tests.factories import make_item, make_tiers
 
-    app = create_app()
     with app.app_context():
-        upgrade()
-        app.extensions["mall.redis"].flushdb()
         now = datetime.now(timezone.utc)
         make_tiers()
         steady = make_item(now, name="Everyday socks", points=10, stock=1_000_000)
         sellout = make_item(now, name="Flash-sale speaker", points=500, stock=sellout_units)
-        password = _hasher().hash(secrets.token_hex(8))  # nobody logs in with it; sessions are minted
-        db.session.connection().execute(insert(User.__table__), [  # Core: no ORM bulk RETURNING
-            dict(email=f"w{i}@bench.example.com", password_hash=password, display_name=f"W{i}",
-                 member_code=f"W{i:07d}", role="member", locale="zh_Hans", created_at=now - timedelta(days=400))
-            for i in range(members)])
-        ids = list(db.session.scalars(text("SELECT id FROM users ORDER BY id")))
-        for member_id in ids:
-            open_account(member_id, now)
-            credit_points(member_id, 100_000, reason="welcome", source="bench", key=str(member_id),
-                          expires_at=now + timedelta(days=365), now=now)
+        ids = seed_members(members, points=100_000, now=now, prefix="W", joined=now - timedelta(days=400))
         db.session.commit()
         return app, (steady.id, steady.plans[0].id), (sellout.id, sellout.plans[0].id), ids
 

@@ -47,35 +47,53 @@ def fresh_database(name: str) -> str:
     return f"{PG}/{name}"
 
 
-def seed(url: str, members: int, stock: int):
-    """Schema by migrations, then data through the app's own services."""
+def bench_app(url: str):
+    """The app on a fresh database: schema by the migrations, the bench's Redis db emptied.
+    Call the seeding below inside `with app.app_context()`."""
     os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=SECRET, MALL_ENV="production")
     from flask_migrate import upgrade
-    from sqlalchemy import insert, text
 
     from mall import create_app
-    from mall.accounts.models import User
-    from mall.accounts.services import _hasher
-    from mall.extensions import db
-    from mall.points.ledger import credit_points, open_account
-    from tests.factories import make_item, make_tiers
-
     app = create_app()
     with app.app_context():
         upgrade()
         app.extensions["mall.redis"].flushdb()
+    return app
+
+
+def seed_members(count: int, *, points: int, now, prefix: str, joined) -> list[int]:
+    """`count` members, each credited `points` through the ledger (one lot, a year to live);
+    returns their ids. Users go in with one Core INSERT (no ORM bulk RETURNING)."""
+    from sqlalchemy import insert, text
+
+    from mall.accounts.models import User
+    from mall.accounts.services import _hasher
+    from mall.extensions import db
+    from mall.points.ledger import credit_points, open_account
+    password = _hasher().hash(secrets.token_hex(8))  # nobody logs in with it; sessions are minted
+    db.session.connection().execute(insert(User.__table__), [
+        dict(email=f"{prefix.lower()}{i}@bench.example.com", password_hash=password, display_name=f"{prefix}{i}",
+             member_code=f"{prefix}{i:07d}", role="member", locale="zh_Hans", created_at=joined)
+        for i in range(count)])
+    ids = list(db.session.scalars(text("SELECT id FROM users ORDER BY id")))
+    for member_id in ids:
+        open_account(member_id, now)
+        credit_points(member_id, points, reason="welcome", source="bench", key=str(member_id),
+                      expires_at=now + timedelta(days=365), now=now)
+    return ids
+
+
+def seed(url: str, members: int, stock: int):
+    """Schema by migrations, then data through the app's own services."""
+    app = bench_app(url)  # first: the app's settings are read from the environment it sets
+    from mall.extensions import db
+    from tests.factories import make_item, make_tiers
+
+    with app.app_context():
         now = datetime.now(timezone.utc)
         make_tiers()
         item = make_item(now, name="Flash-sale speaker", points=500, stock=stock)
-        password = _hasher().hash(secrets.token_hex(8))  # nobody logs in with it; sessions are minted
-        db.session.connection().execute(insert(User.__table__), [  # Core: no ORM bulk RETURNING
-            dict(email=f"m{i}@bench.example.com", password_hash=password, display_name=f"M{i}",
-                 member_code=f"B{i:07d}", role="member", locale="zh_Hans", created_at=now) for i in range(members)])
-        ids = list(db.session.scalars(text("SELECT id FROM users ORDER BY id")))
-        for member_id in ids:
-            open_account(member_id, now)
-            credit_points(member_id, 5000, reason="welcome", source="bench", key=str(member_id),
-                          expires_at=now + timedelta(days=365), now=now)
+        ids = seed_members(members, points=5000, now=now, prefix="B", joined=now)
         db.session.commit()
         return app, item.id, item.plans[0].id, ids
 
