@@ -18,7 +18,7 @@ Definitions (the dashboard's "how these are computed" note says the same):
 - redeemed ÷ issued and expired ÷ issued, both over the chosen period: flows of the same
   period, not a cohort. Members redeem points issued months before, and points expire 12 to 24
   months after they were issued, so over a short period either may exceed 100% (the demo's last
-  30 days redeemed 14,000 points and issued 2,985: 469%). The dashboard says so beside the
+  30 days redeemed 13,900 points and issued 2,985: 466%). The dashboard says so beside the
   figure, with the least number of points redeemed that the period cannot have issued
   (redeemed − issued), and labels them as period ratios, not as "the share of points ever
   redeemed". A cohort rate (of the points issued in a period, how many were redeemed) would
