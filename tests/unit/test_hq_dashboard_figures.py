@@ -91,3 +91,14 @@ def test_the_page_explains_a_ratio_above_100_in_both_languages(client, auth, wor
     for text in expected:
         assert text in page, text
     assert "Redemption rate" not in page
+
+
+def test_a_period_that_issued_nothing_shows_no_ratio_and_says_where_the_points_came_from(client, auth, world, clock):
+    # Alice's "home" points were issued 40 days ago; the last 30 days issued no "home" points
+    # and redeemed 900 of them.
+    auth.login("hq@example.com")
+    page = client.get("/hq?category=home").get_data(as_text=True)
+    figures = page.split('<dl class="figures">')[1].split("</dl>")[0]
+    assert "Redeemed ÷ issued in this period</dt><dd>–</dd>" in figures
+    assert "Nothing was issued in the period: the 900 points redeemed were all issued before it." in figures
+    assert "Above 100%" not in figures and "0.0%" not in figures
