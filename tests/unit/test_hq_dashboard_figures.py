@@ -102,3 +102,40 @@ def test_a_period_that_issued_nothing_shows_no_ratio_and_says_where_the_points_c
     assert "Redeemed ÷ issued in this period</dt><dd>–</dd>" in figures
     assert "Nothing was issued in the period: the 900 points redeemed were all issued before it." in figures
     assert "Above 100%" not in figures and "0.0%" not in figures
+
+
+
+def test_game_prizes_cost_what_the_games_tables_say(app, tiers, clock):
+    """Points prizes are points issued (rule "game_prize"), red-packet prizes are wallet value
+    issued, both are charged to the game's budget in the budget chart, and the plays' cost is
+    points redeemed: as much as the games tables say was awarded."""
+    from sqlalchemy import func, select
+
+    from mall.extensions import db
+    from mall.games import management
+    from mall.games.management import PrizeData
+    from mall.games.models import GamePlay, GamePrize
+    from mall.games.play import play
+    from tests.factories import give_points, make_user
+    from tests.games_world import make_game
+    now = clock.now()
+    member = make_user(now)
+    give_points(member.id, 1_000, now)
+    points_game = make_game(now, prizes=[("points", "Fifty", 1, None, 50), ("nothing", "Thanks", 1, None, None)])
+    packet_game = make_game(now, prizes=[("nothing", "Thanks", 1, None, None)], open_it=False)
+    management.add_prize(packet_game.id, PrizeData(kind="red_packet", label="¥3", weight=1, packet_minor=300),
+                         actor_id=packet_game.created_by, now=now)
+    management.open_game(packet_game.id, actor_id=packet_game.created_by, now=now)
+    for n in range(6):
+        play(points_game.id, member.id, key=f"p{n}", now=now)
+        play(packet_game.id, member.id, key=f"r{n}", now=now)
+    db.session.commit()
+    won = dict(db.session.execute(select(GamePrize.kind, func.sum(GamePrize.awarded)).group_by(GamePrize.kind)).all())
+    plays = db.session.scalar(select(func.count(GamePlay.id)))
+    board = _board(app, clock)
+    assert plays == 12 and board.redeemed == 12 * 10
+    assert _column(board, "rule").get("game_prize", 0) == 50 * won["points"]
+    assert board.issued == 1_000 + 50 * won["points"]
+    assert board.wallet.issued_minor == 300 * won["red_packet"]
+    games = [points for name, points, _cost in board.charts["budget"].rows if name.startswith("Game:")]
+    assert sum(games) == 50 * won["points"] + 300 * won["red_packet"], board.charts["budget"].rows
