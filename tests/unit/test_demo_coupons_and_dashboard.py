@@ -63,3 +63,30 @@ def test_demo_dashboard_adds_up_and_explains_a_30_day_ratio_above_100(app, clock
     for board in (month, ever):
         for chart in ("store", "region", "category", "rule"):
             assert sum(row[1] for row in board.charts[chart].rows) == board.issued, chart
+
+
+def test_demo_new_account_buying_two_50_yuan_vouchers_is_reviewed_then_gets_them_in_the_wallet(app, clock, client,
+                                                                                              auth):
+    """What e2e/test_hq.py does on the demo: a new account redeems 10,000 points for two ¥50
+    store vouchers, HQ approves the held order, and the coupons land in the wallet."""
+    from mall.accounts import services as accounts
+    from mall.risk.models import RiskReview
+    from mall.risk.services import decide_review
+    from tests.factories import PASSWORD, give_points
+    load_demo(clock.now())
+    member = accounts.register("fresh-member@example.com", PASSWORD, "New Member", now=clock.now())
+    give_points(member.id, 10_000, clock.now())
+    db.session.commit()
+    voucher = _item("VOU-02")
+    auth.login("fresh-member@example.com")
+    assert client.post(f"/catalog/{voucher.id}/buy", data={"plan_id": voucher.plans[0].id, "quantity": 2,
+                                                             "key": "two-fifties"}).status_code == 302
+    order = db.session.scalar(select(Order).where(Order.idempotency_key == "two-fifties"))
+    assert order.status == "in_review"
+    review = db.session.scalar(select(RiskReview).where(RiskReview.order_id == order.id))
+    decide_review(review.id, approve=True, actor_id=find_by_identifier("hq@example.com").id, reason="genuine",
+                  now=clock.now(), hold_minutes=10)
+    db.session.commit()
+    assert "Added to your wallet" in client.get(f"/orders/{order.id}").get_data(as_text=True)
+    coupons = db.session.scalars(select(WalletItem).where(WalletItem.source_ref == f"order:{order.id}")).all()
+    assert [(c.name, c.value_minor) for c in coupons] == [("¥50 store voucher", 5_000)] * 2
