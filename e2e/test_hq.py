@@ -109,9 +109,9 @@ def test_hq_sets_a_budget_sees_the_warning_and_approves_a_risky_order(page: Page
     expect(page.get_by_text(f"Order {number} approved: it proceeds.")).to_be_visible()
     expect(page.get_by_text("No order is waiting for review.")).to_be_visible()
 
-    # The member's order goes ahead.
+    # The member's order goes ahead: the two ¥50 store vouchers are coupons, now in the wallet.
     phone.reload()
-    expect(phone.locator(".status-line")).to_have_text("Ready for pickup")
+    expect(phone.locator(".status-line")).to_have_text("Added to your wallet")
     expect(phone.locator(".timeline")).to_contain_text("Security check passed")
     shot(phone, "member-order-approved")
     assert not blocked, blocked

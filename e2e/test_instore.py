@@ -35,9 +35,9 @@ def test_member_shows_the_pickup_qr_staff_hand_over_and_the_page_turns_to_picked
         page, staff_page, live_server, log_in, shot):
     log_in(GOLD)
     page.goto(f"{live_server}/orders")
-    # The demo's points-only order (a ¥10 voucher, 1,000 points) waits at Store 12.
-    page.locator("a.order-row", has_text="1,000 points").filter(has_not_text="¥").first.click()
-    expect(page.get_by_text("¥10 store voucher × 1")).to_be_visible()
+    # The demo's points-only order (a USB-C cable, 900 points) waits at Store 12.
+    page.locator("a.order-row", has_text="900 points").filter(has_not_text="¥").first.click()
+    expect(page.get_by_text("USB-C charging cable × 1")).to_be_visible()
     panel = page.locator(".pickup-panel")
     expect(panel.get_by_role("heading", name="Your pickup code")).to_be_visible()
     expect(panel.locator("svg.qr")).to_be_visible()
@@ -50,7 +50,7 @@ def test_member_shows_the_pickup_qr_staff_hand_over_and_the_page_turns_to_picked
     staff_page.get_by_label("Pickup code").fill(code.lower())  # typed as it was read out
     staff_page.get_by_role("button", name="Find the order").click()
     order = staff_page.locator(".pickup-order")
-    expect(order).to_contain_text("¥10 store voucher")
+    expect(order).to_contain_text("USB-C charging cable")
     expect(order).to_contain_text("Fully paid")
     shot(staff_page, "counter-order")
     staff_page.get_by_role("button", name="Hand over").click()

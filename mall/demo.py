@@ -83,10 +83,12 @@ EXTRA_PLANS = {
     "HOME-02": [("cash_offset", 0, 2990, 50)],
 }
 LIMITS = {"VOU-03": 2, "DIG-03": 1, "DIG-04": 1}
-# Items that are not goods for pickup (issue 13): VOU-05 sells a 满减 coupon (its CouponSpec,
-# mall/wallet/demo.py), so its order is fulfilled into the wallet with no pickup code.
-# VOU-01..04 stay paper vouchers handed over at the counter (the in-store demo picks one up).
-KINDS = {"VOU-05": "coupon"}
+# Items that are not goods for pickup (issue 13): each sells a coupon (its CouponSpec,
+# mall/wallet/demo.py), so its order is fulfilled into the wallet with no pickup code: VOU-05 a
+# 满减 coupon, the store vouchers VOU-01, -02 and -04 money off (¥10, ¥50, ¥200, no minimum),
+# usable at the till or in the mall. VOU-03, a free coffee, stays goods handed over at the
+# counter: a wallet coupon takes money off a purchase, none gives an item away.
+KINDS = {"VOU-01": "coupon", "VOU-02": "coupon", "VOU-04": "coupon", "VOU-05": "coupon"}
 
 # login, display name, role, note
 PEOPLE = [
@@ -154,7 +156,7 @@ def load_demo(now: datetime) -> list[tuple[str, str, str]]:
     _instore(store, items, now)
     _substitutes_and_presale(items, now)
     from .wallet.demo import load_wallet_demo  # coupons: one bought with points, one from HQ
-    logins += load_wallet_demo(now, items["VOU-05"].id)
+    logins += load_wallet_demo(now, {sku: item.id for sku, item in items.items() if sku in KINDS})
     _buy_coupon(items["VOU-05"], now)
     from .bookings.demo import load_kinds_demo  # a home service with slots, a priority-purchase right
     load_kinds_demo(now)
@@ -302,9 +304,9 @@ def _instore(store: Store, items: dict[str, Item], now: datetime) -> None:
         db.session.add(ApiKey(store_id=store.id, name="Demo till", prefix="demo0001",
                               key_hash=api_key_hash(DEMO_API_KEY), created_at=now))
     gold = accounts.find_by_identifier("13800000002")
-    voucher, tumbler = items["VOU-01"], items["KIT-01"]
+    cable, tumbler = items["DIG-01"], items["KIT-01"]  # goods: the store vouchers are wallet coupons
     # Fixed idempotency keys: a second run finds these orders instead of placing new ones.
-    place_order(gold.id, [LineRequest(voucher.id, voucher.plans[0].id, 1)], key="demo-pickup-points",
+    place_order(gold.id, [LineRequest(cable.id, cable.plans[0].id, 1)], key="demo-pickup-points",
                 now=now, hold_minutes=10, card_payments=False, points_per_unit=100)
     plan = next(p for p in tumbler.plans if p.kind == "points_cash")
     cash_order = place_order(gold.id, [LineRequest(tumbler.id, plan.id, 1)], key="demo-pickup-cash",

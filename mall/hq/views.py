@@ -48,7 +48,7 @@ def dashboard_labels() -> dict:
             "by_rule": _("Cost by rule or campaign"), "by_budget": _("Cost by budget"), "budget": _("Budget"),
             "base_points": _("Base points (cost of sales)"),
             "store": _("Store"), "region": _("Region"),
-            "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"),
+            "category": _("Category"), "rule": _("Rule or campaign"), "points": _("Points issued"), "points_charged": _("Points charged"),
             "cost": _("Cost"), "online": _("Online and other"), "no_region": _("No region"),
             "no_category": _("No category"), "w_issued": _("Issued"), "w_used": _("Used (discount given)"),
             "w_expired": _("Expired unused"), "w_trend": _("Coupons and red packets over time"),

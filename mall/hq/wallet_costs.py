@@ -13,7 +13,8 @@ Figures over the dashboard's filters (period, store, region, category), in minor
   not a liability: no member holds it yet).
 Store: where an item was spent, else the store it is limited to (a store campaign's red
 packets), else "HQ and online". Category: the first of a coupon's eligible categories (a red
-packet, or a coupon for every category: none). Campaign: a red packet's campaign, a coupon's
+packet, or a coupon for every category: none); the category filter takes its slug, as the
+points figures do, so "fresh" narrows points and coupons alike. Campaign: a red packet's campaign, a coupon's
 name. The wallet table is read live (indexed by state and expiry); each chart is one GROUP BY.
 """
 from dataclasses import dataclass, field
@@ -65,10 +66,12 @@ def _day(col):
     return func.date(col, f"{int(offset.total_seconds())} seconds")
 
 
-def _category():
+def _category(column=Category.name):
     # One subquery that names wallet_items, so it correlates with the row (a nested min()
     # subquery didn't: it took every spec's first category, and every item was "Fresh food").
-    return (select(Category.name)
+    # Charts show the name; the category filter compares the slug, which is what the points
+    # side (ledger_daily.category) and the filter's choices hold.
+    return (select(column)
             .join(coupon_spec_categories, coupon_spec_categories.c.category_id == Category.id)
             .where(coupon_spec_categories.c.spec_id == WalletItem.spec_id)
             .order_by(Category.id).limit(1).scalar_subquery())
@@ -103,7 +106,7 @@ def _facts(f: Filters, now: datetime):
             q = q.where(store.in_(select(Store.id).where(Store.region == f.region)))
         if f.category is not None:
             wanted = "" if f.category == "-" else f.category
-            q = q.where(func.coalesce(_category(), "") == wanted)
+            q = q.where(func.coalesce(_category(Category.slug), "") == wanted)
         parts.append(q)
     return union_all(*parts).subquery("wallet_facts")
 

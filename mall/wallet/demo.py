@@ -1,6 +1,7 @@
 """Demo data for the wallet, loaded by `flask mall demo` after the catalogue (idempotent):
 the "Spend ¥100, save ¥10" catalogue item sells a 满减 coupon for points (diamond@example.com
-buys one: mall/demo.py places the order, and it lands in their wallet); silver@example.com got
+buys one: mall/demo.py places the order, and it lands in their wallet), and the ¥10, ¥50 and
+¥200 store vouchers sell money-off coupons; silver@example.com got
 a "20% off fresh food" and a "¥5 off, no minimum" coupon from HQ (charged to the "coupons"
 programme budget)."""
 from datetime import datetime, timedelta
@@ -25,10 +26,21 @@ def _spec(name: str, **fields) -> CouponSpec:
     return spec
 
 
-def load_wallet_demo(now: datetime, coupon_item_id: int) -> list[tuple[str, str, str]]:
+# The store vouchers the catalogue sells for points (VOU-01, -02, -04): money off any purchase,
+# at the till or in the mall, no minimum. sku -> (name, name_zh, value in minor units)
+STORE_VOUCHERS = {"VOU-01": ("¥10 store voucher", "10 元店铺券", 1_000),
+                  "VOU-02": ("¥50 store voucher", "50 元店铺券", 5_000),
+                  "VOU-04": ("¥200 store voucher", "200 元店铺券", 20_000)}
+
+
+def load_wallet_demo(now: datetime, coupon_items: dict[str, int]) -> list[tuple[str, str, str]]:
+    """`coupon_items`: the catalogue's coupon items by SKU (VOU-05 and the store vouchers)."""
     created = now - timedelta(days=30)
     _spec("Spend ¥100, save ¥10", name_zh="满100减10", kind="threshold", threshold_minor=10_000,
-                   value_minor=1_000, valid_days=30, item_id=coupon_item_id, per_member_limit=5, created_at=created)
+          value_minor=1_000, valid_days=30, item_id=coupon_items["VOU-05"], per_member_limit=5, created_at=created)
+    for sku, (name, name_zh, value) in STORE_VOUCHERS.items():
+        _spec(name, name_zh=name_zh, kind="amount", value_minor=value, valid_days=90, item_id=coupon_items[sku],
+              created_at=created)
     fresh = _spec("20% off fresh food, up to ¥30", name_zh="生鲜8折，最多减30元", kind="percent", percent=20,
                   cap_minor=3_000, valid_days=14, created_at=created)
     fresh.categories = list(db.session.scalars(select(Category).where(Category.slug == "fresh")))
