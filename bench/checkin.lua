@@ -18,6 +18,8 @@
 -- * wrk never re-sends a request whose connection failed: it reconnects and asks request()
 --   for the next one. That member stays unanswered (counted, see done()); a thread stops when
 --   all its members are answered, or bench/checkin.py stops wrk when no answer comes.
+--   `unanswered` is the count that matters: `socket_errors` also counts a waiting connection
+--   that gunicorn closed after its keep-alive (30 s; wrk reconnects and keeps waiting).
 local threads = {}
 local path = os.getenv("BENCH_PATH") or "/tasks/check-in"
 local never = 6000000  -- ms: longer than any run (bench/checkin.py stops wrk first)
