@@ -11,6 +11,12 @@ client address per member) at high concurrency. It reports check-ins/s per app c
 the time until every credit is in the ledger, and `audit_ok`, beside the ceiling measured
 the same way (wrk, same gunicorn settings, bench/ceiling.py: one Redis round trip + one
 single-row PostgreSQL transaction). The last line printed is one JSON object.
+
+The first WARM members check in before the burst (it warms the gunicorn workers up); the
+burst is every other member's first tap, exactly once, so `first_taps_409` counts members
+told "already checked in" on their first tap and must be 0; `unanswered` counts taps whose
+answer never came (wrk never re-sends one: `socket_errors` says why). Afterwards the warmed-up
+members tap again, and `repeat_taps_409` must equal `repeat_taps`.
 """
 import argparse
 import json
@@ -84,16 +90,35 @@ def celery(args: list[str], env: dict, log: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def fire(port: int, path: str, sessions_file: Path, threads: int, connections: int) -> dict:
+WARM = 64  # members checked in before the burst (and tapped again after it)
+
+
+def fire(port: int, path: str, sessions_file: Path, threads: int, connections: int, stall: float = 60) -> dict:
+    """Every line's member taps once; returns wrk's report (bench/checkin.lua's WRK line).
+    wrk is stopped when every thread has all its answers, or when no answer came for `stall`
+    seconds (a tap whose connection failed is never answered: it counts as unanswered)."""
+    members = sum(1 for _ in sessions_file.open())
+    threads = max(1, min(threads, members))  # a wrk thread with no member would never finish
     done = Path(tempfile.mkdtemp(prefix="wrk-done-"))
-    proc = subprocess.Popen([WRK, "-t", str(threads), "-c", str(connections), "-d", "600s", "--timeout", "10s",
+    proc = subprocess.Popen([WRK, "-t", str(threads), "-c", str(max(connections, threads)), "-d", "3600s",
+                             "--timeout", f"{stall:.0f}s",
                              "-s", str(ROOT / "bench/checkin.lua"), f"http://127.0.0.1:{port}{path}"],
                             env={**os.environ, "BENCH_SESSIONS": str(sessions_file), "BENCH_THREADS": str(threads),
                                  "BENCH_PATH": path, "BENCH_DONE_DIR": str(done)},
                             stdout=subprocess.PIPE, text=True)
-    while proc.poll() is None and len(list(done.iterdir())) < threads:
+    seen, moved = -1, time.monotonic()
+    while proc.poll() is None:
+        files = list(done.iterdir())
+        if sum(1 for f in files if f.name.isdigit()) == threads:
+            break
+        progress = sum(int(f.read_text() or 0) for f in files if f.name.startswith("progress-"))
+        if progress != seen:
+            seen, moved = progress, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            print(f"wrk: no answer for {stall:.0f} s, stopping it ({progress} answered)", file=sys.stderr)
+            break
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)  # every member answered: wrk reports now
+    proc.send_signal(signal.SIGINT)  # every member answered (or given up on): wrk reports now
     out = proc.communicate()[0]
     line = next(line for line in out.splitlines() if line.startswith("WRK "))
     return json.loads(line[4:])
@@ -132,13 +157,16 @@ def main():
     if args.drain_only:
         return drain_only(args)
 
+    if args.members <= WARM:
+        parser.error(f"--members must be more than the {WARM} the warm-up checks in")
     url = fresh_database(args.database)
     app, ids = seed(url, args.members)
     scratch = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
-    sessions_file = scratch / "sessions.tsv"
-    with sessions_file.open("w") as f:
+    warm_file, burst_file = scratch / "warm.tsv", scratch / "burst.tsv"
+    with warm_file.open("w") as warm_out, burst_file.open("w") as burst_out:
         for n, (cookie, token) in enumerate(session_cookies(app, ids)):
-            f.write(f"{cookie}\t{token}\t10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}\n")
+            (warm_out if n < WARM else burst_out).write(
+                f"{cookie}\t{token}\t10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}\n")
     env = {**ENV, "DATABASE_URL": url}
     # The ledger side: one worker on the check-in queue, and the scheduler that ticks it.
     worker = celery(["worker", "--pool=solo", "-Q", "mall.checkins", "-n", "bench-checkins@%h", "--loglevel=WARNING",
@@ -146,16 +174,16 @@ def main():
     beat = celery(["beat", "-S", "redbeat.RedBeatScheduler", "--loglevel=WARNING"], env, scratch / "beat.log")
     server = serve("wsgi:app", args.port, env, args.workers, args.threads)
     try:
-        # warm the gunicorn workers up: the first 64 members check in (the burst then double-taps them)
-        fire(args.port, "/tasks/check-in", _first(sessions_file, scratch, 64), 1, 8)
+        warm = fire(args.port, "/tasks/check-in", warm_file, 1, 8)  # the first members' check-ins
         started = time.perf_counter()
-        burst = fire(args.port, "/tasks/check-in", sessions_file, args.wrk_threads, args.connections)
+        burst = fire(args.port, "/tasks/check-in", burst_file, args.wrk_threads, args.connections)
         answered = time.perf_counter()
         deadline = answered + args.drain_timeout
         while credited(app) < args.members and time.perf_counter() < deadline:
             time.sleep(0.25)
         all_credited = time.perf_counter()
         in_ledger = credited(app)
+        again = fire(args.port, "/tasks/check-in", warm_file, 1, 8)  # checked in already: 409 each
     finally:
         stop(server)
         stop(beat)
@@ -178,33 +206,43 @@ def main():
         conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
     server = serve("bench.ceiling:app", args.port + 1, {**env, "CEILING_DATABASE_URL": url}, args.workers, args.threads)
     try:
-        fire(args.port + 1, "/ceiling", _first(sessions_file, scratch, 64), 1, 8)
-        ceiling = fire(args.port + 1, "/ceiling", sessions_file, args.wrk_threads, args.connections)
+        fire(args.port + 1, "/ceiling", warm_file, 1, 8)
+        ceiling = fire(args.port + 1, "/ceiling", burst_file, args.wrk_threads, args.connections)
     finally:
         stop(server)
 
     cores = min(args.workers, os.cpu_count() or 1)
-    per_s = burst["requests"] / burst["seconds"]
-    ceiling_per_s = ceiling["requests"] / ceiling["seconds"]
-    print(f"burst: {burst}; ceiling: {ceiling}; {checkins} check-in rows, {in_ledger} credits in the ledger, "
-          f"app cores {cores} of {os.cpu_count()} on this machine; logs in {scratch}", file=sys.stderr)
+    per_s = _answers(burst) / burst["seconds"]
+    ceiling_per_s = _answers(ceiling) / ceiling["seconds"]
+    print(f"warm-up: {warm}; burst: {burst}; repeat taps: {again}; ceiling: {ceiling}; {checkins} check-in rows, "
+          f"{in_ledger} credits in the ledger, app cores {cores} of {os.cpu_count()} on this machine; "
+          f"logs in {scratch}", file=sys.stderr)
     print(json.dumps({
         "members": args.members,
         "checkins_per_s": round(per_s, 1),
         "checkins_per_s_per_core": round(per_s / cores, 1),
         "p50_ms": burst["p50_ms"], "p99_ms": burst["p99_ms"],
-        "answered_200": burst["s200"], "answered_409": burst["s409"], "other_statuses": burst["other"],
+        # the burst: each of these members' first tap, once
+        "first_taps": burst["members"], "first_taps_200": burst["s200"], "first_taps_409": burst["s409"],
+        "first_taps_other": burst["other"], "unanswered": burst["unanswered"],
         "socket_errors": burst["socket_errors"],
         "burst_s": round(answered - started, 2),
         "all_credited_s": round(all_credited - started, 2),
         "credited": in_ledger, "checkin_rows": checkins, "members_credited_twice": doubles,
         "audit_ok": audit_ok,
+        # the warmed-up members again, after the burst: every answer must be 409
+        "repeat_taps": again["members"], "repeat_taps_409": again["s409"],
         "ceiling_per_s": round(ceiling_per_s, 1),
         "ceiling_per_s_per_core": round(ceiling_per_s / cores, 1),
         "ceiling_p50_ms": ceiling["p50_ms"], "ceiling_p99_ms": ceiling["p99_ms"],
         "ratio": round(per_s / ceiling_per_s, 3),
         "app_cores": cores, "machine_cores": os.cpu_count(),
     }))
+
+
+def _answers(report: dict) -> int:
+    """Answers to distinct members' taps (what the rate counts: no tap is sent twice)."""
+    return report["s200"] + report["s409"] + report["other"]
 
 
 def drain_only(args) -> None:
@@ -237,15 +275,6 @@ def drain_only(args) -> None:
                       "drain_s": round(drained, 2), "credits_per_s": round(in_ledger / drained, 1),
                       "statements": counted, "statements_per_credit": round(counted / max(in_ledger, 1), 3),
                       "audit_ok": audit_ok, "machine_cores": os.cpu_count()}))
-
-
-def _first(sessions_file: Path, scratch: Path, n: int) -> Path:
-    """The first n members' lines (the warm-up checks them in; they count in the totals)."""
-    warm = scratch / "warm.tsv"
-    with sessions_file.open() as src, warm.open("w") as dst:
-        for _ in range(n):
-            dst.write(src.readline())
-    return warm
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Queued check-ins (MALL_CHECKIN_MODE=queue) on real PostgreSQL and Redis: answered from
 Redis, credited by the queue in batches, exactly once — the same member twice, on two app
 nodes, and after Redis lost its data mid-day."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -138,6 +140,44 @@ def test_the_check_in_page_answers_arriving_from_redis(queued, clock):
     _credit(queued, clock.now())
     assert _task_points(user.id) == 5
 
+
+
+def test_members_tapping_at_once_are_each_checked_in_on_their_first_tap_and_refused_on_their_second(queued, clock):
+    """The bench once reported 409s for members credited once (its own second taps): no member
+    is told "already checked in" on a first tap, even with Redis cold (every tap asks the
+    database first) and 24 members at once on real threads."""
+    now, yesterday = clock.now(), clock.now() - timedelta(days=1)
+    ids = _members(24, now, prefix="f")
+    for member_id in ids[:8]:                        # a streak to continue
+        _check_in(queued, member_id, yesterday)
+    _credit(queued, yesterday)
+    queued.extensions["mall.redis"].flushdb()        # cold: no warm marker, no member hashes
+
+    def tap(i):
+        answer = _check_in(queued, ids[i], now)
+        return answer.new, answer.streak
+
+    assert race(queued, 24, tap, returns=True) == [(True, 2)] * 8 + [(True, 1)] * 16
+    assert race(queued, 24, tap, returns=True) == [(False, 2)] * 8 + [(False, 1)] * 16
+    assert _credit(queued, now) == 24
+    today = shoptime.local_day(now, settings.current().timezone)
+    assert db.session.scalar(select(func.count()).select_from(Checkin).where(Checkin.day == today)) == 24
+    assert [_task_points(m) for m in ids] == [10] * 8 + [5] * 16
+    assert _audit_ok()
+
+
+def test_the_first_tap_after_the_shops_midnight_is_a_new_check_in(queued, clock):
+    member_id = make_user(clock.now()).id
+    db.session.commit()
+    zone = settings.current().timezone
+    midnight = shoptime.day_start_utc(shoptime.local_day(clock.now(), zone) + timedelta(days=1), zone)
+    before, after = midnight - timedelta(seconds=1), midnight + timedelta(seconds=1)
+    assert _check_in(queued, member_id, before).new
+    assert not _check_in(queued, member_id, before + timedelta(milliseconds=500)).new
+    assert (_check_in(queued, member_id, after).new, _check_in(queued, member_id, after).new) == (True, False)
+    assert _credit(queued, after) == 2
+    assert _task_points(member_id) == 10
+    assert _audit_ok()
 
 # --- the batch ledger credit (engagement.checkin_credit) ------------------------------------
 
