@@ -135,3 +135,13 @@ def test_the_earning_rules_console_names_a_rules_category(client, auth, tiers, c
     applies_to = page.split("Fresh bonus</td>")[1].split("</tr>")[0]
     assert "生鲜" in applies_to and "fresh" not in applies_to
     assert '<option value="fresh">生鲜</option>' in page
+
+
+def test_the_item_form_offers_categories_by_name_in_the_readers_language(client, auth, tiers, clock):
+    category = make_category("fresh", "Fresh food")
+    category.name_zh = "生鲜"
+    make_user(clock.now(), role="merchandiser", login="merch@example.com")
+    db.session.commit()
+    auth.login("merch@example.com")
+    page = client.get("/console/items/new", headers=ZH).get_data(as_text=True)
+    assert f'<option value="{category.id}">生鲜</option>' in page
