@@ -27,7 +27,8 @@ Definitions (the dashboard's "how these are computed" note says the same):
   category: an entry spanning several categories (a purchase with lines of fresh food and
   kitchen, an order of items from two categories) counts in each by its category shares
   (ledger_entry_categories); otherwise the category it names (detail.category), or for a
-  refund of points the category of the spend it reverses; else none.
+  refund of points the category of the spend it reverses; else none. Facts and the filter
+  keep the category's slug; charts, tables and CSV show its name (category_names.py).
 - cost by budget: the discretionary points charged to each budget (a store's or a programme
   budget), issued or approved over budget, from the grants (base points for spend are the
   programme's cost of sales and are charged to no budget).
@@ -359,7 +360,8 @@ def dashboard(f: Filters, now: datetime, labels: dict, names: CategoryNames | No
         region = (store.region or labels["no_region"]) if store else labels["online"]
         region_totals[region] = region_totals.get(region, 0) + int(points)
     region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
-    category_rows = [[names(c) if c else labels["no_category"], int(p), point_value_minor(int(p))] for c, p in sums.by_category]
+    category_rows = [[names(c) if c else labels["no_category"], int(p), point_value_minor(int(p))]
+                     for c, p in sums.by_category]
     rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
     base = base_points(f)
     budget_rows = [[labels["base_points"], base, point_value_minor(base)]] + \

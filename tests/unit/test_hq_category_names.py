@@ -113,8 +113,9 @@ def test_naming_categories_costs_the_dashboard_no_query_however_many_there_are(c
     member = make_user(clock.now())
     for n in range(6):  # six more named categories, each with points on a closed day
         make_category(f"cat{n}", f"Category {n}").name_zh = f"类别{n}"
-        credit_points(member.id, 10, reason="purchase", source="pos", key=f"cat{n}", now=clock.now() - timedelta(days=2),
-                      expires_at=clock.now() + timedelta(days=300), detail={"category": f"cat{n}"})
+        credit_points(member.id, 10, reason="purchase", source="pos", key=f"cat{n}",
+                      now=clock.now() - timedelta(days=2), expires_at=clock.now() + timedelta(days=300),
+                      detail={"category": f"cat{n}"})
     analytics.roll_up(clock.now(), rebuild=True)
     db.session.commit()
     page = client.get("/hq", headers=ZH).get_data(as_text=True)
