@@ -170,18 +170,43 @@ class RefusingRedis:
     is for. Like tests/unit/test_admission.py's DeadRedis, a refused call raises what redis-py
     raises; with reads=False nothing answers (the member's shard has no master)."""
 
-    def __init__(self, real, reads=True):
-        self.real, self.reads = real, reads
+    def __init__(self, real, reads=True, refuse=()):
+        self.real, self.reads, self.refuse = real, reads, refuse
 
     def register_script(self, script):
         def run(**kwargs):
             raise redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")
         return run
 
+    def pipeline(self, transaction=True):
+        return RefusingPipeline(self, self.real.pipeline(transaction=transaction))
+
     def __getattr__(self, name):
         if not self.reads:
             raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        if name in self.refuse:
+            raise redis.exceptions.ReadOnlyError("You can't write against a read only replica.")
         return getattr(self.real, name)
+
+
+class RefusingPipeline:
+    """The same refusals when the commands go in a pipeline (raised by execute, as redis-py does)."""
+
+    def __init__(self, outage, real):
+        self.outage, self.real, self.refused = outage, real, None
+
+    def __getattr__(self, name):
+        if not self.outage.reads:
+            self.refused = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        elif name in self.outage.refuse:
+            self.refused = redis.exceptions.ReadOnlyError("You can't write against a read only replica.")
+        return getattr(self.real, name)
+
+    def execute(self):
+        if self.refused is not None:
+            self.real.reset()
+            raise self.refused
+        return self.real.execute()
 
 
 class FlakyScriptOnce(RefusingRedis):
@@ -229,6 +254,8 @@ def test_a_check_in_the_database_took_while_redis_refused_is_not_answered_arrivi
     assert answer.status_code == 200 and b"day 2 of your streak, +5 points." in answer.data
     assert b"arriving" not in answer.data                # the database credited it in the request
     monkeypatch.undo()                                   # Redis is back
+    if redis_at_commit == "back":                        # recorded after the commit: Redis alone answers
+        assert burst.today_in_redis(client, member_id, clock.now(), zone=zone) == 2
     again = _tap(page)
     assert again.status_code == 409 and b"arriving" not in again.data
     assert b"already checked in" in again.data
@@ -271,13 +298,18 @@ def test_a_fallback_tap_beside_a_queued_check_in_is_told_already_and_credited_on
     assert _audit_ok()
 
 
-def test_a_fallback_that_cannot_read_redis_says_busy_and_writes_nothing(queued, clock, monkeypatch):
+@pytest.mark.parametrize("outage", ("no_answer", "no_writes_at_all"))
+def test_a_fallback_that_cannot_read_redis_or_mark_its_shard_cold_says_busy_and_writes_nothing(
+        queued, clock, monkeypatch, outage):
     """Redis unreadable for this member (their shard's master gone): a queued check-in may be
-    waiting there, so the fallback can't tell a first tap from a second; it says try again."""
+    waiting there, so the fallback can't tell a first tap from a second. Readable but refusing
+    even DEL (a read-only replica): the shard can't be marked cold, so a database check-in would
+    leave Redis answering "+5 arriving" to the next tap. Either way: try again."""
     member_id, page = _member_page(queued, clock)
     client = queued.extensions["mall.redis"]
     assert _tap(page).status_code == 200                 # queued, not credited yet
-    monkeypatch.setattr(views, "app_redis", lambda: RefusingRedis(client, reads=False))
+    outage = RefusingRedis(client, reads=False) if outage == "no_answer" else RefusingRedis(client, refuse=("delete",))
+    monkeypatch.setattr(views, "app_redis", lambda: outage)
     busy = _tap(page)
     assert busy.status_code == 503 and b"try again" in busy.data
     assert db.session.scalar(select(func.count()).select_from(Checkin)) == 0
