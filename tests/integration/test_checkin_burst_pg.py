@@ -356,6 +356,19 @@ def test_the_first_tap_after_the_shops_midnight_is_a_new_check_in(queued, clock)
     assert _task_points(member_id) == 10
     assert _audit_ok()
 
+def test_a_warm_shard_answers_without_the_database_and_a_cold_one_asks_it_before_saying_new(queued, clock):
+    ids = _members(2, clock.now(), prefix="w")
+    client = queued.extensions["mall.redis"]
+    burst.reconcile(client, clock.now(), zone=settings.current().timezone)
+    first, seen = _counted(lambda: _check_in(queued, ids[0], clock.now()))
+    second, seen_again = _counted(lambda: _check_in(queued, ids[0], clock.now()))
+    assert (first.new, second.new, seen, seen_again) == (True, False, [], [])
+    client.delete(burst.warm_key(ids[1] % burst.SHARDS))     # a fallback check-in's shard
+    cold, cold_seen = _counted(lambda: _check_in(queued, ids[1], clock.now()))
+    assert cold.new and len(cold_seen) == 1                  # one indexed SELECT, then Redis
+    db.session.rollback()
+
+
 # --- the batch ledger credit (engagement.checkin_credit) ------------------------------------
 
 def _members(n, now, prefix="b"):
