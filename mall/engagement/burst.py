@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import redis
+from redis.cluster import ClusterPipeline
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -367,8 +368,20 @@ def warm(client: redis.Redis, shard: int, today: date) -> None:
         .order_by(Checkin.day)).all()
     pipe, newer = client.pipeline(transaction=False), client.register_script(_WARM)
     for member_id, day, streak in rows:
-        newer(keys=[member_key(member_id)], args=[day.isoformat(), streak, KEEP_SECONDS], client=pipe)
+        _queue_script(newer, client, pipe, keys=[member_key(member_id)], args=[day.isoformat(), streak, KEEP_SECONDS])
         pipe.sadd(day_key(shard, day), member_id)
         pipe.expire(day_key(shard, day), KEEP_SECONDS)
-    client.register_script(_MARK_WARM)(keys=[warm_key(shard)], client=pipe)
     pipe.execute()
+    # The marker last, once every record above is in: a shard marked warm too early would
+    # answer "new" for a member whose record is still on its way.
+    client.register_script(_MARK_WARM)(keys=[warm_key(shard)])
+
+
+def _queue_script(script, client, pipe, *, keys, args) -> None:
+    """Queue a Lua script in `pipe`, or on a Redis Cluster run it at once: redis-py's cluster
+    pipeline refuses scripts (EVALSHA is blocked there), and the reconcile can afford a round
+    trip per record."""
+    if isinstance(pipe, ClusterPipeline):
+        script(keys=keys, args=args, client=client)
+    else:
+        script(keys=keys, args=args, client=pipe)
