@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from mall import settings
+from mall.catalog.models import Category
 from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.extensions import db
 from mall.instore import coupons, purchases
-from mall.catalog.models import Category
 from mall.instore.models import PurchaseLine, Store
 from mall.instore.purchases import LineInput, RefundLine
 from mall.instore.receipts import purchase_id_of
