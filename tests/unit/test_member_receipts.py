@@ -14,6 +14,7 @@ from mall.catalog.models import Category
 from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.extensions import db
 from mall.instore import coupons, purchases
+from mall.instore.categories import save_purchase_category
 from mall.instore.models import PurchaseLine, Store
 from mall.instore.purchases import LineInput, RefundLine
 from mall.instore.receipts import purchase_id_of
@@ -202,3 +203,15 @@ def test_only_purchase_entries_name_a_purchase(world, clock):
     assert purchase_id_of(LedgerEntry(source="pos", idempotency_key="purchase:12")) is None
     assert purchase_id_of(LedgerEntry(source="receipt", idempotency_key="order:12")) is None
     assert purchase_id_of(LedgerEntry(source="clawback", idempotency_key="x", detail={"purchase_id": "3"})) is None
+
+
+def test_a_line_that_never_earns_says_so_beside_the_lines_that_did(client, world, member, clock):
+    save_purchase_category("gift-cards", "Gift cards", name_zh="礼品卡", excluded=True)
+    db.session.commit()
+    purchase = _earn(world, "T-110", lines=[LineInput(10_000, category="gift-cards", name="Gift card"),
+                                            LineInput(5_000, category="kitchen", name="Pan")], clock=clock)
+    text = _text(client.get(f"/purchases/{purchase.id}"))
+    assert "Gift card Gift cards · Quantity 1 Does not earn points ¥100" in text
+    assert "Pan Kitchen · Quantity 1 50 points ¥50" in text
+    assert "Not earning ¥100 · Gift cards" in text and "Base: 1 point per ¥1 ¥50 · Kitchen +50" in text
+    assert "+50 points" in text and "Total paid ¥150" in text
