@@ -15,7 +15,7 @@ from mall.engagement.rulebook import RuleDraft, save_rule
 from mall.extensions import db
 from mall.instore import coupons, purchases
 from mall.instore.categories import save_purchase_category
-from mall.instore.models import PurchaseLine, Store
+from mall.instore.models import PurchaseLine, PurchaseRefund, Store
 from mall.instore.purchases import LineInput, RefundLine
 from mall.instore.receipts import purchase_id_of
 from mall.points.ledger import spend_points
@@ -215,3 +215,14 @@ def test_a_line_that_never_earns_says_so_beside_the_lines_that_did(client, world
     assert "Pan Kitchen · Quantity 1 50 points ¥50" in text
     assert "Not earning ¥100 · Gift cards" in text and "Base: 1 point per ¥1 ¥50 · Kitchen +50" in text
     assert "+50 points" in text and "Total paid ¥150" in text
+
+
+def test_a_full_refund_from_before_refunds_were_recorded_one_by_one_still_shows(client, world, member, clock):
+    purchase = _earn(world, "T-111", clock=clock)
+    purchases.refund_purchase(world.store_id, "T-111", now=clock.now())
+    db.session.query(PurchaseRefund).filter_by(purchase_id=purchase.id).delete()  # as an older database holds it
+    db.session.commit()
+    text = _text(client.get(f"/purchases/{purchase.id}"))
+    assert "Refunded in full" in text and "Everything left refunded" in text
+    assert "Bok choy × 2: ¥86 · 86 points taken back" in text and "Wok × 1: ¥200 · 200 points taken back" in text
+    assert "286 points taken back for refunds." in text
