@@ -2,6 +2,7 @@
 statement, reads it, and taps "Question this line", which lands on the appeal form for that
 line, with a way back to the receipt."""
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -10,12 +11,14 @@ pytestmark = pytest.mark.e2e
 
 MEMBER = "silver@example.com"  # the demo's Silver member: till receipts with lines, the last one pending
 PASSWORD = "demo-pass-2026"
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 
 
 @pytest.fixture
 def phone(browser, live_server):
+    # bypass_csp: only so that axe can be injected (as in test_member_accessibility.py)
     context = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
-                                  locale="en-US")
+                                  locale="en-US", bypass_csp=True)
     page = context.new_page()
     page.goto(f"{live_server}/login")
     page.get_by_label("Email or mobile number").fill(MEMBER)
@@ -31,6 +34,16 @@ def _too_small(page, selector: str) -> list[str]:
     return page.evaluate("""(selector) => [...document.querySelectorAll(selector + ' a, ' + selector + ' button')]
         .filter(el => { const r = el.getBoundingClientRect(); return r.width && r.height < 44; })
         .map(el => el.textContent.trim())""", selector)
+
+
+def _axe(page) -> list[dict]:
+    """Serious or critical axe-core violations (WCAG 2.1 A/AA and best practice) on the page."""
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate("axe.version") == "4.14.1"
+    result = page.evaluate("""() => axe.run(document, {resultTypes: ['violations'],
+        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})""")
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_statement_line_opens_its_receipt_and_question_this_line_opens_the_appeal(phone, live_server, shot):
@@ -54,6 +67,7 @@ def test_statement_line_opens_its_receipt_and_question_this_line_opens_the_appea
     expect(points.get_by_role("list", name="How the points were worked out")).to_contain_text("Base: 1 point per ¥")
     assert not _too_small(phone, "main")
     shot(phone, "receipt")
+    assert _axe(phone) == []
 
     receipt_url = phone.url
     phone.get_by_role("link", name="Question this line").click()
