@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from ..forms import DateTimeLocalField, Form, IntegerField, money
+from ..templating import localized
 
 
 class MoneyField(StringField):
@@ -96,7 +97,7 @@ class ItemForm(Form):
 
     def __init__(self, *args, categories=(), tiers=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.category_id.choices = [(c.id, c.name) for c in categories]
+        self.category_id.choices = [(c.id, localized(c, "name")) for c in categories]
         self.min_tier_id.choices = [(0, _l("Every member"))] + [(t.id, t.name) for t in tiers]
         self.tier_fields = [(t, self[f"tier_price_{t.id}"]) for t in tiers]
 

@@ -5,6 +5,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..console.forms import MoneyField
 from ..forms import DateField, DateTimeLocalField, Form, IntegerField
+from ..templating import localized
 from .models import SEGMENTS, RuleKind
 
 KIND_LABELS = {
@@ -102,7 +103,7 @@ class PreviewForm(Form):
 def choose(form, tiers, categories, stores) -> None:
     blank = [("", _l("(any)"))]
     form.tier_code.choices = ([] if isinstance(form, PreviewForm) else blank) + [(t.code, t.name) for t in tiers]
-    form.category_slug.choices = blank + [(c.slug, c.name) for c in categories]
+    form.category_slug.choices = blank + [(c.slug, localized(c, "name")) for c in categories]
     form.store_id.choices = [(0, _l("(all stores)"))] + [(s.id, f"{s.code} {s.name}") for s in stores]
 
 

@@ -27,7 +27,8 @@ Definitions (the dashboard's "how these are computed" note says the same):
   category: an entry spanning several categories (a purchase with lines of fresh food and
   kitchen, an order of items from two categories) counts in each by its category shares
   (ledger_entry_categories); otherwise the category it names (detail.category), or for a
-  refund of points the category of the spend it reverses; else none.
+  refund of points the category of the spend it reverses; else none. Facts and the filter
+  keep the category's slug; charts, tables and CSV show its name (category_names.py).
 - cost by budget: the discretionary points charged to each budget (a store's or a programme
   budget), issued or approved over budget, from the grants (base points for spend are the
   programme's cost of sales and are charged to no budget).
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, tuple_, union_all
+from sqlalchemy import String, cast, func, insert, literal, null, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from .. import shoptime
@@ -47,11 +48,13 @@ from ..budgets.services import month_of
 from ..points.models import EntryCategoryShare, LedgerEntry, PointsAccount
 from ..replica import analytics_engine, analytics_session as reads
 from ..settings import current as current_settings
+from .category_names import CategoryNames, category_names, name_selects
 from .models import HqAlert, LedgerDaily, RollupState
 
 PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
 GRAINS = ("day", "week", "month")
 NO_STORE = 0
+IN_FACTS = "facts"  # filter_choices' rows of a category the facts hold (no name)
 
 
 def _zone_name() -> str:
@@ -340,8 +343,10 @@ def trend_chart(f: Filters, rows, labels) -> tuple[Chart, dict]:
     return chart, totals
 
 
-def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
-    """Every figure and chart of the dashboard for the filters, in a handful of queries."""
+def dashboard(f: Filters, now: datetime, labels: dict, names: CategoryNames | None = None) -> Dashboard:
+    """Every figure and chart of the dashboard for the filters, in a handful of queries.
+    `names` names the categories (filter_choices' names; else read here, in English)."""
+    names = names if names is not None else category_names(chinese=False)
     roll_up(now)
     sums = _sums(_facts(f))
     trend, totals = trend_chart(f, sums.by_day_kind, labels)
@@ -355,7 +360,8 @@ def dashboard(f: Filters, now: datetime, labels: dict) -> Dashboard:
         region = (store.region or labels["no_region"]) if store else labels["online"]
         region_totals[region] = region_totals.get(region, 0) + int(points)
     region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
-    category_rows = [[c or labels["no_category"], int(p), point_value_minor(int(p))] for c, p in sums.by_category]
+    category_rows = [[names(c) if c else labels["no_category"], int(p), point_value_minor(int(p))]
+                     for c, p in sums.by_category]
     rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
     base = base_points(f)
     budget_rows = [[labels["base_points"], base, point_value_minor(base)]] + \
@@ -429,12 +435,19 @@ def base_points(f: Filters) -> int:
     return int(credited) - int(uplift)
 
 
-def filter_choices() -> dict:
+def filter_choices(*, chinese: bool = False) -> dict:
+    """The filters' choices: stores, regions, and the categories the facts name, as (slug, name)
+    by name. Also every category's name ("names", for the charts): read with the facts'
+    categories in one query, so naming the categories costs the dashboard no query."""
     stores = reads().scalars(select(Store).order_by(Store.name)).all()
     regions = sorted({s.region for s in stores if s.region})
-    categories = [c for c in reads().scalars(select(LedgerDaily.category).distinct()
-                                                .order_by(LedgerDaily.category)) if c]
-    return {"stores": stores, "regions": regions, "categories": categories}
+    blank = cast(null(), String)
+    in_facts = select(literal(IN_FACTS), LedgerDaily.category, blank, blank).distinct()
+    rows = reads().execute(union_all(*name_selects(), in_facts)).all()
+    names = CategoryNames.from_rows(rows, chinese)
+    categories = sorted(((slug, names(slug)) for source, slug, _n, _z in rows if source == IN_FACTS and slug),
+                        key=lambda choice: (choice[1].casefold(), choice[0]))
+    return {"stores": stores, "regions": regions, "categories": categories, "names": names}
 
 
 @dataclass(frozen=True)

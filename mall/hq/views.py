@@ -3,7 +3,7 @@ import io
 import secrets
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
 from ..accounts.auditlog import audit_page
@@ -59,35 +59,37 @@ def dashboard_labels() -> dict:
             "coupon": _("Coupons")}
 
 
-def _board(filters):
-    """The dashboard: points (analytics) with coupons and red packets beside them (wallet_costs)."""
+def _board(filters, names):
+    """The dashboard: points (analytics) with coupons and red packets beside them (wallet_costs).
+    `names`: the categories' names in the reader's language (from _filters)."""
     labels = dashboard_labels()
-    board = analytics.dashboard(filters, now(), labels)
-    board.wallet = wallet_costs(filters, now(), labels)
+    board = analytics.dashboard(filters, now(), labels, names)
+    board.wallet = wallet_costs(filters, now(), labels, names)
     board.charts.update(board.wallet.charts)
     return board
 
 
 def _filters():
+    """The filter form, the filters, and the categories' names (read with the form's choices)."""
     form = DashboardFilterForm(request.args)
-    choices = analytics.filter_choices()
+    choices = analytics.filter_choices(chinese=str(get_locale()).startswith("zh"))
     form.store.choices = [("", _("All stores"))] + [(s.id, s.name) for s in choices["stores"]]
     form.region.choices = [("", _("All regions"))] + [(r, r) for r in choices["regions"]]
-    form.category.choices = [("", _("All categories"))] + [(c, c) for c in choices["categories"]] + \
-        [("-", _("No category"))]
+    # The value stays the slug (stable links); the option shows the name.
+    form.category.choices = [("", _("All categories"))] + choices["categories"] + [("-", _("No category"))]
     form.validate()
     filters = analytics.make_filters(
         now(), period=form.period.data, start=None if form.start.errors else form.start.data,
         end=None if form.end.errors else form.end.data, store_id=form.store.data,
         region=form.region.data, category=form.category.data or None, grain=form.grain.data)
-    return form, filters
+    return form, filters, choices["names"]
 
 
 @bp.route("")
 @roles_required(Role.HQ)
 def index():
-    form, filters = _filters()
-    board = _board(filters)
+    form, filters, names = _filters()
+    board = _board(filters, names)
     return render("hq/index.html", "hq/_dashboard.html", form=form, board=board)
 
 
@@ -95,8 +97,8 @@ def index():
 @roles_required(Role.HQ)
 @no_store
 def export(chart: str):
-    _form, filters = _filters()
-    board = _board(filters)
+    _form, filters, names = _filters()
+    board = _board(filters, names)
     if chart not in board.charts:
         abort(404)
     out = io.StringIO()

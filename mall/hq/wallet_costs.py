@@ -13,8 +13,9 @@ Figures over the dashboard's filters (period, store, region, category), in minor
   not a liability: no member holds it yet).
 Store: where an item was spent, else the store it is limited to (a store campaign's red
 packets), else "HQ and online". Category: the first of a coupon's eligible categories (a red
-packet, or a coupon for every category: none); the category filter takes its slug, as the
-points figures do, so "fresh" narrows points and coupons alike. Campaign: a red packet's campaign, a coupon's
+packet, or a coupon for every category: none), grouped by its slug and shown by its name in the
+reader's language (category_names.py); the category filter takes the slug, as the points
+figures do, so "fresh" narrows points and coupons alike. Campaign: a red packet's campaign, a coupon's
 name. The wallet table is read live (indexed by state and expiry); each chart is one GROUP BY.
 """
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ..instore.models import Store
 from ..redpackets.models import RedPacketCampaign, RedPacketClaim
 from ..wallet.models import WalletItem, coupon_spec_categories
 from .analytics import Chart, Filters, _as_date, _bucket, business_tz, day_start_utc
+from .category_names import CategoryNames, category_names
 
 EVENTS = ("issued", "used", "expired")
 ONLINE = 0
@@ -66,15 +68,16 @@ def _day(col):
     return func.date(col, f"{int(offset.total_seconds())} seconds")
 
 
-def _category(column=Category.name):
+def _category():
     # One subquery that names wallet_items, so it correlates with the row (a nested min()
     # subquery didn't: it took every spec's first category, and every item was "Fresh food").
-    # Charts show the name; the category filter compares the slug, which is what the points
-    # side (ledger_daily.category) and the filter's choices hold.
-    return (select(column)
-            .join(coupon_spec_categories, coupon_spec_categories.c.category_id == Category.id)
-            .where(coupon_spec_categories.c.spec_id == WalletItem.spec_id)
-            .order_by(Category.id).limit(1).scalar_subquery())
+    # The slug, as the points side (ledger_daily.category) and the filter hold it; the chart
+    # names it after grouping, in the reader's language ("" is no category).
+    first = (select(Category.slug)
+             .join(coupon_spec_categories, coupon_spec_categories.c.category_id == Category.id)
+             .where(coupon_spec_categories.c.spec_id == WalletItem.spec_id)
+             .order_by(Category.id).limit(1).scalar_subquery())
+    return func.coalesce(first, "")
 
 
 def _campaign():
@@ -89,6 +92,7 @@ def _facts(f: Filters, now: datetime):
     end = day_start_utc(f.end + timedelta(days=1))
     store = func.coalesce(WalletItem.redeemed_store_id, WalletItem.store_id, ONLINE)
     expired_at = WalletItem.expires_at
+    category = _category()
     parts = []
     for event, at, value, where in (
             ("issued", WalletItem.issued_at, _face(), []),
@@ -96,7 +100,7 @@ def _facts(f: Filters, now: datetime):
             ("expired", expired_at, _face(),
              [or_(WalletItem.state == "expired", (WalletItem.state == "available") & (expired_at <= now))])):
         q = select(literal(event).label("event"), _day(at).label("day"), WalletItem.kind.label("kind"),
-                   store.label("store_id"), func.coalesce(_category(), "").label("category"),
+                   store.label("store_id"), category.label("category"),
                    _campaign().label("campaign"), value.label("value")).where(at < end, *where)
         if start is not None:
             q = q.where(at >= start)
@@ -106,7 +110,7 @@ def _facts(f: Filters, now: datetime):
             q = q.where(store.in_(select(Store.id).where(Store.region == f.region)))
         if f.category is not None:
             wanted = "" if f.category == "-" else f.category
-            q = q.where(func.coalesce(_category(Category.slug), "") == wanted)
+            q = q.where(category == wanted)
         parts.append(q)
     return union_all(*parts).subquery("wallet_facts")
 
@@ -119,7 +123,9 @@ def _pivot(rows, labels_of) -> list:
     return sorted(([k, v["issued"], v["used"], v["expired"]] for k, v in table.items()), key=lambda r: -r[1])
 
 
-def wallet_costs(f: Filters, now: datetime, labels: dict) -> WalletCosts:
+def wallet_costs(f: Filters, now: datetime, labels: dict, names: CategoryNames | None = None) -> WalletCosts:
+    """`names` names the categories (the dashboard's; else read here, in English)."""
+    names = names if names is not None else category_names(chinese=False)
     facts = _facts(f, now)
     c = facts.c
 
@@ -153,7 +159,7 @@ def wallet_costs(f: Filters, now: datetime, labels: dict) -> WalletCosts:
         "wallet_campaign": MoneyChart("wallet_campaign", labels["w_by_campaign"], [labels["w_campaign"], *cols],
                                       _pivot(by(c.campaign), str), money_columns=money),
         "wallet_category": MoneyChart("wallet_category", labels["w_by_category"], [labels["category"], *cols],
-                                      _pivot(by(c.category), lambda k: k or labels["no_category"]),
+                                      _pivot(by(c.category), lambda k: names(k) if k else labels["no_category"]),
                                       money_columns=money),
     }
     claimed = _claimed(f)

@@ -14,10 +14,12 @@ from ..errors import DomainError, NotFound
 from ..extensions import db, limiter
 from ..origin import public_url, request_origin
 from ..risk.services import EarningTooFast
+from ..templating import localized
 from ..points.models import LedgerEntry
 from ..points.statement import balance
 from ..web import bounded_int, int_arg, no_store, redirect_to, render, roles_required
 from . import api_keys, pickups, purchases, receipts, staffing
+from .categories import known_categories
 from .codes import qr_svg, receipt_token
 from .errors import CashMethodNeeded, InvalidCode
 from .forms import (ApiKeyForm, ConfirmForm, HandOverForm, MemberLookupForm, PickupCodeForm, PurchaseForm,
@@ -178,7 +180,11 @@ def create_purchase():
 
 def _receipt_view(purchase):
     url = public_url("instore.claim", token=receipt_token(purchase.id))
-    return {"purchase": purchase, "url": url, "svg": qr_svg(url)}
+    # A line with neither name nor SKU is shown by its category: its name, not its slug.
+    unnamed = {line.category for line in purchase.lines if line.category and not (line.name or line.sku)}
+    known = known_categories() if unnamed else {}
+    names = {slug: localized(known[slug], "name") for slug in unnamed if slug in known}
+    return {"purchase": purchase, "url": url, "svg": qr_svg(url), "category_names": names}
 
 
 @bp.route("/r/<token>")

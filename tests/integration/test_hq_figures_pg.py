@@ -26,7 +26,8 @@ def test_figures_ratios_sums_and_shop_days_on_postgres(pg_app, clock):
         board = _board(pg_app, clock)
         assert (board.issued, board.redeemed, board.expired, board.taken_back) == (305, 900, 0, 100)
         assert (board.redemption_rate_pct, board.redeemed_before_period, board.outstanding) == (295.1, 595, 305)
-        assert {r[0]: r[1] for r in board.charts["category"].rows} == {"fresh": 200, "kitchen": 100, "No category": 5}
+        assert {r[0]: r[1] for r in board.charts["category"].rows} == {"Fresh food": 200, "kitchen": 100,
+                                                                           "No category": 5}
         for chart in ("store", "region", "category", "rule", "trend"):
             assert sum(row[1] for row in board.charts[chart].rows) == 305, chart
     everything = _board(pg_app, clock, period="all")

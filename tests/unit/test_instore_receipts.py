@@ -18,7 +18,7 @@ from mall.audit import run_audit
 from mall.points.ledger import spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance
-from tests.factories import PASSWORD, give_points, make_user
+from tests.factories import PASSWORD, give_points, make_category, make_user
 from tests.instore_world import make_world
 
 EARN = dict(minor_per_point=100)
@@ -209,6 +209,18 @@ def test_the_counter_shows_a_scannable_receipt_qr(client, world):
     assert response.status_code == 200 and "<svg" in html
     assert re.search(r'data-receipt-url>http://localhost/r/[\w.-]+<', html)
     assert "Receipt R-77 · ¥88.80" in html
+
+
+def test_a_receipt_line_with_no_name_or_sku_shows_its_categorys_name_not_its_slug(client, world):
+    make_category("fresh", "Fresh food").name_zh = "生鲜"
+    make_category("kitchen", "Kitchen")
+    db.session.commit()
+    _login(client, "staff@example.com")
+    response = client.post("/counter/purchases", data={
+        "store": world.store_id, "receipt_no": "R-79", "amount": "100.00",
+        "lines": "fresh, 60.00\nkitchen, 40.00, KIT-204"}, headers={"Accept-Language": "zh-CN"})
+    lines = response.get_data(as_text=True).split('<ul class="lines small">')[1].split("</ul>")[0]
+    assert response.status_code == 200 and "<li>生鲜 · ¥60</li>" in lines and "<li>KIT-204 · ¥40</li>" in lines
 
 
 def test_the_counter_refuses_a_bad_amount_next_to_the_field(client, world):

@@ -197,7 +197,7 @@ def test_the_dashboard_category_filter_shows_earning_and_redemption_for_a_catego
         assert (kitchen.issued, kitchen.redeemed) == (200, 700)
         assert (fresh.issued, fresh.redeemed) == (86, 300)
         rows = {r[0]: r[1] for r in board(None, days_later).charts["category"].rows}
-        assert rows["kitchen"] == 200 and rows["fresh"] == 86
+        assert rows["Kitchen"] == 200 and rows["Fresh food"] == 86  # instore_world's categories, by name
 
 
 def test_a_partial_refund_inside_the_return_window_cancels_that_lines_pending_points_without_a_clawback(
