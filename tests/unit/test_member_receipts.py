@@ -3,7 +3,7 @@ in the shop's zone, each line, the coupons used at the till, what was paid, the 
 how they were worked out, pending points, refunds, and "Question this line". Anyone else's
 receipt is no such page."""
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html import unescape
 
 import pytest
@@ -18,7 +18,7 @@ from mall.instore.categories import save_purchase_category
 from mall.instore.models import PurchaseLine, PurchaseRefund, Store
 from mall.instore.purchases import LineInput, RefundLine
 from mall.instore.receipts import purchase_id_of
-from mall.points.ledger import spend_points
+from mall.points.ledger import credit_points, spend_points
 from mall.points.models import LedgerEntry
 from mall.points.statement import account_balance
 from mall.wallet.issue import issue
@@ -226,3 +226,12 @@ def test_a_full_refund_from_before_refunds_were_recorded_one_by_one_still_shows(
     assert "Refunded in full" in text and "Everything left refunded" in text
     assert "Bok choy × 2: ¥86 · 86 points taken back" in text and "Wok × 1: ¥200 · 200 points taken back" in text
     assert "286 points taken back for refunds." in text
+
+
+def test_an_approved_bonus_without_a_receipt_number_still_links_its_receipt(app, client, world, member, clock):
+    purchase = _earn(world, "T-112", clock=clock)
+    credit_points(world.member_id, 30, reason="purchase_bonus", source="bonus", key=f"receipt:purchase:{purchase.id}",
+                  expires_at=clock.now() + timedelta(days=365), now=clock.now())
+    db.session.commit()
+    statement = client.get("/points/statement").get_data(as_text=True)
+    assert f'<a class="line-receipt-link" href="/purchases/{purchase.id}">See the receipt</a>' in statement
