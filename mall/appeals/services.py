@@ -24,6 +24,7 @@ from ..catalog.images import store_image
 from ..checkout.models import Order
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..instore.receipts import Receipt, purchase_id_of, receipt_for_review
 from ..notifications.services import notify
 from ..pagination import paginate
 from ..points.models import LedgerEntry
@@ -132,6 +133,31 @@ def queue(now: datetime, page: int = 1) -> Queue:
     overdue = db.session.scalar(select(func.count()).select_from(Appeal).where(
         Appeal.status == AppealStatus.OPEN.value, Appeal.due_at < now))
     return Queue(p.items, overdue, p.page, p.pages)
+
+
+@dataclass(frozen=True)
+class Review:
+    """An appeal with what the member was looking at when they raised it: the receipt of the
+    store purchase a statement line belongs to, or the order."""
+    appeal: Appeal
+    receipt: Receipt | None
+    order: Order | None
+
+
+def review(appeal_id: int, *, now: datetime) -> Review:
+    """One appeal (open or resolved) for HQ, with its context. For HQ only: the receipt is
+    read whoever's it is. A statement line that is no purchase's (a check-in, a grant) has
+    no receipt; its line is the context. Writes nothing (reading is not audited)."""
+    appeal = member_appeal(appeal_id, None)
+    receipt = None
+    if appeal.entry is not None:
+        purchase_id = purchase_id_of(appeal.entry)
+        if purchase_id is not None:
+            try:
+                receipt = receipt_for_review(purchase_id, now=now)
+            except NotFound:  # the purchase was since removed: the line alone is the context
+                receipt = None
+    return Review(appeal, receipt, appeal.order)
 
 
 def _locked_open(appeal_id: int) -> Appeal:

@@ -76,6 +76,19 @@ def queue():
                   forms={}, form=ResolveForm(formdata=None))
 
 
+@bp.route("/hq/appeals/<int:appeal_id>")
+@roles_required(Role.HQ)
+@no_store
+def review(appeal_id: int):
+    """One appeal with what the member saw: the purchase's receipt for a statement line of a
+    store purchase, the order for an order. Reading only: nothing is written or audited."""
+    try:
+        shown = services.review(appeal_id, now=now())
+    except NotFound:
+        abort(404)
+    return render("appeals/review.html", review=shown, now=now(), form=ResolveForm(formdata=None))
+
+
 @bp.route("/hq/appeals/<int:appeal_id>", methods=["POST"])
 @roles_required(Role.HQ)
 def resolve(appeal_id: int):

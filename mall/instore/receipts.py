@@ -152,6 +152,21 @@ def member_receipt(purchase_id: int, member_id: int, *, now: datetime) -> Receip
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or purchase.member_id is None or purchase.member_id != member_id:
         raise NotFound()
+    return _receipt(purchase, member_id, now)
+
+
+def receipt_for_review(purchase_id: int, *, now: datetime) -> Receipt:
+    """The same receipt, whoever's it is, for HQ deciding an appeal about one of its lines:
+    HQ must see exactly what the member saw. Not bound to a member, so only HQ's views may
+    call it. Raises NotFound for no such purchase or one nobody claimed (no member saw it).
+    Writes nothing."""
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None or purchase.member_id is None:
+        raise NotFound()
+    return _receipt(purchase, purchase.member_id, now)
+
+
+def _receipt(purchase: Purchase, member_id: int, now: datetime) -> Receipt:
     categories = known_categories()
     catalogue = names_by_sku(line.sku for line in purchase.lines)
     lines = [_line(line, categories, catalogue) for line in purchase.lines]

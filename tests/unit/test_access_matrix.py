@@ -156,6 +156,7 @@ ROUTES = {
     ("GET", "/appeals/<int:appeal_id>/photo"):              (LOGIN, ALLOWED, FORBIDDEN, FORBIDDEN, ALLOWED),
     ("GET", "/hq/appeals"):                                 HQ_PAGE,
     ("POST", "/hq/appeals/<int:appeal_id>"):                HQ_ONLY,
+    ("GET", "/hq/appeals/<int:appeal_id>"):                 (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ALLOWED),  # no appeal 999: 404
     ("POST", "/tasks/check-in"):                            M_ONLY,
     ("POST", "/tasks/profile"):                             M_ONLY,
     ("POST", "/tasks/referral"):                            M_ONLY,
