@@ -358,12 +358,14 @@ def build_world(now) -> dict:
     game = make_game(now)
     booking = _service_booking(world, now)
     purchase = _store_purchase(world, now)
+    appeal = _purchase_appeal(world, purchase, now)
     db.session.commit()
     return {"booking_id": booking.id, "item_id": world.item_id, "order_id": world.order_id, "line_id": line.id, "member_id": world.member_id,
             "store_id": world.store_id, "staff_id": world.staff_id, "code": world.code, "receipt_no": "R1",
             "action": "cancel", "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope",
             "name": "items/none.webp", "filename": "css/mall.css", "api_key": world.api_key,
-            "game_id": game.id, "prize_id": game.prizes[0].id, "purchase_id": purchase.id}
+            "game_id": game.id, "prize_id": game.prizes[0].id, "purchase_id": purchase.id,
+            "appeal_id": appeal.id}
 
 
 def _store_purchase(world, now):
@@ -375,6 +377,14 @@ def _store_purchase(world, now):
                                   minor_per_point=100, lines=lines)
     refund_purchase(world.store_id, "FZ-R1", now=now, lines=[RefundLine(1, 1)], refund_no="FZ-RF1")
     return purchase
+
+
+def _purchase_appeal(world, purchase, now):
+    """The member questions that receipt's points: HQ's appeal review shows the receipt (and
+    its answer form) to walk."""
+    from mall.appeals.services import raise_appeal
+    return raise_appeal(world.member_id, entry_id=purchase.earn_entry_id, order_id=None, reason="Fuzz: too few",
+                        key="fuzz-appeal", now=now, zone=None)
 
 
 def _service_booking(world, now):

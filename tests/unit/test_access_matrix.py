@@ -156,7 +156,7 @@ ROUTES = {
     ("GET", "/appeals/<int:appeal_id>/photo"):              (LOGIN, ALLOWED, FORBIDDEN, FORBIDDEN, ALLOWED),
     ("GET", "/hq/appeals"):                                 HQ_PAGE,
     ("POST", "/hq/appeals/<int:appeal_id>"):                HQ_ONLY,
-    ("GET", "/hq/appeals/<int:appeal_id>"):                 (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ALLOWED),  # no appeal 999: 404
+    ("GET", "/hq/appeals/<int:appeal_id>"):                 HQ_PAGE,  # the appeal with the receipt the member saw
     ("POST", "/tasks/check-in"):                            M_ONLY,
     ("POST", "/tasks/profile"):                             M_ONLY,
     ("POST", "/tasks/referral"):                            M_ONLY,
@@ -238,7 +238,7 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
           "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
           "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}",
-          "booking_id": "999", "appeal_id": "999", "purchase_id": "{purchase}"}
+          "booking_id": "999", "appeal_id": "{appeal}", "purchase_id": "{purchase}"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 
@@ -278,9 +278,12 @@ def _build_world(now) -> dict:
     db.session.flush()
     purchase, _ = earn_for_member(store.id, "MX-1", 10_000, users["member"].id, now=now, code_hours=24,
                                   minor_per_point=100)
+    from mall.appeals.services import raise_appeal
+    appeal = raise_appeal(users["member"].id, entry_id=purchase.earn_entry_id, order_id=None, reason="Too few",
+                          key="matrix", now=now, zone=None)
     db.session.commit()
     return {"item": item.id, "order": order.id, "line": line.id, "member": users["member"].id, "game": game.id,
-            "prize": game.prizes[0].id, "purchase": purchase.id}
+            "prize": game.prizes[0].id, "purchase": purchase.id, "appeal": appeal.id}
 
 
 @pytest.fixture(scope="module")
