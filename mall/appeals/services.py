@@ -161,7 +161,9 @@ def review(appeal_id: int, *, now: datetime) -> Review:
 
 
 def _locked_open(appeal_id: int) -> Appeal:
-    appeal = db.session.scalar(select(Appeal).where(Appeal.id == appeal_id).with_for_update())
+    # OF appeals: the subject (entry, order) is joined in eagerly by an outer join, whose
+    # nullable side PostgreSQL refuses to lock
+    appeal = db.session.scalar(select(Appeal).where(Appeal.id == appeal_id).with_for_update(of=Appeal))
     if appeal is None:
         raise NotFound()
     if not appeal.is_open:

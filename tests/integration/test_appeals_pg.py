@@ -1,0 +1,35 @@
+"""Appeals on PostgreSQL: HQ answers an appeal (its row is locked while the subject is joined
+in by an outer join, which PostgreSQL refuses to lock on the nullable side) and reviews the
+receipt the member saw."""
+from sqlalchemy import select
+
+from mall.appeals.models import Appeal
+from mall.appeals.services import raise_appeal, resolve, review
+from mall.accounts.models import User
+from mall.extensions import db
+from mall.instore.purchases import LineInput, earn_for_member
+from tests.factories import PASSWORD
+from tests.instore_world import make_lined_world
+
+
+def test_hq_reviews_the_receipt_and_answers_an_appeal_on_postgresql(pg_app, clock):
+    world = make_lined_world(clock.now())
+    purchase, _ = earn_for_member(world.store_id, "PG-1", 28_600, world.member_id, now=clock.now(), code_hours=24,
+                                  minor_per_point=100, lines=[LineInput(8_600, category="fresh", name="Bok choy"),
+                                                              LineInput(20_000, category="kitchen", name="Wok")])
+    appeal = raise_appeal(world.member_id, entry_id=purchase.earn_entry_id, order_id=None, reason="Too few",
+                          key="pg", now=clock.now(), zone=None)
+    db.session.commit()
+
+    shown = review(appeal.id, now=clock.now())
+    assert shown.receipt.receipt_no == "PG-1" and [l.name for l in shown.receipt.lines] == ["Bok choy", "Wok"]
+
+    client = pg_app.test_client()
+    client.post("/login", data={"identifier": "hq@example.com", "password": PASSWORD})
+    page = client.get(f"/hq/appeals/{appeal.id}")
+    assert page.status_code == 200 and "Bok choy" in page.get_data(as_text=True)
+
+    hq_id = db.session.scalar(select(User.id).where(User.email == "hq@example.com"))
+    resolve(appeal.id, points=None, reply="The points are right.", actor_id=hq_id, now=clock.now())
+    db.session.commit()
+    assert db.session.scalar(select(Appeal.status).where(Appeal.id == appeal.id)) == "answered"
