@@ -29,6 +29,7 @@ from ..notifications.services import notify
 from ..pagination import paginate
 from ..points.models import LedgerEntry
 from ..points.tiers import expiry_for, tier_status
+from ..wallet.services import used_on_order
 from .models import REASON_MAX, Appeal, AppealStatus
 
 APPEALS_BUDGET = (BudgetScope.CAMPAIGN.value, "appeals")
@@ -138,10 +139,11 @@ def queue(now: datetime, page: int = 1) -> Queue:
 @dataclass(frozen=True)
 class Review:
     """An appeal with what the member was looking at when they raised it: the receipt of the
-    store purchase a statement line belongs to, or the order."""
+    store purchase a statement line belongs to, or the order (and the coupons used on it)."""
     appeal: Appeal
     receipt: Receipt | None
     order: Order | None
+    order_coupons: list
 
 
 def review(appeal_id: int, *, now: datetime) -> Review:
@@ -157,7 +159,8 @@ def review(appeal_id: int, *, now: datetime) -> Review:
                 receipt = receipt_for_review(purchase_id, now=now)
             except NotFound:  # the purchase was since removed: the line alone is the context
                 receipt = None
-    return Review(appeal, receipt, appeal.order)
+    coupons = used_on_order(appeal.order.id) if appeal.order is not None else []
+    return Review(appeal, receipt, appeal.order, coupons)
 
 
 def _locked_open(appeal_id: int) -> Appeal:

@@ -139,10 +139,12 @@ def test_an_order_appeal_shows_its_lines_points_cash_and_timeline(client, auth, 
     text = _text(page)
     assert f"What the member saw: order {order.number}" in text and "Never got it" in text
     line = order.lines[0]
-    assert f"{line.item_name} × {line.quantity}" in text
-    assert re.search(rf"Points {order.points_total:,} Cash \S+ Payment", text), text
+    assert re.search(rf"Items {line.item_name} × {line.quantity} {line.points:,} points", text), text
+    assert f"Points {order.points_total:,}" in text and "Cash ¥" in text
     html = page.get_data(as_text=True)
-    assert '<ol class="timeline">' in html and html.count("<time datetime=") >= len(order.events)
+    assert '<ol class="timeline">' in html and html.count("<time datetime=") == len(order.events)
+    assert "Order placed, stock held and points taken by the member" in text and "by you" not in text
+    assert "/appeals/new" not in html  # the member's "Question this order" is not HQ's
     assert f'href="/hq/orders?number={order.number}"' in html
 
 
@@ -190,3 +192,30 @@ def test_hq_reads_the_receipt_in_chinese(client, auth, world, clock):
     assert "小计 ¥286" in text
     assert "What the member saw" not in text and "The member questions" not in text
     assert "查看会员看到的内容" in _text(client.get("/hq/appeals"))
+
+
+def test_the_review_pages_have_no_untranslated_english_in_chinese(client, auth, world, clock):
+    from mall.catalog.models import Category
+    from tests.unit.test_member_language import ALLOWED, ENGLISH_RUN, _visible_text
+    for slug, zh in (("fresh", "生鲜"), ("kitchen", "厨房")):  # what people typed is theirs to translate
+        db.session.scalar(select(Category).where(Category.slug == slug)).name_zh = zh
+    purchase, _ = purchases.earn_for_member(world.store_id, "T-200", 28_600, world.member_id, now=clock.now(),
+                                            lines=[LineInput(8_600, category="fresh", name="青菜", quantity=2),
+                                                   LineInput(20_000, category="kitchen", name="炒锅")], **EARN)
+    db.session.commit()
+    clock.advance(hours=1)
+    purchases.refund_purchase(world.store_id, "T-200", now=clock.now(), lines=[RefundLine(1, 1)], refund_no="RF-1")
+    db.session.commit()
+    on_receipt = _appeal(world, clock, entry_id=purchase.earn_entry_id, reason="不对")
+    on_order = _appeal(world, clock, order_id=world.order_id, key="k2", reason="不对")
+    auth.login("hq@example.com", PASSWORD)
+    client.post("/locale", data={"locale": "zh_Hans", "next": "/"})
+    found = {}
+    for appeal in (on_receipt, on_order):
+        page = client.get(f"/hq/appeals/{appeal.id}")
+        assert page.status_code == 200
+        text = _visible_text(page.get_data(as_text=True))
+        runs = [r for r in ENGLISH_RUN.findall(text) if not set(r.split()) <= ALLOWED]
+        if runs:
+            found[appeal.id] = runs
+    assert not found, found
