@@ -157,7 +157,7 @@ def review(appeal_id: int, *, now: datetime) -> Review:
         if purchase_id is not None:
             try:
                 receipt = receipt_for_review(purchase_id, now=now)
-            except NotFound:  # the purchase was since removed: the line alone is the context
+            except NotFound:  # an entry naming no claimed purchase: the line alone is the context
                 receipt = None
     coupons = used_on_order(appeal.order.id) if appeal.order is not None else []
     return Review(appeal, receipt, appeal.order, coupons)
