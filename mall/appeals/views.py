@@ -82,11 +82,15 @@ def queue():
 def review(appeal_id: int):
     """One appeal with what the member saw: the purchase's receipt for a statement line of a
     store purchase, the order for an order. Reading only: nothing is written or audited."""
+    return _review_page(appeal_id, ResolveForm(formdata=None))
+
+
+def _review_page(appeal_id: int, form: ResolveForm, status: int = 200):
     try:
         shown = services.review(appeal_id, now=now())
     except NotFound:
         abort(404)
-    return render("appeals/review.html", review=shown, now=now(), form=ResolveForm(formdata=None))
+    return render("appeals/review.html", review=shown, now=now(), form=form, status=status)
 
 
 @bp.route("/hq/appeals/<int:appeal_id>", methods=["POST"])
@@ -104,5 +108,7 @@ def resolve(appeal_id: int):
         else:
             flash(_("Appeal no. %(id)s resolved; the member is told.", id=appeal_id), "success")
             return redirect(url_for("appeals.queue"))
+    if request.args.get("back") == "review":  # answered from the review page: the refusal shows there
+        return _review_page(appeal_id, form, status=422)
     return render("appeals/queue.html", queue=services.queue(now(), int_arg("page")), now=now(),
                   forms={appeal_id: form}, form=ResolveForm(formdata=None), status=422)

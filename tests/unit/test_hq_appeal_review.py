@@ -82,7 +82,7 @@ def test_hq_opens_a_purchase_lines_appeal_and_sees_the_receipt_the_member_saw(cl
     assert "The member questions these points." in text and "I bought 3 bok choy" in text
     html = page.get_data(as_text=True)
     assert "/appeals/new" not in html  # the member's "Question this" links are not HQ's
-    assert f'action="/hq/appeals/{appeal.id}"' in html  # answered right there
+    assert f'action="/hq/appeals/{appeal.id}?back=review"' in html  # answered right there
     # reading is not an action: nothing written, nothing audited
     assert _count(AuditEntry) == audited
 
@@ -219,3 +219,21 @@ def test_the_review_pages_have_no_untranslated_english_in_chinese(client, auth, 
         if runs:
             found[appeal.id] = runs
     assert not found, found
+
+
+def test_a_refused_answer_from_the_review_page_comes_back_to_it_with_the_receipt(client, auth, world, clock):
+    purchase = _earn(world, clock)
+    appeal = _appeal(world, clock, entry_id=purchase.earn_entry_id)
+    auth.login("hq@example.com", PASSWORD)
+    entries = _count(LedgerEntry)
+    refused = client.post(f"/hq/appeals/{appeal.id}?back=review", data={"reply": "", "points": "5"})
+    assert refused.status_code == 422
+    text = _text(refused)
+    assert "Write a reply to the member." in text and "receipt no. T-200" in text and "Bok choy" in text
+    assert _count(LedgerEntry) == entries  # nothing credited
+
+    assert client.post(f"/hq/appeals/{appeal.id}?back=review", data={"reply": "Right as it is."}).status_code == 302
+    again = client.post(f"/hq/appeals/{appeal.id}?back=review", data={"reply": "Twice"})
+    assert again.status_code == 422
+    text = _text(again)
+    assert "That appeal was already resolved." in text and "Right as it is." in text and "Resolve" not in text
