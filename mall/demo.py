@@ -229,7 +229,7 @@ def _item(sku, category, name, name_zh, points, min_tier, tier_prices, stock, *,
         return item
     item = Item(sku=sku, name=name, name_zh=name_zh, category=categories[category],
                 description=f"{name}. A member favourite, redeemable with points at any store.",
-                description_zh=f"{name_zh}。会员热门好礼，可在任意门店用积分兑换。",
+                description_zh=f"{name_zh}。会员热门奖品，可在任意门店用积分兑换。",
                 image=DEMO_ART.format(sku=sku.lower()), points_price=points,
                 min_tier=tiers[min_tier] if min_tier else None, published=True, created_at=now,
                 kind=KINDS.get(sku, "goods"))
