@@ -276,7 +276,7 @@ def _redeem(user: User, chosen: list[Item], points: int | None, days_ago: int, a
     by_category: dict[str, int] = {}
     for item, price in zip(chosen, prices):
         by_category[item.category.slug] = by_category.get(item.category.slug, 0) + price
-    detail = {"item": ", ".join(i.name for i in chosen)}
+    detail = {"item": ", ".join(i.name for i in chosen), "item_zh": ", ".join(i.name_zh or i.name for i in chosen)}
     if len(by_category) == 1:
         detail["category"] = next(iter(by_category))
     entry = spend_points(user.id, sum(prices), reason="redeem", source="demo",
