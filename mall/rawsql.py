@@ -11,11 +11,11 @@ They run on the connection of the session's transaction, so savepoints, commit a
 are the unit of work's as usual. Two things the ORM would otherwise do are the caller's job:
 - pending ORM changes are not autoflushed first (call `flush_pending()` where order matters);
 - writes are invisible to the session's bookkeeping: call `note_write()` after one.
-A constraint violation is raised as SQLAlchemy's IntegrityError, so `insert_once` and the
-replay handling treat it exactly as an ORM insert's.
+A database error is raised as SQLAlchemy's exception for it (a constraint violation as
+IntegrityError), so `insert_once` and the replay handling treat it exactly as an ORM insert's.
 """
-from psycopg import errors as pg_errors
-from sqlalchemy.exc import IntegrityError
+import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
 
@@ -37,8 +37,8 @@ def execute(sql: str, params: dict | None = None):
         observe(sql, params)
     try:
         return cursor.execute(sql, params, prepare=True)
-    except pg_errors.IntegrityError as exc:
-        raise IntegrityError(sql, params, exc) from exc
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
 
 
 def flush_pending() -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..catalog.models import INSTANT_KINDS
 from ..errors import InsufficientPoints
 from ..extensions import db
-from ..points.ledger import ORDER_SPEND_CTES, fifo_takes, lock_with_lots
+from ..points.ledger import ORDER_SPEND_CTES, fifo_takes, forget_account, lock_with_lots
 from ..rawsql import execute, is_postgresql
 from ..unit_of_work import note_write
 from .models import Order, OrderLine
@@ -118,6 +118,7 @@ def write(member_id: int, totals, takes: list, *, number: str, key: str, now: da
     }
     order_id, line_id, event_ids, entry_id = execute(_WRITE_SQL, params).fetchone()
     note_write()
+    forget_account(member_id)  # its balance changed behind the ORM (priced with it, perhaps)
     if entry_id is None:  # the balance UPDATE matched nothing: nothing may stay written
         raise InsufficientPoints(needed=totals.points, available=totals.balance)
     return _joined(params, order_id, line_id), event_ids

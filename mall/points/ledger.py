@@ -543,11 +543,17 @@ def lock_with_lots(member_id: int) -> tuple[int, list[tuple[int, int, datetime]]
     rows = execute(_LOCK_WITH_LOTS_SQL, {"member_id": member_id}).fetchall()
     if not rows:
         return None
-    stale = db.session.identity_map.get(db.session.identity_key(PointsAccount, member_id))
-    if stale is not None:
-        db.session.expire(stale)
+    forget_account(member_id)
     balance, pending = rows[0][0], rows[0][1]
     return balance - pending, [(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+
+
+def forget_account(member_id: int) -> None:
+    """Expire the member's account object if the session holds one: a raw write changed its
+    row behind the ORM's back (the next read loads it again)."""
+    stale = db.session.identity_map.get((PointsAccount, (member_id,), None))
+    if stale is not None:
+        db.session.expire(stale)
 
 
 def fifo_takes(lots, points: int, now: datetime) -> list[tuple[int, int]] | None:
