@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from mall import settings
+from mall.audit import run_audit
 from mall.checkout import fast_path
 from mall.checkout.models import Order, OrderEvent
 from mall.errors import InsufficientPoints
@@ -15,7 +16,9 @@ from mall.inventory.models import Reservation, StockLevel, StockMovement
 from mall.notifications.models import Notification
 from mall.points.models import LedgerEntry, LotMovement, PointLot, PointsAccount
 from mall.risk.models import MemberSighting, OrderOrigin, RiskReview
+from mall.wallet.models import WalletItem
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
+from tests.wallet_world import make_spec
 
 
 def _buy(app, login, item_id, plan_id, key):
@@ -38,7 +41,7 @@ def _snapshot(order: Order) -> dict:
     device = db.session.get(OrderOrigin, oid).device
 
     def named(value, key=None):
-        if key in ("member_id", "actor_id") and value == member:
+        if key in ("member_id", "actor_id", "account_id") and value == member:
             return "<member>"
         if key == "order_id" and value == oid:
             return "<id>"
@@ -75,6 +78,7 @@ def _snapshot(order: Order) -> dict:
         "origin": named(_columns(db.session.get(OrderOrigin, oid), ("order_id",))),
         "sightings": rows(MemberSighting, MemberSighting.member_id == member),
         "reviews": rows(RiskReview, RiskReview.order_id == oid, skip=("id", "order_id")),
+        "wallet": rows(WalletItem, WalletItem.source_ref == ref, skip=("id", "code", "short_code")),
     }
 
 
@@ -108,13 +112,17 @@ def _two_members(clock, lots):
     return ids
 
 
-@pytest.mark.parametrize("scenario", ["points", "points_and_cash", "held_for_review"])
+@pytest.mark.parametrize("scenario", ["points", "points_and_cash", "held_for_review", "coupon"])
 def test_the_fast_path_writes_the_same_rows_as_the_orm_path(pg_app, clock, spy, scenario):
     make_tiers()
     _two_members(clock, [(1000, 300), (300, 10), (900, 100), (20_000, 400)])
     if scenario == "points_and_cash":
         item = make_item(clock.now(), points=500, stock=10, plans=[("points_cash", 400, 1500, None)])
         plan_id = item.plans[1].id
+    elif scenario == "coupon":  # fulfilled at once: the wallet's receiver issues the coupons
+        item = make_item(clock.now(), points=800, stock=10, kind="coupon")
+        make_spec(clock.now(), kind="amount", value_minor=1_000, name="Ten off", item_id=item.id)
+        plan_id = item.plans[0].id
     else:
         item = make_item(clock.now(), points=10_000 if scenario == "held_for_review" else 700, stock=10)
         plan_id = item.plans[0].id
@@ -130,7 +138,8 @@ def test_the_fast_path_writes_the_same_rows_as_the_orm_path(pg_app, clock, spy, 
     assert spy.writes == 1
 
     assert slow_response.status_code == fast_response.status_code == 302
-    expected = {"points": "ready", "points_and_cash": "awaiting_payment", "held_for_review": "in_review"}[scenario]
+    expected = {"points": "ready", "points_and_cash": "awaiting_payment", "held_for_review": "in_review",
+                "coupon": "fulfilled"}[scenario]
     assert slow_status == fast.status == expected
     after = _snapshot(fast)
     assert after == before
@@ -138,10 +147,15 @@ def test_the_fast_path_writes_the_same_rows_as_the_orm_path(pg_app, clock, spy, 
     assert after["stock_movements"] and after["reservations"]
     if scenario == "held_for_review":
         assert [e["kind"] for e in after["events"]] == ["placed", "held_for_review"] and after["reviews"]
+    elif scenario == "coupon":
+        assert [e["kind"] for e in after["events"]] == ["placed", "fulfilled"]
+        assert [(w["kind"], w["value_minor"], w["seq"]) for w in after["wallet"]] == [("amount", 1000, 1),
+                                                                                    ("amount", 1000, 2)]
     elif scenario == "points":
         assert [e["kind"] for e in after["events"]] == ["placed", "ready_for_pickup"]
         assert after["notifications"][0]["key"] == "order:<id>:ready_for_pickup"
     assert db.session.get(StockLevel, item_id).sold + db.session.get(StockLevel, item_id).reserved == 4
+    assert [f.check for f in run_audit() if f.violations] == []
 
 
 def test_a_lapsed_lot_sends_the_checkout_down_the_orm_path_which_expires_it(pg_app, clock, spy):
