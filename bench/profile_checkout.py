@@ -37,6 +37,7 @@ def main():
     sessions = session_cookies(app, ids)
     os.environ["SESSION_COOKIE_SECURE"] = "0"
     from sqlalchemy import event
+    from mall import rawsql
     from mall.extensions import db
     statements = [0]
     held, taken_at = [], [None]  # how long each checkout holds the item's stock row lock
@@ -51,6 +52,9 @@ def main():
             taken_at[0] = None
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.__setitem__(0, statements[0] + 1))
+        # the fast path's raw statements (mall/rawsql.py) never reach the engine's events
+        rawsql.observers.append(lambda sql, params: (statements.__setitem__(0, statements[0] + 1),
+                                                     after_statement(None, None, sql)))
         event.listen(db.engine, "after_cursor_execute", after_statement)
         event.listen(db.engine, "commit", committed)
     client = app.test_client()

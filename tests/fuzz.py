@@ -357,12 +357,24 @@ def build_world(now) -> dict:
     from tests.games_world import make_game
     game = make_game(now)
     booking = _service_booking(world, now)
+    purchase = _store_purchase(world, now)
     db.session.commit()
     return {"booking_id": booking.id, "item_id": world.item_id, "order_id": world.order_id, "line_id": line.id, "member_id": world.member_id,
             "store_id": world.store_id, "staff_id": world.staff_id, "code": world.code, "receipt_no": "R1",
             "action": "cancel", "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope",
             "name": "items/none.webp", "filename": "css/mall.css", "api_key": world.api_key,
-            "game_id": game.id, "prize_id": game.prizes[0].id}
+            "game_id": game.id, "prize_id": game.prizes[0].id, "purchase_id": purchase.id}
+
+
+def _store_purchase(world, now):
+    """A till's receipt credited to the member, partly refunded: the receipt page has lines,
+    points and a refund (and its "Question this" links) to walk."""
+    from mall.instore.purchases import LineInput, RefundLine, earn_for_member, refund_purchase
+    lines = [LineInput(6_000, sku="FZ-A", name="Fuzz tea", quantity=2), LineInput(4_000, sku="FZ-B", name="Fuzz cup")]
+    purchase, _ = earn_for_member(world.store_id, "FZ-R1", 10_000, world.member_id, now=now, code_hours=24,
+                                  minor_per_point=100, lines=lines)
+    refund_purchase(world.store_id, "FZ-R1", now=now, lines=[RefundLine(1, 1)], refund_no="FZ-RF1")
+    return purchase
 
 
 def _service_booking(world, now):

@@ -109,6 +109,16 @@ def categories() -> list[Category]:
     return list(db.session.scalars(select(Category).order_by(Category.position, Category.id)))
 
 
+def names_by_sku(skus) -> dict[str, tuple[str, str | None]]:
+    """{sku: (name, name_zh)} for the catalogue items among `skus` (a till line that sells a
+    catalogue item names it by the item's SKU)."""
+    wanted = {s for s in skus if s}
+    if not wanted:
+        return {}
+    return {sku: (name, name_zh) for sku, name, name_zh in db.session.execute(
+        select(Item.sku, Item.name, Item.name_zh).where(Item.sku.in_(wanted))).all()}
+
+
 # How the catalogue may be ordered; "" is the merchandisers' order (oldest item first).
 CATALOG_SORTS = ("", "points_asc", "points_desc", "newest", "popular")
 

@@ -6,7 +6,8 @@ With MALL_CHECKIN_MODE=queue (and Redis) a check-in is one Lua script on one Red
 * `mall:{ck:N}:m:<member>`  hash {day, streak}: the member's last check-in day and streak;
 * `mall:{ck:N}:day:<date>`  set of members who checked in that shop day (the reconcile reads it);
 * `mall:{ck:N}:pending`     stream of check-ins waiting for their credit;
-* `mall:{ck:N}:warm`        present while this shard's member hashes are complete (see below);
+* `mall:{ck:N}:warm`        the master's replication id while this shard's member hashes are
+                            complete (see below);
 
 N = member id mod SHARDS. The hash tag {ck:N} puts one shard's keys in one Redis Cluster
 slot, so the script touches its four keys atomically on a cluster too, and the 16 shards
@@ -22,51 +23,75 @@ per batch, and only then XACK. The database's UNIQUE(member_id, day) is what
 makes the credit exactly-once: a replayed or duplicated entry inserts nothing and credits
 nothing.
 
-Redis losing data:
-* Flushed or restarted empty: the shard's `warm` marker is gone, so a member without a hash
-  is looked up in the database (their last two days of check-ins) before the script runs:
-  a member who already checked in today is told so, truthfully, and nothing is queued.
-  The reconcile job re-warms the shard from the database and sets the marker again.
-* A failover that loses the last writes (asynchronous replication): set
-  MALL_CHECKIN_WAIT_REPLICAS=1 so a check-in is answered only after a replica has it
-  (Redis WAIT). Without it, a member whose check-in was lost can check in again: Redis says
-  yes, the database's UNIQUE refuses a second credit, and the statement shows one.
+Redis answers "already" from the member's hash alone, and "new" from Redis alone only while
+the shard is warm: its marker names the replication id of the master it is on. Otherwise the
+member's last two days are read from the database first (one indexed SELECT), so a check-in
+Redis lost or never saw is answered "already", truthfully, and nothing is queued:
+* Flushed or restarted empty: the marker is gone.
+* A failover that may have lost the last writes (asynchronous replication): the promoted
+  replica has a new replication id. A check-in lost before its credit reached the database
+  is in neither, so the member can check in again (and is credited then); with
+  MALL_CHECKIN_WAIT_REPLICAS=1 a check-in is answered only after a replica has it (WAIT).
+* A check-in the database took because the script failed (check_in_fallback): the shard's
+  marker was dropped before it, and its record is written after the commit, best effort.
 * Check-ins in a day set with no database row (an entry lost or trimmed from the stream):
   the reconcile job queues them again; the UNIQUE makes that harmless if one was only late.
+The reconcile job (every 5 minutes) also warms cold shards from the database, never moving a
+hash backwards, and marks them warm on the master they are on.
 """
+import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import redis
+from redis.cluster import ClusterPipeline
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import shoptime
+from ..errors import LockUnavailable
 from ..extensions import db
+from ..locks import UNAVAILABLE
 from ..settings import TaskRewards
-from ..unit_of_work import commit
+from ..unit_of_work import after_commit, commit
 from .models import Checkin
 from .checkin_credit import CheckinToCredit, credit_checkins
-from .tasks import TaskBoard
+from .tasks import AlreadyCheckedIn, CheckinResult, TaskBoard, check_in
+
+log = logging.getLogger(__name__)
 
 SHARDS = 16
 GROUP = "credit"
 KEEP_SECONDS = 3 * 86400          # member hashes and day sets outlive yesterday's streak check
 STALE_MS = 60_000                 # an entry a worker read and never acked for this long is taken over
 
-_RECORD = """
+# A shard is warm while its marker names the replication id of the master it is on: the
+# marker replicates with everything else, but a promoted replica (a failover that may have
+# lost the last writes) or a restarted master has a new id, so the shard reads as cold there
+# until the reconcile warms it again. The id is read only when an answer would be "new".
+_MASTER = """
+local function master()
+  return string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
+end
+"""
+
+# A "new" answer is trusted from Redis only while the shard is warm; otherwise (ARGV[6] == '0')
+# the script asks for the database's last check-in (-1) and is run again with it (ARGV[7..8]),
+# which never moves the member's hash backwards. An "already" answer never needs the database.
+_RECORD = _MASTER + """
 local member, day, yesterday, ttl, at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local last = redis.call('HGET', KEYS[1], 'day')
+if last ~= day then
   if ARGV[6] == '0' then
-    if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, 0} end
-  elseif ARGV[7] ~= '' then
+    if redis.call('GET', KEYS[4]) ~= master() then return {-1, 0} end
+  elseif ARGV[7] ~= '' and (not last or last < ARGV[7]) then
     redis.call('HSET', KEYS[1], 'day', ARGV[7], 'streak', ARGV[8])
+    last = ARGV[7]
   end
 end
-local last = redis.call('HGET', KEYS[1], 'day')
 local streak = tonumber(redis.call('HGET', KEYS[1], 'streak') or '0')
 if last == day then
   redis.call('EXPIRE', KEYS[1], ttl)
@@ -89,6 +114,15 @@ if not last or last < ARGV[1] then redis.call('HSET', KEYS[1], 'day', ARGV[1], '
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
+
+# A check-in the database took without Redis (the fallback): its record, as warming writes
+# it, and the member in the day set (the reconcile then finds its row, so queues nothing).
+_REMEMBER = _WARM.replace("return 1", """redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1""")
+
+_MARK_WARM = _MASTER + "redis.call('SET', KEYS[1], master())\nreturn 1\n"
+_IS_WARM = _MASTER + "if redis.call('GET', KEYS[1]) == master() then return 1 end\nreturn 0\n"
 
 
 def _tag(member_id: int) -> str:
@@ -132,7 +166,8 @@ def check_in_queued(client: redis.Redis, member_id: int, now: datetime, *, zone:
             now.astimezone(timezone.utc).isoformat()]
     script = client.register_script(_RECORD)
     new, streak = script(keys=keys, args=args + ["0", "", "0"])
-    if new == -1:  # cold shard: Redis lost (or never had) this member's hash; ask the database
+    if new == -1:  # would be new, but the shard is cold (Redis lost data, failed over, or took a
+        # fallback check-in it could not record): the database's last two days decide
         last = db.session.scalars(select(Checkin).where(Checkin.member_id == member_id,
                                                         Checkin.day >= day - timedelta(days=1))
                                   .order_by(Checkin.day.desc()).limit(1)).first()
@@ -143,6 +178,52 @@ def check_in_queued(client: redis.Redis, member_id: int, now: datetime, *, zone:
     bonus = streak % rewards.streak_days == 0
     return QueuedCheckin(new=new == 1, streak=int(streak),
                          points=rewards.checkin_points + (rewards.streak_bonus if bonus else 0), streak_bonus=bonus)
+
+
+def check_in_fallback(client: redis.Redis, member_id: int, now: datetime, *, zone: str,
+                      device: str | None = None, ip: str | None = None) -> CheckinResult:
+    """The synchronous check-in when the Redis script failed (`check_in_queued` raised).
+
+    Before the database checks in, Redis is told and asked, in one round trip:
+    * the member's record: a check-in Redis queued and the workers have not credited yet is
+      not in the database, so today's there means "already" (AlreadyCheckedIn);
+    * the shard's warm marker is dropped: from now until the reconcile warms it again, the
+      shard's would-be-new answers ask the database, so the record Redis may never get
+      (below) can't make a second tap "+5 arriving". Only a failed tap's shard goes cold.
+    When Redis does neither, no one can tell a first tap from a second: LockUnavailable ("busy,
+    try again"), nothing written. After the commit, today's record is written to Redis
+    (`remember`), so the next tap is answered "already" without the database."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(member_key(member_id), "day", "streak")
+    pipe.delete(warm_key(member_id % SHARDS))
+    try:
+        (last, _streak), _dropped = pipe.execute()
+    except UNAVAILABLE as exc:
+        raise LockUnavailable() from exc
+    if last is not None and last.decode() == shoptime.local_day(now, zone).isoformat():
+        raise AlreadyCheckedIn()
+    result = check_in(member_id, now, device=device, ip=ip)
+    after_commit(remember, client, member_id, result.checkin.day, result.checkin.streak)
+    return result
+
+
+def remember(client: redis.Redis, member_id: int, day: date, streak: int) -> None:
+    """After a fallback check-in committed: its record in Redis, never moving it backwards.
+    Best effort: the shard went cold before the check-in (check_in_fallback), so a record Redis
+    still refuses is only the database's to answer until the reconcile warms the shard from it.
+    The marker is dropped again in case a reconcile warmed the shard in between."""
+    shard = member_id % SHARDS
+    try:
+        client.register_script(_REMEMBER)(keys=[member_key(member_id), day_key(shard, day)],
+                                          args=[day.isoformat(), streak, KEEP_SECONDS, member_id])
+        return
+    except UNAVAILABLE as exc:
+        log.warning("check-in of member %s on %s not recorded in Redis (%s); shard %s stays cold",
+                    member_id, day, exc, shard)
+    try:
+        client.delete(warm_key(shard))
+    except UNAVAILABLE as exc:
+        log.warning("shard %s warm marker not dropped again: %s", shard, exc)
 
 
 def quick_board(queued: QueuedCheckin, rewards: TaskRewards) -> TaskBoard:
@@ -158,7 +239,7 @@ def today_in_redis(client: redis.Redis, member_id: int, now: datetime, *, zone: 
     """The streak when Redis says the member checked in today (credit maybe still queued)."""
     try:
         last, streak = client.hmget(member_key(member_id), "day", "streak")
-    except redis.RedisError:
+    except UNAVAILABLE:
         return None
     if last is not None and last.decode() == shoptime.local_day(now, zone).isoformat():
         return int(streak)
@@ -261,9 +342,9 @@ def reconcile(client: redis.Redis, now: datetime, *, zone: str) -> int:
     queued again (the UNIQUE makes a late duplicate harmless). A shard that lost its warm
     marker (Redis emptied) is warmed from the database first. Returns the re-queued count."""
     today = shoptime.local_day(now, zone)
-    requeued = 0
+    requeued, is_warm = 0, client.register_script(_IS_WARM)
     for shard in range(SHARDS):
-        if not client.exists(warm_key(shard)):
+        if not is_warm(keys=[warm_key(shard)]):
             warm(client, shard, today)
         for day in (today - timedelta(days=1), today):
             members = [int(m) for m in client.smembers(day_key(shard, day))]
@@ -287,8 +368,20 @@ def warm(client: redis.Redis, shard: int, today: date) -> None:
         .order_by(Checkin.day)).all()
     pipe, newer = client.pipeline(transaction=False), client.register_script(_WARM)
     for member_id, day, streak in rows:
-        newer(keys=[member_key(member_id)], args=[day.isoformat(), streak, KEEP_SECONDS], client=pipe)
+        _queue_script(newer, client, pipe, keys=[member_key(member_id)], args=[day.isoformat(), streak, KEEP_SECONDS])
         pipe.sadd(day_key(shard, day), member_id)
         pipe.expire(day_key(shard, day), KEEP_SECONDS)
-    pipe.set(warm_key(shard), today.isoformat())
     pipe.execute()
+    # The marker last, once every record above is in: a shard marked warm too early would
+    # answer "new" for a member whose record is still on its way.
+    client.register_script(_MARK_WARM)(keys=[warm_key(shard)])
+
+
+def _queue_script(script, client, pipe, *, keys, args) -> None:
+    """Queue a Lua script in `pipe`, or on a Redis Cluster run it at once: redis-py's cluster
+    pipeline refuses scripts (EVALSHA is blocked there), and the reconcile can afford a round
+    trip per record."""
+    if isinstance(pipe, ClusterPipeline):
+        script(keys=keys, args=args, client=client)
+    else:
+        script(keys=keys, args=args, client=pipe)

@@ -240,15 +240,18 @@ def check_in(member_id: int, now: datetime, *, device: str | None = None, ip: st
     bonus = streak % _rewards().streak_days == 0
     wanted = _rewards().checkin_points + (_rewards().streak_bonus if bonus else 0)
     checkin = Checkin(member_id=member_id, day=day, streak=streak, points=0, wanted=wanted, created_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(checkin)
-    except IntegrityError as exc:  # a double tap racing this one
-        raise AlreadyCheckedIn() from exc
-    grant = grant_task_points(member_id, wanted, reason="checkin", key=f"checkin:{member_id}:{day.isoformat()}",
-                              now=now, detail={"streak": streak, "streak_bonus": bonus})
-    checkin.points = grant.granted
-    db.session.flush()
+    # One savepoint: the member's lock is taken after the row is added, and a LockUnavailable
+    # ("busy, try again") must leave no check-in behind that was never credited.
+    with db.session.begin_nested():
+        try:
+            with db.session.begin_nested():
+                db.session.add(checkin)
+        except IntegrityError as exc:  # a double tap racing this one
+            raise AlreadyCheckedIn() from exc
+        grant = grant_task_points(member_id, wanted, reason="checkin", key=f"checkin:{member_id}:{day.isoformat()}",
+                                  now=now, detail={"streak": streak, "streak_bonus": bonus})
+        checkin.points = grant.granted
+        db.session.flush()
     return CheckinResult(checkin=checkin, grant=grant, streak_bonus=bonus)
 
 

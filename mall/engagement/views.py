@@ -3,8 +3,6 @@
 from dataclasses import replace
 from datetime import time
 
-import redis
-
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,8 +10,8 @@ from flask_login import current_user
 from ..accounts.models import Role
 from ..catalog.services import categories
 from ..clock import now
-from ..errors import DomainError, NotFound
-from ..locks import app_redis
+from ..errors import DomainError, LockUnavailable, NotFound
+from ..locks import UNAVAILABLE, app_redis
 from ..origin import DEVICE_COOKIE, is_browser_request, request_origin
 from ..risk.services import EarningTooFast
 from ..points import tiers as tier_service
@@ -123,23 +121,28 @@ def tasks_page():
 def check_in():
     """HTMX swaps the check-in card in place; without JavaScript the page reloads with a flash."""
     cfg = current_settings()
-    if cfg.checkin_queued:
-        try:
-            queued = burst.check_in_queued(app_redis(), current_user.id, now(), zone=cfg.timezone,
-                                           rewards=cfg.tasks, wait_replicas=cfg.checkin_wait_replicas)
-        except redis.RedisError:
-            queued = None  # Redis failed: the synchronous path answers (it takes its locks in Redis
-            # too, so with Redis down it refuses with "busy, try again"; the UNIQUE holds either way)
-        if queued is not None:
-            return _queued_answer(queued, cfg)
     status, kind = 200, "success"
     ip, device = request_origin()
     try:
-        result = tasks.check_in(current_user.id, now(), device=device, ip=ip)
+        if cfg.checkin_queued:
+            try:
+                queued = burst.check_in_queued(app_redis(), current_user.id, now(), zone=cfg.timezone,
+                                               rewards=cfg.tasks, wait_replicas=cfg.checkin_wait_replicas)
+            except UNAVAILABLE:
+                queued = None  # the script failed: the database checks in (the member's lock is in Redis
+                # too, so with Redis down that refuses with "busy, try again"; the UNIQUE holds either way)
+            if queued is not None:
+                return _queued_answer(queued, cfg)
+            result = burst.check_in_fallback(app_redis(), current_user.id, now(), zone=cfg.timezone,
+                                             device=device, ip=ip)
+        else:
+            result = tasks.check_in(current_user.id, now(), device=device, ip=ip)
     except tasks.AlreadyCheckedIn as refusal:
         message, status, kind = str(refusal.message), 409, "info"
     except EarningTooFast as refusal:
         message, status, kind = str(refusal.message), 429, "error"
+    except LockUnavailable as refusal:  # nothing written: tasks.check_in's savepoint
+        message, status, kind = str(refusal.message), 503, "error"
     else:
         grant = result.grant
         if grant.notice:
@@ -154,7 +157,7 @@ def check_in():
     if not wants_fragment():
         flash(message, kind)
         return redirect(url_for(".tasks_page"))
-    return render("engagement/_checkin.html", status=status, board=tasks.task_board(current_user.id, now()),
+    return render("engagement/_checkin.html", status=status, board=_board(now()),  # a queued check-in too
                   checkin_form=CheckinForm(), message=message, message_kind=kind)
 
 

@@ -18,7 +18,7 @@ from ..templating import localized
 from ..points.models import LedgerEntry
 from ..points.statement import balance
 from ..web import bounded_int, int_arg, no_store, redirect_to, render, roles_required
-from . import api_keys, pickups, purchases, staffing
+from . import api_keys, pickups, purchases, receipts, staffing
 from .categories import known_categories
 from .codes import qr_svg, receipt_token
 from .errors import CashMethodNeeded, InvalidCode
@@ -207,6 +207,27 @@ def claim(token: str):
         entry = db.session.get(LedgerEntry, result.purchase.earn_entry_id)
     return render("instore/claim.html", status=status, result=result, entry=entry, error=error,
                   balance=balance(current_user.id, now()).points)
+
+
+@bp.route("/purchases/<int:purchase_id>")
+@roles_required(Role.MEMBER)
+def receipt(purchase_id: int):
+    """The member's own store purchase: lines, coupons, points and refunds. Another member's
+    purchase is no such page (404), never "not yours" (403), so ids can't be probed."""
+    try:
+        shown = receipts.member_receipt(purchase_id, current_user.id, now=now())
+    except NotFound:
+        abort(404)
+    return render("instore/receipt.html", receipt=shown)
+
+
+def receipt_url(entry) -> str | None:
+    """Template helper: the receipt page of the purchase a statement line belongs to."""
+    purchase_id = receipts.purchase_id_of(entry)
+    return url_for("instore.receipt", purchase_id=purchase_id) if purchase_id else None
+
+
+bp.add_app_template_global(receipt_url)
 
 
 @bp.route("/orders/<int:order_id>/pickup-status")

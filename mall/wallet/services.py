@@ -102,6 +102,13 @@ def used_on_order(order_id: int) -> list[WalletItem]:
     return list(db.session.scalars(select(WalletItem).where(WalletItem.order_id == order_id).order_by(WalletItem.id)))
 
 
+def used_on_purchase(purchase_id: int) -> list[WalletItem]:
+    """The coupons and red packets spent at the till on a store purchase (its receipt page
+    shows them). A full refund gives them back, which clears the link: none are listed then."""
+    return list(db.session.scalars(select(WalletItem).where(WalletItem.purchase_id == purchase_id)
+                                   .order_by(WalletItem.used_at, WalletItem.id)))
+
+
 def bought_on_order(order_id: int) -> list[WalletItem]:
     """The coupons and red packets a fulfilled coupon/red-packet order put in the wallet
     (wallet.receivers: source "points", source_ref "order:<id>"); its page links to them."""

@@ -4,16 +4,17 @@ nodes, and after Redis lost its data mid-day."""
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import event, func, select
 
-from mall import create_app, settings, shoptime
+from mall import create_app, rawsql, settings, shoptime
 from mall.accounts.models import User
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant
 from mall.budgets.services import set_programme_budget
 from mall.hq.models import HqAlert
 from mall.audit import run_audit
 from mall.config import TestConfig
-from mall.engagement import burst
+from mall.engagement import burst, views
 from mall.engagement.models import Checkin
 from mall.extensions import db
 from mall.points.models import LedgerEntry, PointsAccount
@@ -101,18 +102,38 @@ def test_redis_flushed_mid_day_tells_the_truth_and_credits_once(queued, clock):
     assert _task_points(member_id) == 5
 
 
-def test_a_check_in_redis_forgot_after_a_failover_is_refused_a_second_credit_by_the_database(queued, clock):
+def _failover(client, member_id, back_to=None):
+    """The replica promoted never saw the member's last write (asynchronous replication): their
+    hash is back to what it was before (`back_to`) or gone. The shards' warm markers did reach
+    it, long ago, but name the old master's replication id: a promoted replica has a new one."""
+    key = burst.member_key(member_id)
+    client.delete(key)
+    if back_to is not None:
+        client.hset(key, mapping={"day": back_to[0].isoformat(), "streak": back_to[1]})
+    for shard in range(burst.SHARDS):
+        if client.exists(burst.warm_key(shard)):
+            client.set(burst.warm_key(shard), "0" * 40)
+
+
+@pytest.mark.parametrize("lost", ("hash", "todays_write"))
+def test_a_check_in_redis_forgot_after_a_failover_is_answered_already_from_the_database(queued, clock, lost):
     member_id = make_user(clock.now()).id
     db.session.commit()
-    client = queued.extensions["mall.redis"]
-    burst.reconcile(client, clock.now(), zone=settings.current().timezone)  # warm: hashes are complete
+    client, zone = queued.extensions["mall.redis"], settings.current().timezone
+    yesterday = clock.now() - timedelta(days=1)
+    assert _check_in(queued, member_id, yesterday).new
+    burst.reconcile(client, clock.now(), zone=zone)  # warm: hashes are complete
     assert _check_in(queued, member_id, clock.now()).new
     _credit(queued, clock.now())
-    client.delete(burst.member_key(member_id))   # the replica promoted never saw this write
-    assert _check_in(queued, member_id, clock.now()).new   # Redis can't tell...
-    assert _credit(queued, clock.now()) == 0                # ...the UNIQUE(member, day) can
-    assert _task_points(member_id) == 5
-    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 1
+    _failover(client, member_id, back_to=None if lost == "hash" else (shoptime.local_day(yesterday, zone), 1))
+    again = _check_in(queued, member_id, clock.now())
+    assert (again.new, again.streak) == (False, 2)   # the database knows: not "arriving" again
+    assert _check_in(queued, member_id, clock.now()).new is False   # and Redis knows again
+    assert _credit(queued, clock.now()) == 0
+    assert _task_points(member_id) == 10
+    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 2
+    assert burst.reconcile(client, clock.now(), zone=zone) == 0      # re-warmed on the new master
+    assert not _check_in(queued, member_id, clock.now()).new
     assert _audit_ok()
 
 
@@ -139,6 +160,162 @@ def test_the_check_in_page_answers_arriving_from_redis(queued, clock):
     assert client.post("/tasks/check-in", headers={"HX-Request": "true"}).status_code == 409
     _credit(queued, clock.now())
     assert _task_points(user.id) == 5
+
+
+# --- the synchronous fallback (the check-in script failed) ----------------------------------
+
+class RefusingRedis:
+    """Redis refusing the check-in's writes while reads, DEL and the member's lock (another
+    client, app_locks) still work: `-OOM` under maxmemory, the outage the synchronous fallback
+    is for. Like tests/unit/test_admission.py's DeadRedis, a refused call raises what redis-py
+    raises; with reads=False nothing answers (the member's shard has no master)."""
+
+    def __init__(self, real, reads=True, refuse=()):
+        self.real, self.reads, self.refuse = real, reads, refuse
+
+    def register_script(self, script):
+        def run(**kwargs):
+            raise redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")
+        return run
+
+    def pipeline(self, transaction=True):
+        return RefusingPipeline(self, self.real.pipeline(transaction=transaction))
+
+    def __getattr__(self, name):
+        if not self.reads:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        if name in self.refuse:
+            raise redis.exceptions.ReadOnlyError("You can't write against a read only replica.")
+        return getattr(self.real, name)
+
+
+class RefusingPipeline:
+    """The same refusals when the commands go in a pipeline (raised by execute, as redis-py does)."""
+
+    def __init__(self, outage, real):
+        self.outage, self.real, self.refused = outage, real, None
+
+    def __getattr__(self, name):
+        if not self.outage.reads:
+            self.refused = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        elif name in self.outage.refuse:
+            self.refused = redis.exceptions.ReadOnlyError("You can't write against a read only replica.")
+        return getattr(self.real, name)
+
+    def execute(self):
+        if self.refused is not None:
+            self.real.reset()
+            raise self.refused
+        return self.real.execute()
+
+
+class FlakyScriptOnce(RefusingRedis):
+    """The tap's script fails once (a timeout, a reset connection); by the commit Redis is fine."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.failed = False
+
+    def register_script(self, script):
+        real = self.real.register_script(script)
+
+        def run(**kwargs):
+            if not self.failed:
+                self.failed = True
+                raise redis.TimeoutError("Timeout reading from 127.0.0.1:6379")
+            return real(**kwargs)
+        return run
+
+
+def _member_page(app, clock):
+    user = make_user(clock.now())
+    db.session.commit()
+    page = app.test_client()
+    page.post("/login", data={"identifier": user.email, "password": PASSWORD})
+    return user.id, page
+
+
+def _tap(page):
+    return page.post("/tasks/check-in", headers={"HX-Request": "true", "HX-Target": "checkin"})
+
+
+@pytest.mark.parametrize("redis_at_commit", ("back", "still_refusing"))
+def test_a_check_in_the_database_took_while_redis_refused_is_not_answered_arriving_again(queued, clock, monkeypatch,
+                                                                                          redis_at_commit):
+    member_id, page = _member_page(queued, clock)
+    client, zone = queued.extensions["mall.redis"], settings.current().timezone
+    yesterday = clock.now() - timedelta(days=1)
+    assert _check_in(queued, member_id, yesterday).new   # Redis holds yesterday, streak 1
+    _credit(queued, yesterday)
+    burst.reconcile(client, clock.now(), zone=zone)      # not cold: every shard warm
+    failing = FlakyScriptOnce(client) if redis_at_commit == "back" else RefusingRedis(client)
+    monkeypatch.setattr(views, "app_redis", lambda: failing)
+    answer = _tap(page)
+    assert answer.status_code == 200 and b"day 2 of your streak, +5 points." in answer.data
+    assert b"arriving" not in answer.data                # the database credited it in the request
+    monkeypatch.undo()                                   # Redis is back
+    if redis_at_commit == "back":                        # recorded after the commit: Redis alone answers
+        assert burst.today_in_redis(client, member_id, clock.now(), zone=zone) == 2
+    again = _tap(page)
+    assert again.status_code == 409 and b"arriving" not in again.data
+    assert b"already checked in" in again.data
+    assert _credit(queued, clock.now()) == 0
+    assert _task_points(member_id) == 10
+    assert _audit_ok()
+
+
+def test_the_streak_after_a_fallback_check_in_counts_the_day_redis_never_saw(queued, clock, monkeypatch):
+    member_id, page = _member_page(queued, clock)
+    client, zone = queued.extensions["mall.redis"], settings.current().timezone
+    assert b"day 1 of your streak" in _tap(page).data       # Redis: day 1
+    _credit(queued, clock.now())
+    clock.advance(days=1)                                   # the next day Redis refuses writes all day
+    burst.reconcile(client, clock.now(), zone=zone)
+    monkeypatch.setattr(views, "app_redis", lambda: RefusingRedis(client))
+    assert b"day 2 of your streak, +5 points." in _tap(page).data   # the database's answer
+    monkeypatch.undo()
+    clock.advance(days=1)                                   # Redis is back: its hash still says day 1
+    today = _tap(page)
+    assert today.status_code == 200 and b"day 3 of your streak" in today.data and b"arriving" in today.data
+    assert _credit(queued, clock.now()) == 1
+    assert db.session.scalar(select(Checkin.streak).where(Checkin.member_id == member_id)
+                             .order_by(Checkin.day.desc()).limit(1)) == 3
+    assert _task_points(member_id) == 15
+    assert _audit_ok()
+
+
+def test_a_fallback_tap_beside_a_queued_check_in_is_told_already_and_credited_once(queued, clock, monkeypatch):
+    member_id, page = _member_page(queued, clock)
+    client = queued.extensions["mall.redis"]
+    first = _tap(page)
+    assert first.status_code == 200 and b"arriving" in first.data   # queued, not credited yet
+    monkeypatch.setattr(views, "app_redis", lambda: RefusingRedis(client))
+    again = _tap(page)                                   # the script is refused: the fallback answers
+    assert again.status_code == 409 and b"already checked in" in again.data
+    assert _credit(queued, clock.now()) == 1
+    assert _task_points(member_id) == 5
+    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 1
+    assert _audit_ok()
+
+
+@pytest.mark.parametrize("outage", ("no_answer", "no_writes_at_all"))
+def test_a_fallback_that_cannot_read_redis_or_mark_its_shard_cold_says_busy_and_writes_nothing(
+        queued, clock, monkeypatch, outage):
+    """Redis unreadable for this member (their shard's master gone): a queued check-in may be
+    waiting there, so the fallback can't tell a first tap from a second. Readable but refusing
+    even DEL (a read-only replica): the shard can't be marked cold, so a database check-in would
+    leave Redis answering "+5 arriving" to the next tap. Either way: try again."""
+    member_id, page = _member_page(queued, clock)
+    client = queued.extensions["mall.redis"]
+    assert _tap(page).status_code == 200                 # queued, not credited yet
+    outage = RefusingRedis(client, reads=False) if outage == "no_answer" else RefusingRedis(client, refuse=("delete",))
+    monkeypatch.setattr(views, "app_redis", lambda: outage)
+    busy = _tap(page)
+    assert busy.status_code == 503 and b"try again" in busy.data
+    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 0
+    monkeypatch.undo()
+    assert _credit(queued, clock.now()) == 1
+    assert _task_points(member_id) == 5
 
 
 
@@ -179,6 +356,19 @@ def test_the_first_tap_after_the_shops_midnight_is_a_new_check_in(queued, clock)
     assert _task_points(member_id) == 10
     assert _audit_ok()
 
+def test_a_warm_shard_answers_without_the_database_and_a_cold_one_asks_it_before_saying_new(queued, clock):
+    ids = _members(2, clock.now(), prefix="w")
+    client = queued.extensions["mall.redis"]
+    burst.reconcile(client, clock.now(), zone=settings.current().timezone)
+    first, seen = _counted(lambda: _check_in(queued, ids[0], clock.now()))
+    second, seen_again = _counted(lambda: _check_in(queued, ids[0], clock.now()))
+    assert (first.new, second.new, seen, seen_again) == (True, False, [], [])
+    client.delete(burst.warm_key(ids[1] % burst.SHARDS))     # a fallback check-in's shard
+    cold, cold_seen = _counted(lambda: _check_in(queued, ids[1], clock.now()))
+    assert cold.new and len(cold_seen) == 1                  # one indexed SELECT, then Redis
+    db.session.rollback()
+
+
 # --- the batch ledger credit (engagement.checkin_credit) ------------------------------------
 
 def _members(n, now, prefix="b"):
@@ -197,11 +387,15 @@ def _counted(fn):
 
     def record(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
+    def record_raw(statement, parameters):  # prepared SQL strings (mall/rawsql.py) skip the engine
+        seen.append(statement)
     event.listen(db.engine, "before_cursor_execute", record)
+    rawsql.observers.append(record_raw)
     try:
         result = fn()
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+        rawsql.observers.remove(record_raw)
     return result, seen
 
 

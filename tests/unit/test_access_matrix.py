@@ -25,6 +25,8 @@ from mall import create_app
 from mall.clock import FrozenClock
 from mall.config import TestConfig
 from mall.extensions import db
+from mall.instore.models import Store
+from mall.instore.purchases import earn_for_member
 from tests.conftest import START, isolate_requests
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 from tests.games_world import make_game
@@ -126,6 +128,7 @@ ROUTES = {
     ("POST", "/counter/purchases"):                         STAFF_ONLY,
     ("GET", "/orders/<int:order_id>/pickup-status"):        (LOGIN, ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     ("GET", "/r/<token>"):                                  (LOGIN, ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("GET", "/purchases/<int:purchase_id>"):                M_PAGE,  # the member's own receipt (another's: 404)
     ("GET", "/store-admin/api-keys"):                       DESK_PAGE,
     ("POST", "/store-admin/api-keys"):                      DESK_ONLY,
     ("POST", "/store-admin/api-keys/<int:key_id>/revoke"):  DESK_ONLY,
@@ -234,7 +237,7 @@ PARAMS = {"item_id": "{item}", "order_id": "{order}", "line_id": "{line}", "memb
           "token": "nope", "chart": "trend", "segment": "loyal", "rule_key": "nope", "category_id": "999",
           "name": "items/none.webp", "filename": "css/mall.css", "staff_id": "999", "store_id": "999",
           "campaign_id": "999", "game_id": "{game}", "prize_id": "{prize}",
-          "booking_id": "999", "appeal_id": "999"}
+          "booking_id": "999", "appeal_id": "999", "purchase_id": "{purchase}"}
 FORM = {"plan_id": "1", "quantity": "1", "key": "x", "reason": "r", "identifier": "", "password": "",
         "locale": "en", "next": "/"}
 
@@ -269,9 +272,14 @@ def _build_world(now) -> dict:
                         hold_minutes=10, card_payments=False, points_per_unit=100)
     line = cart.add(users["member"].id, LineRequest(item.id, item.plans[0].id, 1), now, points_per_unit=100)
     game = make_game(now, actor_id=users["merchandiser"].id)
+    store = Store(code="MX-1", name="Matrix store")
+    db.session.add(store)
+    db.session.flush()
+    purchase, _ = earn_for_member(store.id, "MX-1", 10_000, users["member"].id, now=now, code_hours=24,
+                                  minor_per_point=100)
     db.session.commit()
     return {"item": item.id, "order": order.id, "line": line.id, "member": users["member"].id, "game": game.id,
-            "prize": game.prizes[0].id}
+            "prize": game.prizes[0].id, "purchase": purchase.id}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from mall.checkout.quotes import LineRequest
 from mall.bookings.models import Booking
 from mall.extensions import db
 from mall.instore.models import Store
+from mall.instore.purchases import LineInput, RefundLine, earn_for_member, refund_purchase
 from mall.games import play as playing
 from mall.wallet.issue import issue
 from tests.factories import give_points, make_item, make_user
@@ -68,8 +69,13 @@ def everything(chinese_member, clock):
     for store_id, zh in ((world.store_id, "测试门店"), (world.other_store_id, "另一家门店")):
         db.session.get(Store, store_id).name_zh = zh
     db.session.scalar(select(Booking).where(Booking.order_id == booked.id)).address = "家园路 1 号"
+    # A till's receipt of a catalogue item, partly refunded: its receipt page names it in Chinese.
+    purchase, _ = earn_for_member(world.store_id, "ZH-R1", 2 * 5_000, member.id, now=now, code_hours=24,
+                                  minor_per_point=100, lines=[LineInput(5_000, sku=item.sku, name=item.name),
+                                                              LineInput(5_000, sku=item.sku, name=item.name)])
+    refund_purchase(world.store_id, "ZH-R1", now=now, lines=[RefundLine(2)], refund_no="ZH-RF1")
     db.session.commit()
-    return dict(coupon=coupon, campaign=campaign, game=game, booked=booked)
+    return dict(coupon=coupon, campaign=campaign, game=game, booked=booked, purchase=purchase)
 
 
 def _member_pages(item, order, everything) -> list[str]:
@@ -78,7 +84,8 @@ def _member_pages(item, order, everything) -> list[str]:
             "/tasks", "/notifications", "/notifications/settings", "/card", "/appeals", f"/appeals/new?order={order.id}",
             "/offline", "/wallet", "/wallet?tab=used", "/wallet?tab=expired", f"/wallet/{everything['coupon'].id}",
             "/red-packets", f"/red-packets/{everything['campaign'].share_token}", "/games", f"/games/{game.id}",
-            f"/games/{game.id}/rules", "/games/plays", f"/orders/{everything['booked'].id}"]
+            f"/games/{game.id}/rules", "/games/plays", f"/orders/{everything['booked'].id}",
+            f"/purchases/{everything['purchase'].id}"]
 
 
 def test_no_member_page_shows_untranslated_english_in_chinese(chinese_member, everything, client):

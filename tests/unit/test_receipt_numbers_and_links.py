@@ -3,9 +3,12 @@ earned can be refunded by its URL; links printed in QR codes use the site's own 
 (MALL_BASE_URL), and the device cookie is Secure behind a TLS-terminating proxy
 (issue 11, item 9)."""
 import pytest
+from sqlalchemy import select
 
 from mall import create_app
 from mall.config import TestConfig
+from mall.extensions import db
+from mall.instore.models import Purchase
 from mall.points.statement import account_balance
 from tests.factories import PASSWORD
 from tests.instore_world import make_world
@@ -78,11 +81,13 @@ def test_behind_a_proxy_the_forwarded_scheme_and_address_are_used():
     assert "Secure" in _device_cookie(response)
 
 
-def test_a_purchase_line_on_the_statement_shows_its_receipt_number_in_both_languages(client, world, auth):
+def test_a_purchase_line_on_the_statement_links_its_receipt_number_in_both_languages(client, world, auth):
     earned = _api(client, world, "POST", "/purchases",
                   json={"receipt_no": "R-7788", "amount_minor": 10_000, "member": {"member_code": world.member_code}})
     assert earned.status_code == 201
     auth.login("member@example.com", PASSWORD)
-    assert '<span class="line-order small line-receipt">Receipt no. R-7788</span>' in client.get("/points/statement").text
+    purchase_id = db.session.scalar(select(Purchase.id).where(Purchase.receipt_no == "R-7788"))
+    assert (f'<span class="line-order small line-receipt"><a class="line-receipt-link" href="/purchases/{purchase_id}">'
+            'Receipt no. R-7788</a></span>') in client.get("/points/statement").text
     client.post("/locale", data={"locale": "zh_Hans", "next": "/"})
     assert "小票号 R-7788" in client.get("/points/statement").text

@@ -1,9 +1,12 @@
 """The pages: the member's tasks and home, and the earning-rules console with its preview."""
 import re
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import func, select
 
-from mall.engagement.models import EarningRule
+from mall.engagement.models import Checkin, EarningRule
+from mall.errors import LockUnavailable
 from mall.extensions import db
 from tests.factories import make_category, make_user
 
@@ -38,6 +41,27 @@ def test_check_in_swaps_the_card_and_a_second_tap_is_refused_politely(member, cl
     second = client.post("/tasks/check-in", headers=HX)
     assert second.status_code == 409
     assert "You have already checked in today. Come back tomorrow to keep your streak going!" in _text(second)
+
+
+class _BusyLocks:
+    """Every lock taken elsewhere for longer than the wait: what app_locks raises then."""
+
+    @contextmanager
+    def hold(self, name, **_kwargs):
+        raise LockUnavailable()
+        yield
+
+
+def test_a_check_in_whose_lock_is_busy_says_try_again_and_records_nothing(member, client, auth, app, monkeypatch):
+    """The check-in row is added before the member's lock is taken: a busy lock must not leave
+    it behind uncredited (the next tap would be "already checked in" with no points)."""
+    auth.login("tasker@example.com")
+    monkeypatch.setitem(app.extensions, "mall.locks", _BusyLocks())
+    busy = client.post("/tasks/check-in", headers=HX)
+    assert busy.status_code == 503 and "please try again" in _text(busy)
+    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 0
+    monkeypatch.undo()
+    assert client.post("/tasks/check-in", headers=HX).status_code == 200
 
 
 def test_check_in_without_javascript_redirects_with_a_message(member, client, auth):
