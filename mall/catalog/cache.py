@@ -151,7 +151,9 @@ def _committed(session: Session) -> None:
             cache.changed()
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, previous_transaction) -> None:
-    if previous_transaction.parent is None:  # a rolled-back savepoint: the flag may stay (harmless)
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
+    # After after_commit: a rolled-back or closed transaction forgets its writes. (A rolled-back
+    # savepoint keeps the flag: one needless move of the version at worst.)
+    if transaction.parent is None:
         session.info.pop(_WROTE, None)
