@@ -4,12 +4,14 @@ with four joined loads, about a millisecond of CPU per checkout; taking it from 
 one Redis GET and a `Session.merge(load=False)` (about 0.1 ms), and no SQL.
 
 Freshness. Every worker and node keeps its own copies, each tagged with the catalogue
-version (a Redis counter, VERSION_KEY) it read before loading from the database. Any
-transaction that writes a watched table (the ORM flush, or an ORM UPDATE/DELETE/INSERT
-statement) increments the counter once it has committed, and the next read everywhere sees
-a new version and loads again. A copy is also dropped after MALL_CATALOG_CACHE_SECONDS,
-the bound on staleness should the counter's increment itself fail (Redis accepting reads
-but refusing that one write). Without Redis, or when the GET fails, there is no cache.
+version (a random token in Redis, VERSION_KEY) it read before loading from the database.
+Any transaction that writes a watched table (the ORM flush, or an ORM UPDATE/DELETE/INSERT
+statement) sets a new token once it has committed, and the next read everywhere sees a new
+version and loads again. Tokens are random, not a counter, so a Redis that restarts empty
+can never hand out a version some worker still holds old copies under. A copy is also
+dropped after MALL_CATALOG_CACHE_SECONDS, the bound on staleness should the new token
+itself be lost (Redis accepting reads but refusing that one write). Without Redis, or when
+the GET fails, or while the key is missing, nothing is served from a copy.
 
 What it can't do: charge a price the catalogue no longer had when the checkout started.
 A copy is only served while its version is still the current one, and the version moves
@@ -25,6 +27,7 @@ copy is (merge(load=False) would overwrite it).
 """
 import logging
 import pickle
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -76,7 +79,10 @@ class CatalogCache:
         if self.client is None or key in session.identity_map or session.info.get(_WROTE):
             return load()
         try:
-            version = self.client.get(VERSION_KEY) or b"0"
+            version = self.client.get(VERSION_KEY)
+            if version is None:  # a fresh (or restarted) Redis: start a version, read this once
+                self.client.set(VERSION_KEY, _token(), nx=True)
+                return load()
         except UNAVAILABLE:
             return load()
         entry = self._entries.get(key)
@@ -101,9 +107,13 @@ class CatalogCache:
         if self.client is None:
             return
         try:
-            self.client.incr(VERSION_KEY)
+            self.client.set(VERSION_KEY, _token())
         except UNAVAILABLE as exc:  # other processes' copies live out MALL_CATALOG_CACHE_SECONDS
             log.warning("catalogue cache version not moved: %s", exc)
+
+
+def _token() -> str:
+    return secrets.token_hex(8)
 
 
 def _graph(obj):

@@ -146,14 +146,15 @@ def test_a_copy_whose_version_cannot_be_read_is_not_used(pg_app, shop, monkeypat
 def test_an_edit_rolled_back_keeps_the_version_and_one_committed_moves_it(pg_app, shop):
     _tiers, item_id, _plan_id = shop
     client = pg_app.extensions["mall.redis"]
-    start = int(client.get(catalog_cache.VERSION_KEY) or 0)
+    start = client.get(catalog_cache.VERSION_KEY)
     db.session.get(Item, item_id).points_price = 1
     db.session.flush()
     db.session.rollback()
-    assert int(client.get(catalog_cache.VERSION_KEY) or 0) == start
+    assert client.get(catalog_cache.VERSION_KEY) == start
     db.session.get(Item, item_id).points_price = 2
     db.session.commit()
-    assert int(client.get(catalog_cache.VERSION_KEY)) == start + 1
+    moved = client.get(catalog_cache.VERSION_KEY)
+    assert moved not in (None, start)
     db.session.execute(update(Item).where(Item.id == item_id).values(points_price=3))  # no flush: a statement
     db.session.commit()
-    assert int(client.get(catalog_cache.VERSION_KEY)) == start + 2
+    assert client.get(catalog_cache.VERSION_KEY) not in (None, start, moved)
