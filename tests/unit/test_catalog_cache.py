@@ -140,3 +140,23 @@ def test_a_checkout_charges_the_price_edited_a_moment_before(item, tiers, clock,
     _fresh_read(item).points_price = 900
     db.session.commit()
     assert buy("two") == 900
+
+
+def test_two_cached_items_of_one_category_price_together(item, tiers, clock, versions):
+    other = make_item(clock.now(), points=400)  # the same category ("home") as `item`
+    db.session.commit()
+    other_id = other.id
+    member = make_user(clock.now())
+    db.session.commit()
+    member_id = member.id
+    for item_id in (item, other_id):
+        _fresh_read(item_id)  # the first read starts the version (the item's creation moved it)
+        _fresh_read(item_id)
+    db.session.remove()
+    from mall.checkout.quotes import LineRequest, price
+    plans = {i: item_with_plans(i).plans[0].id for i in (item, other_id)}  # the second overlaps the first's category
+    totals = price(member_id, [LineRequest(item, plans[item]), LineRequest(other_id, plans[other_id], 2)],
+                   clock.now(), points_per_unit=100, balance=0)
+    assert [l.quote.points for l in totals.lines] == [1000, 800]
+    assert item_with_plans(item).category is item_with_plans(other_id).category
+    assert not db.session.dirty
