@@ -6,13 +6,14 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from ..catalog.cache import catalog_cache, watch
 from ..catalog.models import Item, PricePlan
 from ..catalog.services import item_card, sells_now, tier_price
 from ..errors import DomainError, ItemLocked, NotFound
 from ..extensions import db
 from ..points.statement import spendable
 from ..points.tiers import TierStatus, tier_status
-from ..wallet.models import CouponSpec  # noqa: F401  (it maps Item.coupon_spec, loaded below)
+from ..wallet.models import CouponSpec  # it maps Item.coupon_spec, loaded below
 from .pricing import CASH_OFFSET, POINTS, Quote, max_offset_points, quote
 
 MAX_QUANTITY = 20
@@ -65,13 +66,24 @@ class Totals:
         return max(0, self.points - self.balance)
 
 
+_WITH_PLANS = (joinedload(Item.plans), joinedload(Item.category), joinedload(Item.tier_prices),
+               joinedload(Item.min_tier), joinedload(Item.coupon_spec))
+watch(CouponSpec)  # loaded with the item, so cached with it: its edits drop the copies too
+
+
+def _load_with_plans(item_id: int) -> Item | None:
+    return db.session.get(Item, item_id, options=_WITH_PLANS)
+
+
 def item_with_plans(item_id: int) -> Item | None:
     """The item with everything pricing needs (plans, category, tier prices, lowest tier) in
     one query (and the coupon it sells, if any: mall/wallet/models.py): the hot path of a flash sale. The view loads it; pricing then finds it in the
-    session without another query."""
-    return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category),
-                                                  joinedload(Item.tier_prices), joinedload(Item.min_tier),
-                                                  joinedload(Item.coupon_spec)])
+    session without another query. With Redis, the graph comes from a copy a few seconds old
+    at most, dropped on any catalogue edit (mall/catalog/cache.py): no query at all."""
+    cache = catalog_cache()
+    if cache is None:
+        return _load_with_plans(item_id)
+    return cache.get(Item, item_id, lambda: _load_with_plans(item_id))
 
 
 _PRICING_NEEDS = ("plans", "category", "tier_prices", "min_tier", "coupon_spec")
