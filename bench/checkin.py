@@ -251,6 +251,7 @@ def drain_only(args) -> None:
     (burst.credit_pending, one commit per batch) until all are in the ledger."""
     app, ids = seed(fresh_database(args.database), args.members)  # first: it sets the app's environment
     from sqlalchemy import event, text
+    from mall import rawsql
     from mall.audit import run_audit
     from mall.engagement import burst
     from mall.extensions import db
@@ -263,6 +264,7 @@ def drain_only(args) -> None:
         db.session.remove()
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(1))
+        rawsql.observers.append(lambda *a: statements.append(1))  # prepared SQL strings skip the engine
         started, credited = time.perf_counter(), 0
         while credited < len(ids) and time.perf_counter() - started < args.drain_timeout:
             credited += burst.credit_pending(client, now, zone=cfg.timezone, rewards=cfg.tasks)

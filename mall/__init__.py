@@ -87,6 +87,8 @@ def create_app(config=None, *, clock=None) -> Flask:
     app.extensions["mall.redis"] = client
     app.extensions["mall.locks"] = locks_for(client)
     app.extensions["mall.admission"] = RedisAdmission(client) if client is not None else NoAdmission()
+    from .catalog import cache as catalog_cache
+    catalog_cache.init_app(app, client)  # without Redis: no cache (nothing to tell other workers an edit)
 
     from . import models  # noqa: F401  (every table registered before create_all/migrate)
     # Each domain's invariant checks join `mall audit`'s registry (mall/audit.py) on import.

@@ -66,6 +66,9 @@ class Config:
     MALL_STATIC_MAX_AGE = int(os.environ.get("MALL_STATIC_MAX_AGE", "3600"))
     # Dynamic responses smaller than this go uncompressed (mall/compression.py).
     MALL_COMPRESS_MIN_BYTES = int(os.environ.get("MALL_COMPRESS_MIN_BYTES", "1024"))
+    # Checkout's item, plans and tier prices may come from a per-worker copy this many seconds
+    # old at most (a Redis version drops it at once on any edit; mall/catalog/cache.py). 0: off.
+    MALL_CATALOG_CACHE_SECONDS = float(os.environ.get("MALL_CATALOG_CACHE_SECONDS", "5"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # uploads: a 5 MB image plus the form around it
     # The largest CSV import read (whole, never cut); a larger file is refused with a message.
     MALL_CSV_MAX_BYTES = int(os.environ.get("MALL_CSV_MAX_BYTES", str(5 * 1024 * 1024)))

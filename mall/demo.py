@@ -229,7 +229,7 @@ def _item(sku, category, name, name_zh, points, min_tier, tier_prices, stock, *,
         return item
     item = Item(sku=sku, name=name, name_zh=name_zh, category=categories[category],
                 description=f"{name}. A member favourite, redeemable with points at any store.",
-                description_zh=f"{name_zh}。会员热门好礼，可在任意门店用积分兑换。",
+                description_zh=f"{name_zh}。会员热门奖品，可在任意门店用积分兑换。",
                 image=DEMO_ART.format(sku=sku.lower()), points_price=points,
                 min_tier=tiers[min_tier] if min_tier else None, published=True, created_at=now,
                 kind=KINDS.get(sku, "goods"))
@@ -276,7 +276,7 @@ def _redeem(user: User, chosen: list[Item], points: int | None, days_ago: int, a
     by_category: dict[str, int] = {}
     for item, price in zip(chosen, prices):
         by_category[item.category.slug] = by_category.get(item.category.slug, 0) + price
-    detail = {"item": ", ".join(i.name for i in chosen)}
+    detail = {"item": ", ".join(i.name for i in chosen), "item_zh": ", ".join(i.name_zh or i.name for i in chosen)}
     if len(by_category) == 1:
         detail["category"] = next(iter(by_category))
     entry = spend_points(user.id, sum(prices), reason="redeem", source="demo",

@@ -8,6 +8,8 @@ from functools import lru_cache
 from babel import support
 from flask_babel import get_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
+from markupsafe import escape
 from wtforms import fields as _fields
 from wtforms.i18n import messages_path
 
@@ -19,10 +21,53 @@ def _wtforms_translations(locale: str):
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
+class _Translations:
+    """WTForms' messages in the reader's language, looked up when a message is needed: a
+    form that validates (a checkout) never works out the locale for them."""
+
+    def gettext(self, string):
+        return _wtforms_translations(str(get_locale())).gettext(string)
+
+    def ngettext(self, singular, plural, n):
+        return _wtforms_translations(str(get_locale())).ngettext(singular, plural, n)
+
+
+_TRANSLATIONS = _Translations()
+
+
+class _Token:
+    """A form's CSRF token, signed when the form is rendered. A submitted form is checked by
+    CSRFProtect before the view runs; signing a token it will never show cost each POST an
+    HMAC (the checkout's success answer is a redirect)."""
+    __slots__ = ("_make",)
+
+    def __init__(self, make):
+        self._make = make
+
+    def __str__(self):
+        return self._make()
+
+    def __html__(self):
+        return str(escape(self._make()))
+
+    def __eq__(self, other):
+        return str(self) == other
+
+    __hash__ = None
+
+
+class _LazyCSRF(_FlaskFormCSRF):
+    def generate_csrf_token(self, csrf_token_field):
+        make = super().generate_csrf_token
+        return _Token(lambda: make(csrf_token_field))  # generate_csrf keeps one per request (g)
+
+
 class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
+        csrf_class = _LazyCSRF
+
         def get_translations(self, form):
-            return _wtforms_translations(str(get_locale()))
+            return _TRANSLATIONS
 
 
 # --- numbers and dates: one format, checked at the edge ------------------------------------

@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import AccountExists, AccountFrozen, BadCredentials, DomainError, NotFound
@@ -167,10 +167,22 @@ def user_for_session(alternative_id: str) -> User | None:
     user_id, _, version = (alternative_id or "").partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
+    user = _session_user(int(user_id))
     if user is None or user.is_frozen or user.session_version != int(version):
         return None
     return user
+
+
+# Every request of a logged-in member reads their row: a statement built once (bound
+# parameter) instead of Session.get's per call, which cost more CPU than running it.
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
+
+
+def _session_user(user_id: int) -> User | None:
+    session = db.session()
+    if inspect(User).identity_key_from_primary_key((user_id,)) in session.identity_map:
+        return session.get(User, user_id)  # already loaded in this session: no statement, as before
+    return session.execute(_USER_BY_ID, {"user_id": user_id}).scalar_one_or_none()
 
 
 def set_locale(user_id: int, locale: str) -> None:

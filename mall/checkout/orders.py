@@ -29,6 +29,7 @@ from ..points.categories import record_category_shares
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit
+from . import fast_path
 from .coupons import apply_coupon, spend_on_order
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
 from .order_rows import write_in_one_statement
@@ -148,25 +149,41 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
                 return twin
             raise OutOfStock([admitted.refused])
         # The member's account row serialises their checkouts (per-member limits and the
-        # balance are checked race-free), and a twin submit waits here for this one.
-        account = lock_account(member_id, now, open_missing=False)
+        # balance are checked race-free), and a twin submit waits here for this one. The
+        # fast path (PostgreSQL, the common one-line checkout) locks it with the member's
+        # live lots in one raw statement and builds no ORM account.
+        account = locked = None
+        if fast_path.may_apply(requests, coupon=coupon, book=book):
+            locked = fast_path.lock(member_id)
+            spendable = locked.spendable if locked is not None else None
+        else:
+            account = lock_account(member_id, now, open_missing=False)
+            spendable = spendable_of(account) if account is not None else None
         try:
             # The locked row's balance: lots past their expiry still count in it until the
             # spend expires them, and then refuses (InsufficientPoints) inside the savepoint.
-            totals = price(member_id, requests, now, points_per_unit=points_per_unit,
-                           balance=spendable_of(account) if account is not None else None)
+            totals = price(member_id, requests, now, points_per_unit=points_per_unit, balance=spendable)
             if coupon:
                 totals = apply_coupon(member_id, totals, coupon, now)
             if totals.points > totals.balance:
                 raise InsufficientPoints(needed=totals.points, available=totals.balance)
             check_kinds(totals, slot_chosen=book is not None)
+            takes = fast_path.takes_for(totals, locked, now) if locked is not None else None
+            if takes is not None:
+                def write():
+                    return _write_order_fast(member_id, totals, takes, wants, key=key, now=now,
+                                             hold_minutes=hold_minutes, card_payments=card_payments, screen=screen)
+            else:
+                if locked is not None:  # the ORM path spends through the row object (already locked)
+                    account = lock_account(member_id, now, open_missing=False)
+
+                def write():
+                    return _write_order(member_id, account, totals, wants, key=key, now=now, hold_minutes=hold_minutes,
+                                        card_payments=card_payments, screen=screen, book=book)
             # A replay (a twin that committed while this one waited for the row, or a submit
             # repeated later) fails the order's insert: its order is the answer, and the units
             # this one was admitted for go back, as the earlier order holds the stock.
-            order, created = insert_once(lambda: _write_order(member_id, account, totals, wants, key=key, now=now,
-                                                              hold_minutes=hold_minutes, card_payments=card_payments,
-                                                              screen=screen, book=book),
-                                         lambda: find_by_key(member_id, key))
+            order, created = insert_once(write, lambda: find_by_key(member_id, key))
         except DomainError:
             # The earlier order spent the points (or the coupon, or the slot) this replay now
             # fails on.
@@ -266,6 +283,36 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
     # that row lock until commit, so nothing may come after it.
     reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now,
                       sell=cash == 0 and not in_review)
+    return order
+
+
+def _write_order_fast(member_id, totals, takes, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
+    """_write_order for the fast path's checkouts (checkout/fast_path.py): the same rows and
+    the same order of steps (limits, order + spend, screening, events told, stock last), the
+    order, its line, its events and the spend written by one statement."""
+    check_limits(member_id, totals)
+    cash = totals.cash_minor
+    paid = cash == 0
+    status, paid_event = paid_step(_order_kind(totals))
+    # The events are written with the order; screening, which runs after it, may turn the
+    # paid one into "held_for_review" (below), as it would have been recorded on the ORM path.
+    events = [("placed", "member", member_id, "")] + ([(paid_event, "system", None, "paid in points")] if paid else [])
+    order, event_ids = fast_path.write(
+        member_id, totals, takes, number=new_number(now), key=key, now=now,
+        status=(status if paid else S.AWAITING_PAYMENT).value,
+        reserved_until=None if paid else now + timedelta(minutes=hold_minutes),
+        payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"), events=events)
+    told = [event[0] for event in events]
+    if screen and screen(order, now):
+        order.status, order.reserved_until = S.IN_REVIEW.value, None  # flushed before the stock UPDATE
+        if not fast_path.held_for_review(event_ids):
+            db.session.add(OrderEvent(order_id=order.id, kind="held_for_review", actor="system", note="",
+                                      created_at=now))
+        told, paid = ["placed", "held_for_review"], False
+    for kind in told:  # the receivers (notifications, wallet, rights) hear what record() tells
+        order_changed.send("checkout", order=order, kind=kind, now=now)
+    # Stock last (see _write_order): hold() flushes whatever the receivers added first.
+    reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now, sell=paid)
     return order
 
 

@@ -6,13 +6,14 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from ..catalog.cache import catalog_cache, watch
 from ..catalog.models import Item, PricePlan
 from ..catalog.services import item_card, sells_now, tier_price
 from ..errors import DomainError, ItemLocked, NotFound
 from ..extensions import db
 from ..points.statement import spendable
 from ..points.tiers import TierStatus, tier_status
-from ..wallet.models import CouponSpec  # noqa: F401  (it maps Item.coupon_spec, loaded below)
+from ..wallet.models import CouponSpec  # it maps Item.coupon_spec, loaded below
 from .pricing import CASH_OFFSET, POINTS, Quote, max_offset_points, quote
 
 MAX_QUANTITY = 20
@@ -65,13 +66,37 @@ class Totals:
         return max(0, self.points - self.balance)
 
 
+_WITH_PLANS = (joinedload(Item.plans), joinedload(Item.category), joinedload(Item.tier_prices),
+               joinedload(Item.min_tier), joinedload(Item.coupon_spec))
+watch(CouponSpec)  # loaded with the item, so cached with it: its edits drop the copies too
+
+
+def _load_with_plans(item_id: int) -> Item | None:
+    return db.session.get(Item, item_id, options=_WITH_PLANS)
+
+
 def item_with_plans(item_id: int) -> Item | None:
     """The item with everything pricing needs (plans, category, tier prices, lowest tier) in
     one query (and the coupon it sells, if any: mall/wallet/models.py): the hot path of a flash sale. The view loads it; pricing then finds it in the
-    session without another query."""
-    return db.session.get(Item, item_id, options=[joinedload(Item.plans), joinedload(Item.category),
-                                                  joinedload(Item.tier_prices), joinedload(Item.min_tier),
-                                                  joinedload(Item.coupon_spec)])
+    session without another query. With Redis, the graph comes from a copy a few seconds old
+    at most, dropped on any catalogue edit (mall/catalog/cache.py): no query at all."""
+    cache = catalog_cache()
+    if cache is None:
+        return _load_with_plans(item_id)
+    return cache.get(Item, item_id, lambda: _load_with_plans(item_id))
+
+
+_PRICING_NEEDS = ("plans", "category", "tier_prices", "min_tier", "coupon_spec")
+
+
+def _priced_item(item_id: int) -> Item | None:
+    """The item as item_with_plans loaded it (the view did, moments ago), straight from the
+    session: `session.get` with its five loader options costs about as much CPU as a small
+    query even when the item is there (issue 15). Loaded when it is not, or lacks a part."""
+    item = db.session.identity_map.get((Item, (item_id,), None))
+    if item is not None and all(name in item.__dict__ for name in _PRICING_NEEDS):
+        return item
+    return item_with_plans(item_id)
 
 
 def plans_for(item_id: int) -> list[PricePlan]:
@@ -84,14 +109,14 @@ UNTIERED = TierStatus(tier=None, next_tier=None, qualifying_minor=0)
 
 
 def _priced_by_tier(item_id: int) -> bool:
-    item = item_with_plans(item_id)  # in the session already: the view loaded it
+    item = _priced_item(item_id)  # in the session already: the view loaded it
     return item is None or item.min_tier_id is not None or bool(item.tier_prices)
 
 
 def price_line(request: LineRequest, status: TierStatus, *, points_per_unit: int, now: datetime | None = None) -> PricedLine:
     if not isinstance(request.quantity, int) or not 1 <= request.quantity <= MAX_QUANTITY:
         raise InvalidQuantity()
-    item = item_with_plans(request.item_id)
+    item = _priced_item(request.item_id)
     plan = next((p for p in item.plans if p.id == request.plan_id), None) if item is not None else None
     if item is None or not sells_now(item, now) or plan is None or not plan.active:
         raise NotFound()

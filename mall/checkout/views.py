@@ -21,10 +21,12 @@ from . import cart, orders, payments
 from .coupons import apply_coupon
 from .forms import CheckoutForm, ConfirmForm, PlanForm, QuantityForm
 from .gateway import gateway_for
+from .notes import order_note
 from .quotes import LineRequest, item_with_plans, plan_options, price, quote_or_none
 
 bp = Blueprint("checkout", __name__)
 MEMBER = Role.MEMBER
+bp.add_app_template_global(order_note)
 
 
 @bp.app_template_global()

@@ -98,7 +98,7 @@ class ItemForm(Form):
     def __init__(self, *args, categories=(), tiers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = [(c.id, localized(c, "name")) for c in categories]
-        self.min_tier_id.choices = [(0, _l("Every member"))] + [(t.id, t.name) for t in tiers]
+        self.min_tier_id.choices = [(0, _l("Every member"))] + [(t.id, localized(t, "name")) for t in tiers]
         self.tier_fields = [(t, self[f"tier_price_{t.id}"]) for t in tiers]
 
     def validate_available_until(self, field):
@@ -108,7 +108,7 @@ class ItemForm(Form):
 
 def item_form(tiers, categories, *args, **kwargs) -> ItemForm:
     """An ItemForm with one optional price field per tier."""
-    attrs = {f"tier_price_{t.id}": IntegerField(_l("%(tier)s price", tier=t.name), validators=[
+    attrs = {f"tier_price_{t.id}": IntegerField(_l("%(tier)s price", tier=localized(t, "name")), validators=[
         Optional(), NumberRange(min=1, message=_l("A tier price must be a whole number above zero."))])
         for t in tiers}
     cls = type("TieredItemForm", (ItemForm,), attrs)

@@ -102,9 +102,9 @@ class PreviewForm(Form):
 
 def choose(form, tiers, categories, stores) -> None:
     blank = [("", _l("(any)"))]
-    form.tier_code.choices = ([] if isinstance(form, PreviewForm) else blank) + [(t.code, t.name) for t in tiers]
+    form.tier_code.choices = ([] if isinstance(form, PreviewForm) else blank) + [(t.code, localized(t, "name")) for t in tiers]
     form.category_slug.choices = blank + [(c.slug, localized(c, "name")) for c in categories]
-    form.store_id.choices = [(0, _l("(all stores)"))] + [(s.id, f"{s.code} {s.name}") for s in stores]
+    form.store_id.choices = [(0, _l("(all stores)"))] + [(s.id, f"{s.code} {localized(s, 'name')}") for s in stores]
 
 
 class ProfileForm(Form):

@@ -154,5 +154,3 @@ def rule_choices() -> tuple[list, list, list]:
     return all_tiers(), categories(), list(db.session.scalars(select(Store).order_by(Store.code)))
 
 
-def store_names() -> dict[int, str]:
-    return {s.id: f"{s.code} {s.name}" for s in rule_choices()[2]}

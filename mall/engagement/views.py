@@ -265,7 +265,7 @@ def _console(form, status=200, rule_key=None, history=()):
     result = preview(pform, local_to_utc) if request.args else None
     return render("engagement/rules.html", status=status, rules=rulebook.current_rules(), form=form,
                   rule_key=rule_key, history=history, kinds=KIND_LABELS, weekdays=dict(WEEKDAYS),
-                  stores=rulebook.store_names(), pform=pform, result=result, segments=SEGMENT_LABELS)
+                  pform=pform, result=result, segments=SEGMENT_LABELS)
 
 
 @bp.route("/console/earning-rules", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from ..accounts.auditlog import audit
 from ..budgets.models import WhenExhausted
-from ..budgets.services import set_programme_budget
+from ..budgets.services import default_budget_name, set_programme_budget
 from ..catalog.models import Item
 from ..engagement.segments import SEGMENTS
 from ..errors import DomainError, NotFound
@@ -116,7 +116,8 @@ def create_game(data: GameData, *, actor_id: int, now: datetime) -> Game:
                 seed_hex=seed, commitment=draws.commitment(seed), created_by=actor_id, created_at=now)
     db.session.add(game)
     db.session.flush()
-    budget = set_programme_budget("game", str(game.id), f"Game: {game.name}"[:80], data.budget_points,
+    # The default name: HQ's pages name a game's budget by the game, in the reader's language.
+    budget = set_programme_budget("game", str(game.id), default_budget_name("game", str(game.id)), data.budget_points,
                                   WhenExhausted.REFUSE.value, actor_id=actor_id, now=now)
     game.programme_budget_id = budget.id
     audit(actor_id, "game_created", "game", game.id, "", now, name=game.name, kind=game.kind)

@@ -12,6 +12,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..points.tiers import all_tiers
 from ..settings import current as current_settings
+from ..templating import localized
 from ..wallet.issue import active_specs
 from ..web import int_arg, local_to_utc, redirect_to, refuse, render, roles_required
 from . import management, play as playing, reports
@@ -85,7 +86,7 @@ def plays():
 
 def _game_form():
     form = GameForm()
-    form.tiers.choices = [(t.code, t.name) for t in all_tiers()]
+    form.tiers.choices = [(t.code, localized(t, "name")) for t in all_tiers()]
     return form
 
 

@@ -28,7 +28,8 @@ Definitions (the dashboard's "how these are computed" note says the same):
   kitchen, an order of items from two categories) counts in each by its category shares
   (ledger_entry_categories); otherwise the category it names (detail.category), or for a
   refund of points the category of the spend it reverses; else none. Facts and the filter
-  keep the category's slug; charts, tables and CSV show its name (category_names.py).
+  keep the category's slug; charts, tables and CSV show its name (names.py), as they
+  name stores, rules and reasons and programme budgets in the reader's language.
 - cost by budget: the discretionary points charged to each budget (a store's or a programme
   budget), issued or approved over budget, from the grants (base points for spend are the
   programme's cost of sales and are charged to no budget).
@@ -48,7 +49,7 @@ from ..budgets.services import month_of
 from ..points.models import EntryCategoryShare, LedgerEntry, PointsAccount
 from ..replica import analytics_engine, analytics_session as reads
 from ..settings import current as current_settings
-from .category_names import CategoryNames, category_names, name_selects
+from .names import Names, hq_names, name_selects
 from .models import HqAlert, LedgerDaily, RollupState
 
 PERIODS = {"30d": 30, "90d": 90, "365d": 365, "all": None}
@@ -252,6 +253,7 @@ class Dashboard:
     budgets: list = field(default_factory=list)
     alerts: list = field(default_factory=list)
     wallet: object = None  # coupons and red packets (wallet_costs.WalletCosts), set by the view
+    names: Names = field(default_factory=Names)  # what the page names (stores, budgets) in the reader's language
     taken_back: int = 0    # points taken back from refunded purchases (adjust entries), positive
 
     @property
@@ -343,10 +345,10 @@ def trend_chart(f: Filters, rows, labels) -> tuple[Chart, dict]:
     return chart, totals
 
 
-def dashboard(f: Filters, now: datetime, labels: dict, names: CategoryNames | None = None) -> Dashboard:
+def dashboard(f: Filters, now: datetime, labels: dict, names: Names | None = None) -> Dashboard:
     """Every figure and chart of the dashboard for the filters, in a handful of queries.
-    `names` names the categories (filter_choices' names; else read here, in English)."""
-    names = names if names is not None else category_names(chinese=False)
+    `names` names categories, stores, rules and budgets (filter_choices' names; else read here, in English)."""
+    names = names if names is not None else hq_names(chinese=False)
     roll_up(now)
     sums = _sums(_facts(f))
     trend, totals = trend_chart(f, sums.by_day_kind, labels)
@@ -355,17 +357,17 @@ def dashboard(f: Filters, now: datetime, labels: dict, names: CategoryNames | No
     store_rows, region_totals = [], {}
     for store_id, points in sums.by_store:
         store = stores.get(store_id)
-        name = store.name if store else labels["online"]
+        name = names.store(store) if store else labels["online"]
         store_rows.append([name, int(points), point_value_minor(int(points))])
         region = (store.region or labels["no_region"]) if store else labels["online"]
         region_totals[region] = region_totals.get(region, 0) + int(points)
     region_rows = [[r, p, point_value_minor(p)] for r, p in sorted(region_totals.items(), key=lambda kv: -kv[1])]
     category_rows = [[names(c) if c else labels["no_category"], int(p), point_value_minor(int(p))]
                      for c, p in sums.by_category]
-    rule_rows = [[r, int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
+    rule_rows = [[names.rule(r), int(p), point_value_minor(int(p))] for r, p in sums.by_rule]
     base = base_points(f)
     budget_rows = [[labels["base_points"], base, point_value_minor(base)]] + \
-        [[name, p, point_value_minor(p)] for name, p in cost_by_budget(f, stores)]
+        [[name, p, point_value_minor(p)] for name, p in cost_by_budget(f, stores, names)]
     cols = [labels["points"], labels["cost"]]
     charts = {
         "trend": trend,
@@ -383,11 +385,11 @@ def dashboard(f: Filters, now: datetime, labels: dict, names: CategoryNames | No
     return Dashboard(filters=f, issued=issued, redeemed=-totals["spend"] - totals["refund"],
                      expired=-totals["expire"], taken_back=-totals["adjust"], outstanding=outstanding,
                      liability_minor=point_value_minor(outstanding), cost_minor=point_value_minor(issued),
-                     charts=charts, budgets=budget_status(now) + programme_budget_status(now),
-                     alerts=recent_alerts())
+                     charts=charts, budgets=budget_status(now, names) + programme_budget_status(now, names),
+                     alerts=recent_alerts(), names=names)
 
 
-def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
+def cost_by_budget(f: Filters, stores: dict, names: Names) -> list[tuple[str, int]]:
     """Discretionary points charged per budget over the filters' days (issued, or approved
     over the budget; less what refunds gave back), biggest first. The grants table is small: read live."""
     where = [DiscretionaryGrant.status.in_(("issued", "approved", "reversed")),
@@ -402,8 +404,8 @@ def cost_by_budget(f: Filters, stores: dict) -> list[tuple[str, int]]:
         select(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id,
                func.sum(DiscretionaryGrant.points - DiscretionaryGrant.reversed_points))
         .where(*where).group_by(DiscretionaryGrant.store_id, DiscretionaryGrant.programme_budget_id)).all()
-    programme = {b.id: b.name for b in reads().scalars(select(ProgrammeBudget))}
-    named = [(stores[s].name if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]
+    programme = {b.id: names.budget(b) for b in reads().scalars(select(ProgrammeBudget))}
+    named = [(names.store(stores[s]) if s in stores else programme.get(p, "-"), int(points)) for s, p, points in rows]
     return sorted(named, key=lambda row: -row[1])
 
 
@@ -437,14 +439,14 @@ def base_points(f: Filters) -> int:
 
 def filter_choices(*, chinese: bool = False) -> dict:
     """The filters' choices: stores, regions, and the categories the facts name, as (slug, name)
-    by name. Also every category's name ("names", for the charts): read with the facts'
-    categories in one query, so naming the categories costs the dashboard no query."""
+    by name. Also every name the dashboard shows ("names": categories, rules, games; names.py):
+    read with the facts' categories in one query, so naming costs the dashboard no query."""
     stores = reads().scalars(select(Store).order_by(Store.name)).all()
     regions = sorted({s.region for s in stores if s.region})
     blank = cast(null(), String)
     in_facts = select(literal(IN_FACTS), LedgerDaily.category, blank, blank).distinct()
     rows = reads().execute(union_all(*name_selects(), in_facts)).all()
-    names = CategoryNames.from_rows(rows, chinese)
+    names = Names.from_rows(rows, chinese)
     categories = sorted(((slug, names(slug)) for source, slug, _n, _z in rows if source == IN_FACTS and slug),
                         key=lambda choice: (choice[1].casefold(), choice[0]))
     return {"stores": stores, "regions": regions, "categories": categories, "names": names}
@@ -457,10 +459,11 @@ class BudgetLine:
     used: int
     limit: int
     over: int
+    names: Names = field(default_factory=Names)  # in the reader's language (English by default)
 
     @property
     def name(self) -> str:
-        return self.store.name if self.store is not None else self.budget.name
+        return self.names.store(self.store) if self.store is not None else self.names.budget(self.budget)
 
     @property
     def pct(self) -> int:
@@ -471,7 +474,7 @@ class BudgetLine:
         return "exhausted" if self.used >= self.limit else ("warning" if self.pct >= 80 else "ok")
 
 
-def budget_status(now: datetime) -> list[BudgetLine]:
+def budget_status(now: datetime, names: Names | None = None) -> list[BudgetLine]:
     """Every store budget with this month's usage, fullest first."""
     month = month_of(now)
     usage = aliased(BudgetMonth)
@@ -481,11 +484,12 @@ def budget_status(now: datetime) -> list[BudgetLine]:
         .outerjoin(usage, (usage.store_id == Store.id) & (usage.month == month))).all()
     lines = [BudgetLine(store, budget, usage_row.used_points if usage_row else 0,
                         usage_row.limit_points if usage_row else budget.monthly_points,
-                        usage_row.over_points if usage_row else 0) for store, budget, usage_row in rows]
+                        usage_row.over_points if usage_row else 0, names or Names())
+             for store, budget, usage_row in rows]
     return sorted(lines, key=lambda line: (-line.pct, line.store.name))
 
 
-def programme_budget_status(now: datetime) -> list[BudgetLine]:
+def programme_budget_status(now: datetime, names: Names | None = None) -> list[BudgetLine]:
     """Every programme budget (per campaign or task kind) with this month's usage, fullest first."""
     month = month_of(now)
     usage = aliased(BudgetMonth)
@@ -494,7 +498,8 @@ def programme_budget_status(now: datetime) -> list[BudgetLine]:
         .outerjoin(usage, (usage.programme_budget_id == ProgrammeBudget.id) & (usage.month == month))).all()
     lines = [BudgetLine(None, budget, usage_row.used_points if usage_row else 0,
                         usage_row.limit_points if usage_row else budget.monthly_points,
-                        usage_row.over_points if usage_row else 0) for budget, usage_row in rows]
+                        usage_row.over_points if usage_row else 0, names or Names())
+             for budget, usage_row in rows]
     return sorted(lines, key=lambda line: (-line.pct, line.name))
 
 

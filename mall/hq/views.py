@@ -25,6 +25,7 @@ from ..unit_of_work import after_commit
 from ..web import int_arg, no_store, redirect_to, refuse, render, roles_required
 from . import analytics, segments
 from .alerts import send_due_alerts
+from .names import CAMPAIGN_LABELS, TASK_LABELS, Names, hq_names
 from .wallet_costs import wallet_costs
 from ..engagement.rulebook import current_rules
 from .forms import (BudgetForm, DashboardFilterForm, DecisionForm, FreezeForm, GrantForm, MemberSearchForm,
@@ -69,11 +70,16 @@ def _board(filters, names):
     return board
 
 
+def _chinese() -> bool:
+    return str(get_locale()).startswith("zh")
+
+
 def _filters():
-    """The filter form, the filters, and the categories' names (read with the form's choices)."""
+    """The filter form, the filters, and the names to show (read with the form's choices)."""
     form = DashboardFilterForm(request.args)
-    choices = analytics.filter_choices(chinese=str(get_locale()).startswith("zh"))
-    form.store.choices = [("", _("All stores"))] + [(s.id, s.name) for s in choices["stores"]]
+    choices = analytics.filter_choices(chinese=_chinese())
+    names = choices["names"]
+    form.store.choices = [("", _("All stores"))] + [(s.id, names.store(s)) for s in choices["stores"]]
     form.region.choices = [("", _("All regions"))] + [(r, r) for r in choices["regions"]]
     # The value stays the slug (stable links); the option shows the name.
     form.category.choices = [("", _("All categories"))] + choices["categories"] + [("-", _("No category"))]
@@ -118,14 +124,17 @@ def _store_choices(user) -> list:
         stores = all_stores()
     else:
         stores = staff_stores(user.id)
-    return [(s.id, s.name) for s in stores]
+    names = Names(chinese=_chinese())
+    return [(s.id, names.store(s)) for s in stores]
 
 
 def _programme_choices() -> list:
     """What a programme budget can be for: each earning rule (its uplift) and each task kind."""
-    tasks = [("task:checkin", _("Task: daily check-in")), ("task:profile", _("Task: profile")),
-             ("task:referral", _("Task: referral")), ("campaign:red-packets", _("Red-packet campaigns"))]
-    return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=r.name)) for r in current_rules()]
+    names = Names(chinese=_chinese())
+    tasks = [(f"task:{kind}", str(label)) for kind, label in TASK_LABELS.items()] + \
+        [("campaign:red-packets", str(CAMPAIGN_LABELS["red-packets"]))]
+    return tasks + [(f"campaign:{r.rule_key}", _("Rule: %(name)s", name=names.pick(r.name, r.name_zh)))
+                    for r in current_rules()]
 
 
 @bp.route("/budgets/programme", methods=["GET", "POST"])
@@ -136,9 +145,9 @@ def programme_budget():
     form.target.choices = _programme_choices()
     if form.validate_on_submit():
         scope, _sep, target = form.target.data.partition(":")
-        names = dict(form.target.choices)
         try:
-            budgets.set_programme_budget(scope, target, str(names.get(form.target.data, target)),
+            # The default name, not the option's text: pages name it in their reader's language.
+            budgets.set_programme_budget(scope, target, budgets.default_budget_name(scope, target),
                                          form.monthly_points.data, form.when_exhausted.data,
                                          actor_id=current_user.id, now=now())
         except DomainError as error:
@@ -147,8 +156,9 @@ def programme_budget():
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
     status = 422 if form.errors or form.form_errors else 200
-    return render("hq/programme_budget.html", form=form, programme_lines=analytics.programme_budget_status(now()),
-                  status=status)
+    names = hq_names(chinese=_chinese())
+    return render("hq/programme_budget.html", form=form,
+                  programme_lines=analytics.programme_budget_status(now(), names), status=status)
 
 
 @bp.route("/budgets", methods=["GET", "POST"])
@@ -166,8 +176,9 @@ def budgets_page():
             flash(_("Budget saved."), "success")
             return redirect_to(url_for("hq.budgets_page"))
     status = 422 if form.errors or form.form_errors else 200
-    return render("hq/budgets.html", form=form, lines=analytics.budget_status(now()),
-                  programme_lines=analytics.programme_budget_status(now()), status=status)
+    names = hq_names(chinese=_chinese())
+    return render("hq/budgets.html", form=form, lines=analytics.budget_status(now(), names),
+                  programme_lines=analytics.programme_budget_status(now(), names), status=status)
 
 
 @bp.route("/grants", methods=["GET", "POST"])
@@ -199,7 +210,7 @@ def grants():
                 flash(_("%(points)s points granted.", points=format_points(form.points.data)), "success")
             return redirect_to(url_for("hq.grants"))
     held, page, pages = budgets.held_grants(int_arg("page")) if current_user.role == Role.HQ.value else ([], 1, 1)
-    lines = [line for line in analytics.budget_status(now())
+    lines = [line for line in analytics.budget_status(now(), Names(chinese=_chinese()))
              if line.store.id in {sid for sid, _name in form.store_id.choices}]
     status = 422 if form.errors or form.form_errors else 200
     return render("hq/grants.html", form=form, held=held, page=page, pages=pages, lines=lines,
@@ -335,7 +346,7 @@ def audit_log():
 @roles_required(Role.HQ)
 def segments_page():
     return render("hq/segments.html", counts=segments.segment_counts(), computed_at=segments.segments_computed_at(),
-                  roi=segments.roi_table())
+                  roi=segments.roi_table(), rule_names=hq_names(chinese=_chinese()))
 
 
 @bp.route("/segments/<segment>")

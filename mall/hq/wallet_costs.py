@@ -14,14 +14,15 @@ Figures over the dashboard's filters (period, store, region, category), in minor
 Store: where an item was spent, else the store it is limited to (a store campaign's red
 packets), else "HQ and online". Category: the first of a coupon's eligible categories (a red
 packet, or a coupon for every category: none), grouped by its slug and shown by its name in the
-reader's language (category_names.py); the category filter takes the slug, as the points
+reader's language (names.py); the category filter takes the slug, as the points
 figures do, so "fresh" narrows points and coupons alike. Campaign: a red packet's campaign, a coupon's
-name. The wallet table is read live (indexed by state and expiry); each chart is one GROUP BY.
+name, grouped by the English name and shown by its Chinese one (name_zh) to a zh reader (read
+in the same GROUP BY; stores are named from the rows read for them, as the points side does). The wallet table is read live (indexed by state and expiry); each chart is one GROUP BY.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, or_, select, union_all
 
 from ..catalog.models import Category
 from ..extensions import db
@@ -29,7 +30,7 @@ from ..instore.models import Store
 from ..redpackets.models import RedPacketCampaign, RedPacketClaim
 from ..wallet.models import WalletItem, coupon_spec_categories
 from .analytics import Chart, Filters, _as_date, _bucket, business_tz, day_start_utc
-from .category_names import CategoryNames, category_names
+from .names import Names, hq_names
 
 EVENTS = ("issued", "used", "expired")
 ONLINE = 0
@@ -80,10 +81,20 @@ def _category():
     return func.coalesce(first, "")
 
 
+def _campaign_of(column):
+    return select(column).join(RedPacketClaim, RedPacketClaim.campaign_id == RedPacketCampaign.id) \
+        .where(RedPacketClaim.wallet_item_id == WalletItem.id).scalar_subquery()
+
+
 def _campaign():
-    return func.coalesce(
-        select(RedPacketCampaign.name).join(RedPacketClaim, RedPacketClaim.campaign_id == RedPacketCampaign.id)
-        .where(RedPacketClaim.wallet_item_id == WalletItem.id).scalar_subquery(), WalletItem.name)
+    return func.coalesce(_campaign_of(RedPacketCampaign.name), WalletItem.name)
+
+
+def _campaign_zh():
+    # The Chinese name of the same thing _campaign() names: a claimed red packet's campaign
+    # (never the packet's own generic "红包"), else the item's.
+    claimed = select(RedPacketClaim.id).where(RedPacketClaim.wallet_item_id == WalletItem.id).exists()
+    return case((claimed, _campaign_of(RedPacketCampaign.name_zh)), else_=WalletItem.name_zh)
 
 
 def _facts(f: Filters, now: datetime):
@@ -101,7 +112,8 @@ def _facts(f: Filters, now: datetime):
              [or_(WalletItem.state == "expired", (WalletItem.state == "available") & (expired_at <= now))])):
         q = select(literal(event).label("event"), _day(at).label("day"), WalletItem.kind.label("kind"),
                    store.label("store_id"), category.label("category"),
-                   _campaign().label("campaign"), value.label("value")).where(at < end, *where)
+                   _campaign().label("campaign"), _campaign_zh().label("campaign_zh"),
+                   value.label("value")).where(at < end, *where)
         if start is not None:
             q = q.where(at >= start)
         if f.store_id is not None:
@@ -123,9 +135,9 @@ def _pivot(rows, labels_of) -> list:
     return sorted(([k, v["issued"], v["used"], v["expired"]] for k, v in table.items()), key=lambda r: -r[1])
 
 
-def wallet_costs(f: Filters, now: datetime, labels: dict, names: CategoryNames | None = None) -> WalletCosts:
-    """`names` names the categories (the dashboard's; else read here, in English)."""
-    names = names if names is not None else category_names(chinese=False)
+def wallet_costs(f: Filters, now: datetime, labels: dict, names: Names | None = None) -> WalletCosts:
+    """`names` names categories and stores (the dashboard's; else read here, in English)."""
+    names = names if names is not None else hq_names(chinese=False)
     facts = _facts(f, now)
     c = facts.c
 
@@ -142,7 +154,7 @@ def wallet_costs(f: Filters, now: datetime, labels: dict, names: CategoryNames |
         bucket = _bucket(_as_date(day), f.grain)
         trend.setdefault(bucket, {e: 0 for e in EVENTS})[event] += int(value or 0)
     trend_rows = [[d.isoformat(), v["issued"], v["used"], v["expired"]] for d, v in sorted(trend.items())]
-    store_rows = _pivot(by(c.store_id), lambda s: stores[s].name if s in stores else labels["online"])
+    store_rows = _pivot(by(c.store_id), lambda s: names.store(stores[s]) if s in stores else labels["online"])
     region_rows = _pivot(by(c.store_id), lambda s: (stores[s].region or labels["no_region"]) if s in stores
                          else labels["online"])
     kind_rows = _pivot(by(c.kind), lambda k: labels["red_packet"] if k == "red_packet" else labels["coupon"])
@@ -157,7 +169,7 @@ def wallet_costs(f: Filters, now: datetime, labels: dict, names: CategoryNames |
         "wallet_region": MoneyChart("wallet_region", labels["w_by_region"], [labels["region"], *cols], region_rows,
                                     money_columns=money),
         "wallet_campaign": MoneyChart("wallet_campaign", labels["w_by_campaign"], [labels["w_campaign"], *cols],
-                                      _pivot(by(c.campaign), str), money_columns=money),
+                                      _campaign_rows(c, names), money_columns=money),
         "wallet_category": MoneyChart("wallet_category", labels["w_by_category"], [labels["category"], *cols],
                                       _pivot(by(c.category), lambda k: names(k) if k else labels["no_category"]),
                                       money_columns=money),
@@ -170,6 +182,15 @@ def wallet_costs(f: Filters, now: datetime, labels: dict, names: CategoryNames |
     return WalletCosts(issued_minor=totals["issued"], used_minor=totals["used"], expired_minor=totals["expired"],
                        claimed_minor=claimed[0], claimed_count=claimed[1], outstanding_minor=int(outstanding[0]),
                        outstanding_count=int(outstanding[1]), unclaimed_budget_minor=int(unclaimed), charts=charts)
+
+
+def _campaign_rows(c, names: Names) -> list:
+    """Campaign rows, grouped by the English name (stable) and named in the reader's language."""
+    rows = db.session.execute(select(c.campaign, func.max(c.campaign_zh), c.event, func.sum(c.value))
+                              .group_by(c.campaign, c.event)).all()
+    zh = {name: name_zh for name, name_zh, _event, _value in rows if name_zh}
+    return _pivot([(name, event, value) for name, _zh, event, value in rows],
+                  lambda name: names.pick(str(name), zh.get(name)))
 
 
 def _claimed(f: Filters) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 """Why each statement line happened, in the reader's language."""
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 
 from ..templating import money, points
 
@@ -7,6 +7,24 @@ KIND_LABELS = {
     "earn": lambda: _("Earned"), "spend": lambda: _("Spent"), "expire": lambda: _("Expired"),
     "refund": lambda: _("Refunded"), "adjust": lambda: _("Adjusted"),
 }
+
+
+# Every reason the ledger writes (reason= in mall/), named in a few words: HQ's cost-by-rule
+# chart and its CSV name the reasons with these (a rule's own name is shown as the rule's).
+REASON_LABELS = {
+    "purchase": _l("Points for purchases"), "purchase_bonus": _l("Purchase bonuses approved by HQ"),
+    "purchase_refund": _l("Purchase refunds"), "clawback": _l("Points owed for refunded purchases"),
+    "checkin": _l("Daily check-in"), "profile": _l("Profile completed"), "referral": _l("Referrals"),
+    "welcome": _l("Welcome bonus"), "game_play": _l("Game plays"), "game_prize": _l("Game prizes"),
+    "redeem": _l("Redemptions"), "refund": _l("Order refunds"), "expired": _l("Expired points"),
+    "adjustment": _l("Adjustments by member services"), "appeal": _l("Appeal adjustments"),
+}
+
+
+def reason_label(reason: str) -> str:
+    """A ledger reason in the reader's language; a reason this table does not know, as itself."""
+    label = REASON_LABELS.get(reason)
+    return str(label) if label is not None else reason
 
 
 def kind_label(kind: str) -> str:

@@ -29,6 +29,7 @@ from ..events import pending_cancelled, points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
 from ..locks import app_locks
+from ..rawsql import execute
 from ..unit_of_work import note_write
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
@@ -516,3 +517,89 @@ def release_due_pending(now: datetime, *, batch: int = 500) -> int:
         select(PointLot.member_id).where(PointLot.pending_state == "pending", PointLot.pending_until <= now)
         .distinct().limit(batch)).all()
     return sum(release_member_pending(m, now) for m in members)
+
+
+# --- checkout's fast path on PostgreSQL (issue 15, mall/checkout/fast_path.py) -------------
+
+# The account row and then (a LATERAL join on it, so never before it: every writer of a
+# member's lots locks the account row first) the member's live lots, locked, in the order
+# they are spent. One round trip, on the raw connection (mall/rawsql.py).
+_LOCK_WITH_LOTS_SQL = """
+WITH acct AS (
+  SELECT member_id, balance, pending FROM points_accounts WHERE member_id = %(member_id)s FOR UPDATE)
+SELECT acct.balance, acct.pending, lot.id, lot.remaining, lot.expires_at
+FROM acct LEFT JOIN LATERAL (
+  SELECT id, remaining, expires_at FROM point_lots
+  WHERE member_id = acct.member_id AND remaining > 0 AND (pending_state IS NULL OR pending_state <> 'pending')
+  ORDER BY expires_at, id FOR UPDATE) AS lot ON true
+"""
+
+
+def lock_with_lots(member_id: int) -> tuple[int, list[tuple[int, int, datetime]]] | None:
+    """Lock the member's account row and their live lots (as lock_account and _live_lots
+    do). Returns (spendable points, [(lot id, remaining, expires_at)] soonest-expiring
+    first), or None without an account. No ORM object is built: an account the session
+    already holds is expired, since a spend on this path changes its row behind it."""
+    rows = execute(_LOCK_WITH_LOTS_SQL, {"member_id": member_id}).fetchall()
+    if not rows:
+        return None
+    forget_account(member_id)
+    balance, pending = rows[0][0], rows[0][1]
+    return balance - pending, [(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+
+
+def forget_account(member_id: int) -> None:
+    """Expire the member's account object if the session holds one: a raw write changed its
+    row behind the ORM's back (the next read loads it again)."""
+    stale = db.session.identity_map.get((PointsAccount, (member_id,), None))
+    if stale is not None:
+        db.session.expire(stale)
+
+
+def fifo_takes(lots, points: int, now: datetime) -> list[tuple[int, int]] | None:
+    """What each lot gives to a spend of `points`, soonest-expiring first, as _take_from_lots
+    takes it: [(lot id, points)]. None when the fast path must not spend: a lot is past its
+    expiry (spend_points expires it first) or the lots hold less than the balance says
+    (spend_points refuses that)."""
+    if any(expires_at <= now for _, _, expires_at in lots):
+        return None
+    taken, left = [], points
+    for lot_id, remaining, _ in lots:
+        take = min(remaining, left)
+        taken.append((lot_id, take))
+        left -= take
+        if left == 0:
+            return taken
+    return None
+
+
+# The spend of a new order's points, as data-modifying CTEs that follow a `new_order` CTE
+# (RETURNING id, number) in the same statement: the same rows as _SPEND_SQL writes (the
+# conditional balance UPDATE guards the spendable balance; without its row, no entry, no lot
+# change), keyed "order:<id>" and naming the order. The entry's detail is built here because
+# it carries the order's id. Parameters: member_id, points, now, lot_ids, takes, d_item,
+# d_item_zh, cash, plans (a JSON array), category.
+ORDER_SPEND_CTES = """
+acct AS (
+  UPDATE points_accounts SET balance = balance - %(points)s, updated_at = %(now)s
+  WHERE member_id = %(member_id)s AND balance - %(points)s - pending >= 0
+  RETURNING balance, pending),
+entry AS (
+  INSERT INTO ledger_entries (member_id, kind, points, balance_after, reason, reference, detail, source,
+                              idempotency_key, spend_minor, reverses_id, store_id, actor_id, created_at)
+  SELECT %(member_id)s, 'spend', -%(points)s, acct.balance, 'redeem', new_order.number,
+         json_build_object('item', CAST(%(d_item)s AS TEXT), 'item_zh', CAST(%(d_item_zh)s AS TEXT),
+                           'order_id', new_order.id, 'cash_minor', CAST(%(cash)s AS INTEGER),
+                           'plans', CAST(%(plans)s AS JSON), 'category', CAST(%(category)s AS TEXT)),
+         'order', 'order:' || new_order.id, 0, NULL, NULL, NULL, %(now)s
+  FROM acct, new_order
+  RETURNING id, balance_after),
+taken (lot_id, points) AS (
+  SELECT * FROM unnest(CAST(%(lot_ids)s AS INTEGER[]), CAST(%(takes)s AS INTEGER[]))),
+lots AS (
+  UPDATE point_lots SET remaining = point_lots.remaining - taken.points FROM taken
+  WHERE point_lots.id = taken.lot_id AND EXISTS (SELECT 1 FROM entry)),
+moves AS (
+  INSERT INTO lot_movements (entry_id, lot_id, points)
+  SELECT entry.id, taken.lot_id, -taken.points FROM entry, taken)
+"""

@@ -13,6 +13,7 @@ from ..clock import now
 from ..errors import DomainError, NotFound
 from ..instore.api_keys import all_stores
 from ..instore.codes import qr_svg
+from ..templating import localized
 from ..web import int_arg, local_to_utc, no_store, redirect_to, refuse, render, roles_required
 from . import campaigns as service
 from .claims import NotEligible, claim, refusal_for
@@ -91,8 +92,8 @@ def member_list():
 def _campaign_form() -> CampaignForm:
     form = CampaignForm()
     form.store_id.choices = [("", _("HQ (programme budget: red packets)"))] + \
-        [(s.id, s.name) for s in all_stores()]
-    form.tier_id.choices = [("", "—")] + [(t.id, t.name) for t in service.all_tiers_for_choice()]
+        [(s.id, localized(s, "name")) for s in all_stores()]
+    form.tier_id.choices = [("", "—")] + [(t.id, localized(t, "name")) for t in service.all_tiers_for_choice()]
     return form
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from ..accounts import services as accounts
 from ..accounts.auditlog import audit
@@ -34,6 +34,7 @@ from ..idempotency import insert_once
 from ..inventory import reservations
 from ..locks import count_in_window
 from ..pagination import paginate
+from ..rawsql import execute, flush_pending
 from ..settings import RiskLimits
 from ..settings import current as current_settings
 from ..unit_of_work import note_write
@@ -198,36 +199,37 @@ def _screen_with_orm(order: Order, now: datetime, *, ip: str | None, device: str
     return risk_reasons(order, now, ip=ip)
 
 
-# PostgreSQL (issue 15): the order's origin, the member's sightings touched, the address's
+# PostgreSQL (issue 15; a prepared SQL string, see mall/rawsql.py): the order's origin, the member's sightings touched, the address's
 # orders in 24 hours and the member's largest shared device/address, in one round trip. The
 # reads see the snapshot before the statement's own writes: the new origin is added to the
 # address count by hand, and a sighting not seen before (no row updated) is inserted after,
 # with the cluster read again, since a new sighting can join a cluster.
-_SCREEN_SQL = text("""
+_SCREEN_SQL = """
 WITH origin AS (
   INSERT INTO order_origins (order_id, member_id, ip, device, created_at)
-  VALUES (:order_id, :member_id, CAST(:ip AS VARCHAR), CAST(:device AS VARCHAR), :now)),
+  VALUES (%(order_id)s, %(member_id)s, CAST(%(ip)s AS VARCHAR), CAST(%(device)s AS VARCHAR), %(now)s)),
 seen AS (
-  UPDATE member_sightings SET last_seen = :now
-  WHERE member_id = :member_id AND ((kind = 'device' AND value = CAST(:device AS VARCHAR))
-                                    OR (kind = 'ip' AND value = CAST(:ip AS VARCHAR)))
+  UPDATE member_sightings SET last_seen = %(now)s
+  WHERE member_id = %(member_id)s AND ((kind = 'device' AND value = CAST(%(device)s AS VARCHAR))
+                                       OR (kind = 'ip' AND value = CAST(%(ip)s AS VARCHAR)))
   RETURNING kind)
 SELECT (SELECT count(*) FROM seen WHERE kind = 'device'),
        (SELECT count(*) FROM seen WHERE kind = 'ip'),
-       (SELECT count(*) FROM order_origins WHERE ip = CAST(:ip AS VARCHAR) AND created_at > :since),
+       (SELECT count(*) FROM order_origins WHERE ip = CAST(%(ip)s AS VARCHAR) AND created_at > %(since)s),
        (SELECT max(shared) FROM (
           SELECT count(DISTINCT s.member_id) AS shared FROM member_sightings s
           JOIN member_sightings mine ON mine.kind = s.kind AND mine.value = s.value
-          WHERE mine.member_id = :member_id GROUP BY s.kind, s.value) AS clusters)
-""")
+          WHERE mine.member_id = %(member_id)s GROUP BY s.kind, s.value) AS clusters)
+"""
 
 
 def _screen_in_one_statement(order: Order, now: datetime, *, ip: str | None, device: str | None) -> list[str]:
     device = (device or None) and device[:64]
     ip = (ip or None) and ip[:64]
-    seen_device, seen_ip, recent, shared = db.session.execute(_SCREEN_SQL, {
+    flush_pending()  # as the ORM's autoflush would: the order's rows go first
+    seen_device, seen_ip, recent, shared = execute(_SCREEN_SQL, {
         "order_id": order.id, "member_id": order.member_id, "ip": ip, "device": device, "now": now,
-        "since": now - timedelta(hours=24)}).one()
+        "since": now - timedelta(hours=24)}).fetchone()
     note_write()  # the origin row
     if (device and not seen_device) or (ip and not seen_ip):
         record_sighting(order.member_id, device=device, ip=ip, now=now)  # inserts the new ones

@@ -7,7 +7,7 @@ import pytest
 import redis
 from sqlalchemy import event, func, select
 
-from mall import create_app, settings, shoptime
+from mall import create_app, rawsql, settings, shoptime
 from mall.accounts.models import User
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant
 from mall.budgets.services import set_programme_budget
@@ -387,11 +387,15 @@ def _counted(fn):
 
     def record(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
+    def record_raw(statement, parameters):  # prepared SQL strings (mall/rawsql.py) skip the engine
+        seen.append(statement)
     event.listen(db.engine, "before_cursor_execute", record)
+    rawsql.observers.append(record_raw)
     try:
         result = fn()
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+        rawsql.observers.remove(record_raw)
     return result, seen
 
 

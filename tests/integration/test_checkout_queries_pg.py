@@ -4,6 +4,7 @@ which the Redis sold-out gate answers without touching the database."""
 import pytest
 from sqlalchemy import event, update
 
+from mall import rawsql
 from mall.accounts.models import User
 
 from mall.checkout.models import Order, OrderEvent
@@ -14,18 +15,21 @@ from mall.extensions import db
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 
 # Statements per successful points-only checkout: 39 before issue 15, 29 after its first
-# pass, 18 after its second, 12 now (a regression guard; docs/benchmarks.md). The 12, in order:
-#   member (login) · item + plans + category + tier prices + lowest tier · account row FOR
-#   UPDATE · SAVEPOINT (the order's insert-once) · order (written ready: paid in points) with
-#   its line (one statement, data-modifying CTE) · the member's live lots FOR UPDATE (expired
-#   ones are expired, the rest spent from) · balance UPDATE + ledger entry + lot UPDATEs + lot
-#   movements (one statement) · order origin + sighting UPDATE + address count + cluster size
-#   (risk screening, one statement) · "placed" + "ready" events (one INSERT) · notification
-#   INSERT (reads the opt-out itself) · stock UPDATE with its reservation and stock movement
-#   (one statement, data-modifying CTEs; last) · RELEASE SAVEPOINT.
+# pass, 18 after its second, 12 after its third, 9 now with the fast path (a regression
+# guard; docs/benchmarks.md). The 9, in order:
+#   member (login) · item + plans + category + tier prices + lowest tier · account row and
+#   the member's live lots FOR UPDATE (one statement) · SAVEPOINT (the order's insert-once) ·
+#   order (written ready: paid in points) + its line + its "placed" and "ready" events +
+#   balance UPDATE + ledger entry + lot UPDATEs + lot movements (one statement,
+#   mall/checkout/fast_path.py) · order origin + sighting UPDATE + address count + cluster
+#   size (risk screening, one statement) · notification INSERT (reads the opt-out itself) ·
+#   stock UPDATE with its reservation and stock movement (one statement, data-modifying
+#   CTEs; last) · RELEASE SAVEPOINT.
+# The fast path's statements run on the raw psycopg connection (mall/rawsql.py); the
+# recorder below counts them too.
 # Not run for this item: the look-ups of the key (a replay fails the order's UNIQUE insert
 # and is answered from it), the tier (its price is the same in every tier).
-SUCCESS_LIMIT = 12
+SUCCESS_LIMIT = 9
 
 
 @pytest.fixture
@@ -38,12 +42,17 @@ def statements(pg_app):
         def __enter__(self):
             self.seen.clear()
             event.listen(db.engine, "before_cursor_execute", self._record)
+            rawsql.observers.append(self._record_raw)  # the fast path's statements skip the engine
             return self.seen
 
         def __exit__(self, *exc):
             event.remove(db.engine, "before_cursor_execute", self._record)
+            rawsql.observers.remove(self._record_raw)
 
         def _record(self, conn, cursor, statement, parameters, context, executemany):
+            self.seen.append(" ".join(statement.split()))
+
+        def _record_raw(self, statement, parameters):
             self.seen.append(" ".join(statement.split()))
     return Recorder()
 

@@ -33,7 +33,7 @@ def test_dashboard_figures_on_postgres(pg_app, clock):
             db.session.commit()
             assert (board.issued, board.redeemed, board.expired, board.outstanding) == (500, 100, 50, 350)
             assert {r[0]: r[1] for r in board.charts["store"].rows} == {"North": 350, "South": 150}
-            assert {r[0]: r[1] for r in board.charts["rule"].rows} == {"purchase": 450, "spring": 50}
+            assert {r[0]: r[1] for r in board.charts["rule"].rows} == {"Points for purchases": 450, "spring": 50}
             assert {r[0]: r[1] for r in board.charts["category"].rows} == {"No category": 450, "fresh": 50}
             assert sum(r[1] for r in board.charts["trend"].rows) == 500
         south_only = analytics.dashboard(analytics.make_filters(clock.now(), period="30d", store_id=south.id),

@@ -51,7 +51,7 @@ def test_figures_match_the_ledger_across_rolled_and_live_days(app, world, clock)
     assert board.redemption_rate_pct == 20.0 and board.breakage_pct == 10.0
     stores = {row[0]: row[1] for row in board.charts["store"].rows}
     assert stores == {"North Store": 350, "South Store": 150}
-    assert {r[0]: r[1] for r in board.charts["rule"].rows} == {"purchase": 450, "spring": 50}
+    assert {r[0]: r[1] for r in board.charts["rule"].rows} == {"Points for purchases": 450, "spring": 50}
     # Closed days came from the rollup, today from the ledger: the same figures again.
     assert analytics.roll_up(clock.now()) == analytics.local_day(clock.now()) - timedelta(days=1)
     with app.test_request_context():
@@ -94,6 +94,16 @@ def test_rfm_segments_are_counted_and_drillable(client, auth, world, clock):
     page = client.get("/hq/segments/loyal").get_data(as_text=True)
     assert "loyal@example.com" not in page and loyal.member_code in page
     assert client.get("/hq/segments/nobody").status_code == 404
+
+
+def test_the_roi_table_names_reasons_in_the_readers_language(client, auth, world, clock):
+    segments.refresh_roi(clock.now())
+    db.session.commit()
+    auth.login("hq@example.com")
+    zh = client.get("/hq/segments", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    en = client.get("/hq/segments", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<th scope="row">消费积分</th>' in zh and '<th scope="row">Points for purchases</th>' in en
+    assert '<th scope="row">spring</th>' in zh  # a rule no earning rule names: as the ledger says
 
 
 def test_roi_counts_direct_and_repeat_sales(app, world, clock):

@@ -50,7 +50,7 @@ def test_cost_by_store_region_category_and_rule_each_add_up_to_points_issued(app
     assert _column(board, "region") == {"South": 300, "Online and other": 5}
     # "fresh" is a catalogue category: its name; "kitchen" is in no category table: its slug.
     assert _column(board, "category") == {"Fresh food": 200, "kitchen": 100, "No category": 5}
-    assert _column(board, "rule") == {"purchase": 300, "checkin": 5}
+    assert _column(board, "rule") == {"Points for purchases": 300, "Daily check-in": 5}  # reasons, named
     for chart in ("store", "region", "category", "rule"):
         assert sum(row[1] for row in board.charts[chart].rows) == board.issued, chart
         assert sum(row[2] for row in board.charts[chart].rows) == board.cost_minor, chart
@@ -135,7 +135,7 @@ def test_game_prizes_cost_what_the_games_tables_say(app, tiers, clock):
     plays = db.session.scalar(select(func.count(GamePlay.id)))
     board = _board(app, clock)
     assert plays == 12 and board.redeemed == 12 * 10
-    assert _column(board, "rule").get("game_prize", 0) == 50 * won["points"]
+    assert _column(board, "rule").get("Game prizes", 0) == 50 * won["points"]
     assert board.issued == 1_000 + 50 * won["points"]
     assert board.wallet.issued_minor == 300 * won["red_packet"]
     games = [points for name, points, _cost in board.charts["budget"].rows if name.startswith("Game:")]

@@ -78,17 +78,20 @@ def everything(chinese_member, clock):
     return dict(coupon=coupon, campaign=campaign, game=game, booked=booked, purchase=purchase)
 
 
+def _member_pages(item, order, everything) -> list[str]:
+    game = everything["game"]
+    return ["/", "/catalog", f"/catalog/{item.id}", "/cart", "/orders", f"/orders/{order.id}", "/points/statement",
+            "/tasks", "/notifications", "/notifications/settings", "/card", "/appeals", f"/appeals/new?order={order.id}",
+            "/offline", "/wallet", "/wallet?tab=used", "/wallet?tab=expired", f"/wallet/{everything['coupon'].id}",
+            "/red-packets", f"/red-packets/{everything['campaign'].share_token}", "/games", f"/games/{game.id}",
+            f"/games/{game.id}/rules", "/games/plays", f"/orders/{everything['booked'].id}",
+            f"/purchases/{everything['purchase'].id}"]
+
+
 def test_no_member_page_shows_untranslated_english_in_chinese(chinese_member, everything, client):
     member, item, order = chinese_member
-    game = everything["game"]
-    pages = ["/", "/catalog", f"/catalog/{item.id}", "/cart", "/orders", f"/orders/{order.id}", "/points/statement",
-             "/tasks", "/notifications", "/card", "/appeals", f"/appeals/new?order={order.id}", "/offline",
-             "/wallet", f"/wallet/{everything['coupon'].id}", "/red-packets",
-             f"/red-packets/{everything['campaign'].share_token}", "/games", f"/games/{game.id}",
-             f"/games/{game.id}/rules", "/games/plays", f"/orders/{everything['booked'].id}",
-             f"/purchases/{everything['purchase'].id}"]
     found = {}
-    for path in pages:
+    for path in _member_pages(item, order, everything):
         response = client.get(path)
         assert response.status_code == 200, path
         text = _visible_text(response.get_data(as_text=True))
@@ -116,3 +119,39 @@ def test_task_options_are_in_the_members_language(chinese_member, client):
     page = client.get("/tasks").get_data(as_text=True)
     assert re.search(r'<option value="kitchen"[^>]*>厨房餐饮</option>', page)
     assert "Kitchen and dining" not in page
+
+
+# What a reader sees outside the text too: a button's label for screen readers, a field's
+# hint, a link's tooltip, an image's description, the page's description for search.
+READ_ATTRIBUTES = re.compile(r'\s(?:aria-label|title|placeholder|alt)="([^"]*)"|<meta name="description" content="([^"]*)"')
+# A word of two letters or more with a lower-case one: codes (order numbers, SKUs, HMAC-SHA256)
+# are upper-case, and a formula's x is a variable.
+LATIN_WORD = re.compile(r"(?<![\w/.-])(?=[A-Za-z]*[a-z])[A-Za-z]{2,}(?![\w/.-])")
+
+
+def _everything_read(html: str) -> str:
+    """The whole page (header, nav and footer too): its text and the attributes people read."""
+    body = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html, flags=re.S)
+    attributes = " ".join(a or b for a, b in READ_ATTRIBUTES.findall(body))
+    return unescape(re.sub(r"<[^>]+>", " ", body) + " " + attributes)
+
+
+def test_no_single_english_word_anywhere_a_chinese_member_reads(chinese_member, everything, client):
+    """Stricter than the test above: one stray word ("Redeem", "Points") anywhere on the page
+    or in its accessible labels fails, once everything merchandisers name has a Chinese name."""
+    from mall.catalog.models import Category, Item
+    member, item, order = chinese_member
+    for category in db.session.scalars(select(Category)):  # the factory copies the English name
+        category.name_zh = category.name_zh if not (category.name_zh or "a").isascii() else "厨房"
+    for each in db.session.scalars(select(Item)):
+        each.description_zh = each.description_zh or "说明"
+    db.session.commit()
+    found = {}
+    for path in _member_pages(item, order, everything):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        words = set(LATIN_WORD.findall(_everything_read(response.get_data(as_text=True))))
+        words -= ALLOWED | {member.display_name}
+        if words:
+            found[path] = sorted(words)[:8]
+    assert not found, found
