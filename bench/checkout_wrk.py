@@ -53,6 +53,15 @@ def seed(url: str, members: int, sellout_units: int):
         steady = make_item(now, name="Everyday socks", points=10, stock=1_000_000)
         sellout = make_item(now, name="Flash-sale speaker", points=500, stock=sellout_units)
         ids = seed_members(members, points=100_000, now=now, prefix="W", joined=now - timedelta(days=400))
+        # The sessions are minted, not logged in: record what each member's login on their
+        # phone would have (risk control's device sighting, mall/accounts/views.py), or every
+        # member's first checkout would be the first time their device was ever seen.
+        from sqlalchemy import insert
+
+        from mall.risk.models import MemberSighting
+        db.session.connection().execute(insert(MemberSighting.__table__), [
+            dict(member_id=member_id, kind="device", value=device_of(n), first_seen=now, last_seen=now)
+            for n, member_id in enumerate(ids)])
         db.session.commit()
         return app, (steady.id, steady.plans[0].id), (sellout.id, sellout.plans[0].id), ids
 
@@ -75,11 +84,16 @@ def serve(app_path: str, port: int, env: dict, workers: int, threads: int) -> su
     raise RuntimeError(f"gunicorn {app_path} did not start")
 
 
+def device_of(n: int) -> str:
+    """The n-th member's device cookie (their own phone)."""
+    return f"benchdev{n:06d}"
+
+
 def lua_script(directory: Path, name: str, *, mode: str, path: str, origin: str, sessions, plan=0,
                run="r", per_thread=0) -> Path:
     # Each member on their own phone (device cookie): one device shared by all would be a
     # flagged risk cluster and hold every order for review.
-    members = ",\n".join(f'{{"{cookie}","{token}","benchdev{n:06d}"}}' for n, (cookie, token) in enumerate(sessions))
+    members = ",\n".join(f'{{"{cookie}","{token}","{device_of(n)}"}}' for n, (cookie, token) in enumerate(sessions))
     script = directory / f"{name}.lua"
     script.write_text(
         f'MODE = "{mode}"\nPATH = "{path}"\nORIGIN = "{origin}"\nPLAN = {plan}\nRUN = "{run}"\n'
