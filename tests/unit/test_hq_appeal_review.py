@@ -3,8 +3,6 @@ of a store purchase, the purchase's receipt (lines, categories, coupons, how the
 worked out, refunds), the questioned line marked; for an order, its lines, points, cash and
 timeline. Reading it writes nothing; only HQ may."""
 import re
-from datetime import datetime, timezone
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -20,19 +18,8 @@ from mall.points.statement import account_balance
 from mall.wallet.issue import issue
 from tests.factories import PASSWORD, make_user
 from tests.instore_world import make_lined_world
+from tests.receipt_world import EARN, LINES, WED_10, main_text as _text
 from tests.wallet_world import make_spec
-
-EARN = dict(code_hours=24, minor_per_point=100)
-WED_10 = datetime(2026, 6, 3, 2, 5, tzinfo=timezone.utc)  # 10:05 in Shanghai
-LINES = [LineInput(8_600, category="fresh", sku="VEG-001", name="Bok choy", quantity=2),
-         LineInput(20_000, category="kitchen", sku="KIT-204", name="Wok")]
-
-
-def _text(response) -> str:
-    html = response.get_data(as_text=True)
-    main = html[html.index("<main"):html.index("</main>")]
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main)))
-
 
 @pytest.fixture
 def world(app, clock):

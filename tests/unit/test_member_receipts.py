@@ -3,8 +3,7 @@ in the shop's zone, each line, the coupons used at the till, what was paid, the 
 how they were worked out, pending points, refunds, and "Question this line". Anyone else's
 receipt is no such page."""
 import re
-from datetime import datetime, timedelta, timezone
-from html import unescape
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -24,20 +23,8 @@ from mall.points.statement import account_balance
 from mall.wallet.issue import issue
 from tests.factories import PASSWORD, make_item, make_user
 from tests.instore_world import make_lined_world
+from tests.receipt_world import EARN, LINES, WED_10, main_text as _text
 from tests.wallet_world import make_spec
-
-EARN = dict(code_hours=24, minor_per_point=100)
-# 2026-06-03 is a Wednesday: 02:05 UTC is 10:05 in Shanghai, the shop's zone.
-WED_10 = datetime(2026, 6, 3, 2, 5, tzinfo=timezone.utc)
-LINES = [LineInput(8_600, category="fresh", sku="VEG-001", name="Bok choy", quantity=2),
-         LineInput(20_000, category="kitchen", sku="KIT-204", name="Wok")]
-
-
-def _text(response) -> str:
-    html = response.get_data(as_text=True)
-    main = html[html.index("<main"):html.index("</main>")]
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main)))
-
 
 @pytest.fixture
 def world(app, clock):
