@@ -14,6 +14,7 @@ from ..errors import AccountExists, AccountFrozen, BadCredentials, DomainError, 
 from ..extensions import db
 from ..points.ledger import open_account
 from ..settings import current as current_settings
+from . import session_row
 from .models import Role, User
 
 _hashers: dict[bool, tuple[PasswordHasher, str]] = {}
@@ -182,6 +183,9 @@ def _session_user(user_id: int) -> User | None:
     session = db.session()
     if inspect(User).identity_key_from_primary_key((user_id,)) in session.identity_map:
         return session.get(User, user_id)  # already loaded in this session: no statement, as before
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":  # the raw prepared read: a fraction of the ORM's CPU
+        return session_row.load(session, user_id, dialect)
     return session.execute(_USER_BY_ID, {"user_id": user_id}).scalar_one_or_none()
 
 
