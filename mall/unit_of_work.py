@@ -46,6 +46,16 @@ def note_write() -> None:
     session.info.setdefault(_WROTE, set()).add(_innermost(session))
 
 
+def untouched() -> bool:
+    """True when rolling the open transaction back would lose nothing but its reads and
+    locks: no writes, nothing pending in the session, no after-commit work, no savepoint.
+    Issue 15's checkout fast path writes without a savepoint only then, and a refusal after
+    its write rolls everything back (checkout/orders.py)."""
+    session = db.session()
+    return not (session.info.get(_WROTE) or session.info.get(_PENDING) or session.new or session.dirty
+                or session.deleted or session.in_nested_transaction())
+
+
 def commit() -> None:
     """Commit, then run the after-commit work the transaction registered."""
     db.session.commit()
