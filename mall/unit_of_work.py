@@ -3,9 +3,9 @@
 A unit of work commits when no exception escaped it and rolls back when one did, whatever
 the HTTP status. Services flush and never commit; a service that refuses raises a domain
 error before it writes (or writes inside a savepoint that the error rolls back, or, issue
-15's checkout fast path, calls `rollback()` itself, only when `untouched()` said nothing
-else was in the transaction), so a refusal always means nothing was written. A service that must record something and still
-say no returns an outcome instead of raising.
+15's checkout fast path, calls `rollback()` itself, which it does only when `untouched()`
+said the transaction held nothing else), so a refusal always means nothing was written. A
+service that must record something and still say no returns an outcome instead of raising.
 
 Side effects outside the database (Redis give-backs, email, Stripe calls) are registered
 with `after_commit()` while the transaction is open and run once it has committed; a
