@@ -2,9 +2,10 @@
 
 A unit of work commits when no exception escaped it and rolls back when one did, whatever
 the HTTP status. Services flush and never commit; a service that refuses raises a domain
-error before it writes (or writes inside a savepoint that the error rolls back), so a
-refusal always means nothing was written. A service that must record something and still
-say no returns an outcome instead of raising.
+error before it writes (or writes inside a savepoint that the error rolls back, or, issue
+15's checkout fast path, calls `rollback()` itself, which it does only when `untouched()`
+said the transaction held nothing else), so a refusal always means nothing was written. A
+service that must record something and still say no returns an outcome instead of raising.
 
 Side effects outside the database (Redis give-backs, email, Stripe calls) are registered
 with `after_commit()` while the transaction is open and run once it has committed; a
@@ -44,6 +45,16 @@ def note_write() -> None:
     (issue 15's one-statement writes), so that a refusal after it is still caught."""
     session = db.session()
     session.info.setdefault(_WROTE, set()).add(_innermost(session))
+
+
+def untouched() -> bool:
+    """True when rolling the open transaction back would lose nothing but its reads and
+    locks: no writes, nothing pending in the session, no after-commit work, no savepoint.
+    Issue 15's checkout fast path writes without a savepoint only then, and a refusal after
+    its write rolls everything back (checkout/orders.py)."""
+    session = db.session()
+    return not (session.info.get(_WROTE) or session.info.get(_PENDING) or session.new or session.dirty
+                or session.deleted or session.in_nested_transaction())
 
 
 def commit() -> None:

@@ -10,11 +10,16 @@ receivers need is built from what it returns, without a flush or a re-read.
 
 The invariants are the ORM path's: the balance UPDATE is conditional and the entry is
 inserted from its RETURNING row (no row: no entry, no lot change, and the caller raises
-InsufficientPoints, which rolls the savepoint back with the order); UNIQUE (member, key)
-refuses a replay's order (an IntegrityError, answered by insert_once with the first order);
-the CHECK constraints are unchanged. Everything else (several lines, a coupon, a service, a
-lapsed lot, lots short of the balance, a member without an account, SQLite) takes the ORM
-path in checkout/orders.py, which stays the reference these rows are tested against
+InsufficientPoints); the CHECK constraints are unchanged. There is no savepoint around it
+(issue 15's sixth pass: SAVEPOINT and RELEASE were 2 of the 8 statements): a replay's order
+INSERT finds its (member, key) taken (ON CONFLICT DO NOTHING) and every other write of the
+statement hangs off the new order's row, so a replay writes nothing and gets no row back;
+a refusal after the write (InsufficientPoints here, OutOfStock at the stock hold, ...) rolls
+the whole transaction back (place_order), which is why the fast path is taken only while
+the transaction holds nothing else (`unit_of_work.untouched()`). Everything else (several
+lines, a coupon, a service, a lapsed lot, lots short of the balance, a member without an
+account, a transaction with earlier writes, SQLite) takes the ORM path in checkout/orders.py,
+which stays the reference these rows are tested against
 (tests/integration/test_checkout_fast_path_pg.py).
 """
 import json
@@ -29,7 +34,7 @@ from ..errors import InsufficientPoints
 from ..extensions import db
 from ..points.ledger import ORDER_SPEND_CTES, fifo_takes, forget_account, lock_with_lots
 from ..rawsql import execute, is_postgresql
-from ..unit_of_work import note_write
+from ..unit_of_work import note_write, untouched
 from .models import Order, OrderLine
 
 # Goods and the kinds delivered at once (their receivers read the Order built here, as they
@@ -45,8 +50,9 @@ class Locked:
 
 
 def may_apply(requests, *, coupon, book) -> bool:
-    """Before pricing: could this checkout take the fast path at all?"""
-    return len(requests) == 1 and not coupon and book is None and is_postgresql()
+    """Before pricing: could this checkout take the fast path at all? Not in a transaction
+    that already holds work: the fast path's refusals roll the whole transaction back."""
+    return len(requests) == 1 and not coupon and book is None and is_postgresql() and untouched()
 
 
 def lock(member_id: int) -> Locked | None:
@@ -72,6 +78,7 @@ WITH new_order AS (
                       created_at, updated_at)
   VALUES (%(number)s, %(member_id)s, %(status)s, %(points)s, %(cash)s, %(payment_mode)s, %(key)s,
           %(reserved_until)s, 0, NULL, NULL, NULL, %(now)s, %(now)s)
+  ON CONFLICT (member_id, idempotency_key) DO NOTHING
   RETURNING id, number),
 new_line AS (
   INSERT INTO order_lines (order_id, item_id, plan_id, plan_kind, item_name, item_kind, quantity, offset_points,
@@ -116,10 +123,13 @@ def write(member_id: int, totals, takes: list, *, number: str, key: str, now: da
         "plans": json.dumps([line.plan.kind]), "category": item.category.slug if item.category else "",
         "lot_ids": [lot_id for lot_id, _ in takes], "takes": [take for _, take in takes],
     }
-    order_id, line_id, event_ids, entry_id = execute(_WRITE_SQL, params).fetchone()
+    row = execute(_WRITE_SQL, params).fetchone()
+    if row is None:  # the key's order exists (ON CONFLICT): nothing was written
+        return None, []
+    order_id, line_id, event_ids, entry_id = row
     note_write()
     forget_account(member_id)  # its balance changed behind the ORM (priced with it, perhaps)
-    if entry_id is None:  # the balance UPDATE matched nothing: nothing may stay written
+    if entry_id is None:  # the balance UPDATE matched nothing: the caller rolls the order back
         raise InsufficientPoints(needed=totals.points, available=totals.balance)
     return _joined(params, order_id, line_id), event_ids
 

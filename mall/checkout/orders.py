@@ -28,7 +28,7 @@ from ..pagination import paginate
 from ..points.categories import record_category_shares
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
-from ..unit_of_work import after_commit
+from ..unit_of_work import after_commit, rollback
 from . import fast_path
 from .coupons import apply_coupon, spend_on_order
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -169,10 +169,17 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
                 raise InsufficientPoints(needed=totals.points, available=totals.balance)
             check_kinds(totals, slot_chosen=book is not None)
             takes = fast_path.takes_for(totals, locked, now) if locked is not None else None
+            # A replay (a twin that committed while this one waited for the row, or a submit
+            # repeated later) finds the order's (member, key) taken: its order is the answer,
+            # and the units this one was admitted for go back, as the earlier order holds the
+            # stock. The fast path's INSERT skips it (ON CONFLICT) and writes nothing, with no
+            # savepoint; the ORM path's insert fails inside insert_once's savepoint.
             if takes is not None:
-                def write():
-                    return _write_order_fast(member_id, totals, takes, wants, key=key, now=now,
-                                             hold_minutes=hold_minutes, card_payments=card_payments, screen=screen)
+                order = _write_order_fast(member_id, totals, takes, wants, key=key, now=now,
+                                          hold_minutes=hold_minutes, card_payments=card_payments, screen=screen)
+                created = order is not None
+                if not created:
+                    order = _replayed(member_id, key)
             else:
                 if locked is not None:  # the ORM path spends through the row object (already locked)
                     account = lock_account(member_id, now, open_missing=False)
@@ -180,10 +187,7 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
                 def write():
                     return _write_order(member_id, account, totals, wants, key=key, now=now, hold_minutes=hold_minutes,
                                         card_payments=card_payments, screen=screen, book=book)
-            # A replay (a twin that committed while this one waited for the row, or a submit
-            # repeated later) fails the order's insert: its order is the answer, and the units
-            # this one was admitted for go back, as the earlier order holds the stock.
-            order, created = insert_once(write, lambda: find_by_key(member_id, key))
+                order, created = insert_once(write, lambda: find_by_key(member_id, key))
         except DomainError:
             # The earlier order spent the points (or the coupon, or the slot) this replay now
             # fails on.
@@ -194,6 +198,15 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
         if not created:
             admitted.not_taken()
         return order
+
+
+def _replayed(member_id: int, key: str) -> Order:
+    """The order the fast path's INSERT found under `key` (ON CONFLICT DO NOTHING). Under
+    READ COMMITTED this later statement sees the committed row the INSERT conflicted with."""
+    order = find_by_key(member_id, key)
+    if order is None:  # not reachable while UNIQUE (member, key) is the only conflict skipped
+        raise RuntimeError(f"order key {key!r} conflicted but no order holds it")
+    return order
 
 
 def _twin_order(member_id: int, key: str, now: datetime) -> Order | None:
@@ -286,10 +299,16 @@ def _write_order(member_id, account, totals, wants, *, key, now, hold_minutes, c
     return order
 
 
-def _write_order_fast(member_id, totals, takes, wants, *, key, now, hold_minutes, card_payments, screen) -> Order:
+def _write_order_fast(member_id, totals, takes, wants, *, key, now, hold_minutes, card_payments,
+                      screen) -> Order | None:
     """_write_order for the fast path's checkouts (checkout/fast_path.py): the same rows and
     the same order of steps (limits, order + spend, screening, events told, stock last), the
-    order, its line, its events and the spend written by one statement."""
+    order, its line, its events and the spend written by one statement, without a savepoint.
+    Returns None for a replay of `key` (nothing written). A refusal after the write
+    (InsufficientPoints, OutOfStock, a DomainError of screening or a receiver) rolls the
+    request's transaction back before it is raised: it leaves nothing written, and a fresh
+    query can still find a twin's order (place_order). fast_path.may_apply made sure the
+    transaction held nothing else; the account row's lock goes with it, as a refusal may."""
     check_limits(member_id, totals)
     cash = totals.cash_minor
     paid = cash == 0
@@ -297,23 +316,34 @@ def _write_order_fast(member_id, totals, takes, wants, *, key, now, hold_minutes
     # The events are written with the order; screening, which runs after it, may turn the
     # paid one into "held_for_review" (below), as it would have been recorded on the ORM path.
     events = [("placed", "member", member_id, "")] + ([(paid_event, "system", None, "paid in points")] if paid else [])
-    order, event_ids = fast_path.write(
-        member_id, totals, takes, number=new_number(now), key=key, now=now,
-        status=(status if paid else S.AWAITING_PAYMENT).value,
-        reserved_until=None if paid else now + timedelta(minutes=hold_minutes),
-        payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"), events=events)
-    told = [event[0] for event in events]
-    if screen and screen(order, now):
-        order.status, order.reserved_until = S.IN_REVIEW.value, None  # flushed before the stock UPDATE
-        if not fast_path.held_for_review(event_ids):
-            db.session.add(OrderEvent(order_id=order.id, kind="held_for_review", actor="system", note="",
-                                      created_at=now))
-        told, paid = ["placed", "held_for_review"], False
-    for kind in told:  # the receivers (notifications, wallet, rights) hear what record() tells
-        order_changed.send("checkout", order=order, kind=kind, now=now)
-    # Stock last (see _write_order): hold() flushes whatever the receivers added first.
-    reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now, sell=paid)
-    return order
+    order = None
+    try:
+        order, event_ids = fast_path.write(
+            member_id, totals, takes, number=new_number(now), key=key, now=now,
+            status=(status if paid else S.AWAITING_PAYMENT).value,
+            reserved_until=None if paid else now + timedelta(minutes=hold_minutes),
+            payment_mode="none" if cash == 0 else ("stripe" if card_payments else "counter"), events=events)
+        if order is None:
+            return None
+        told = [event[0] for event in events]
+        if screen and screen(order, now):
+            order.status, order.reserved_until = S.IN_REVIEW.value, None  # flushed before the stock UPDATE
+            if not fast_path.held_for_review(event_ids):
+                db.session.add(OrderEvent(order_id=order.id, kind="held_for_review", actor="system", note="",
+                                          created_at=now))
+            told, paid = ["placed", "held_for_review"], False
+        for kind in told:  # the receivers (notifications, wallet, rights) hear what record() tells
+            order_changed.send("checkout", order=order, kind=kind, now=now)
+        # Stock last (see _write_order): hold() flushes whatever the receivers added first.
+        reservations.hold(order.id, wants, until=now + timedelta(minutes=hold_minutes), now=now, sell=paid)
+        return order
+    except DomainError:
+        if order is not None:  # built as already persistent: a rollback would leave it behind, expired
+            for row in (order, *order.lines):
+                if row in db.session:  # (the order's expunge may cascade to its line)
+                    db.session.expunge(row)
+        rollback()
+        raise
 
 
 def per_item_quantity(totals, item_id: int) -> int:

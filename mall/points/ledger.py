@@ -576,13 +576,14 @@ def fifo_takes(lots, points: int, now: datetime) -> list[tuple[int, int]] | None
 # The spend of a new order's points, as data-modifying CTEs that follow a `new_order` CTE
 # (RETURNING id, number) in the same statement: the same rows as _SPEND_SQL writes (the
 # conditional balance UPDATE guards the spendable balance; without its row, no entry, no lot
-# change), keyed "order:<id>" and naming the order. The entry's detail is built here because
+# change; without a new order's row, a replay's, no balance change either), keyed "order:<id>"
+# and naming the order. The entry's detail is built here because
 # it carries the order's id. Parameters: member_id, points, now, lot_ids, takes, d_item,
 # d_item_zh, cash, plans (a JSON array), category.
 ORDER_SPEND_CTES = """
 acct AS (
   UPDATE points_accounts SET balance = balance - %(points)s, updated_at = %(now)s
-  WHERE member_id = %(member_id)s AND balance - %(points)s - pending >= 0
+  WHERE member_id = %(member_id)s AND balance - %(points)s - pending >= 0 AND EXISTS (SELECT 1 FROM new_order)
   RETURNING balance, pending),
 entry AS (
   INSERT INTO ledger_entries (member_id, kind, points, balance_after, reason, reference, detail, source,

@@ -3,22 +3,31 @@ the ORM path writes: the same order, line, events, ledger entry, lots, lot movem
 rows, reservation, notification and risk records, and it hands every case it does not
 cover back to the ORM path (a lapsed lot), refuses with nothing written, and answers a
 replay with the first order."""
-import pytest
-from sqlalchemy import select
+import dataclasses
 
-from mall import settings
+import pytest
+from sqlalchemy import func, select, update
+
+from mall import settings, unit_of_work
 from mall.audit import run_audit
 from mall.checkout import fast_path
-from mall.checkout.models import Order, OrderEvent
-from mall.errors import InsufficientPoints
+from mall.checkout import orders as order_service
+from mall.checkout.models import Order, OrderEvent, OrderLine
+from mall.checkout.quotes import LineRequest
+from mall.errors import InsufficientPoints, LockUnavailable
 from mall.extensions import db
+from mall.inventory.admission import KEY
 from mall.inventory.models import Reservation, StockLevel, StockMovement
+from mall.inventory.reservations import OutOfStock
 from mall.notifications.models import Notification
 from mall.points.models import LedgerEntry, LotMovement, PointLot, PointsAccount
 from mall.risk.models import MemberSighting, OrderOrigin, RiskReview
 from mall.wallet.models import WalletItem
+from tests.concurrency import race
 from tests.factories import PASSWORD, give_points, make_item, make_tiers, make_user
 from tests.wallet_world import make_spec
+
+ARGS = dict(hold_minutes=10, card_payments=False, points_per_unit=100)
 
 
 def _buy(app, login, item_id, plan_id, key):
@@ -197,7 +206,7 @@ def test_too_few_points_writes_nothing(pg_app, clock, spy):
 
 def test_a_balance_update_that_matches_nothing_leaves_nothing_behind(pg_app, clock):
     """The raw statement's own guard, below the price check: no entry, so the order it wrote
-    goes with the savepoint."""
+    must go (place_order rolls the transaction back; here a savepoint stands in for it)."""
     make_tiers()
     member_id = make_user(clock.now(), login="guard@example.com").id
     give_points(member_id, 500, clock.now())
@@ -236,8 +245,9 @@ def test_a_replayed_submit_answers_with_the_first_order(pg_app, clock, spy):
 
     assert first_response.status_code == again_response.status_code == 302
     assert again_response.headers["Location"] == first_response.headers["Location"]
-    # No look-up of the key first (place_order): the replay's own write ran, and the UNIQUE
-    # (member, key) refused its order, which insert_once answers with the first one.
+    # No look-up of the key first (place_order): the replay's own write ran, its order
+    # INSERT skipped the taken (member, key) and nothing else was written; place_order
+    # answers with the first order.
     assert first_id == again.id and spy.writes == 2
     assert db.session.get(PointsAccount, member_id).balance == 3000
     assert len(db.session.scalars(select(LedgerEntry).where(LedgerEntry.source == "order")).all()) == 1
@@ -266,3 +276,153 @@ def test_risk_settings_still_apply_on_the_fast_path(pg_app, clock, spy):
                                                .order_by(OrderEvent.id))] == ["placed", "held_for_review"]
     assert [(r.status, r.quantity) for r in db.session.scalars(
         select(Reservation).where(Reservation.order_id == second.id))] == [("held", 2)]
+
+
+def _written(member_id: int, item_id: int) -> dict:
+    """What a checkout writes, counted: every table the fast path's statements touch."""
+    db.session.expire_all()
+
+    def count(model, *where):
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+    level = db.session.get(StockLevel, item_id)
+    return {
+        "orders": count(Order), "lines": count(OrderLine), "events": count(OrderEvent),
+        "entries": count(LedgerEntry, LedgerEntry.member_id == member_id),
+        "lot_movements": count(LotMovement), "reservations": count(Reservation),
+        "stock_movements": count(StockMovement), "origins": count(OrderOrigin),
+        "notifications": count(Notification, Notification.member_id == member_id),
+        "balance": db.session.get(PointsAccount, member_id).balance,
+        "lots": sorted(db.session.scalars(select(PointLot.remaining).where(PointLot.member_id == member_id))),
+        "stock": (level.received, level.reserved, level.sold),
+    }
+
+
+def _admission_counter(app, item_id) -> int:
+    return int(app.extensions["mall.redis"].get(KEY.format(item_id=item_id)))
+
+
+def test_a_replay_skips_its_order_insert_writes_nothing_and_answers_with_the_first_order(pg_app, clock, spy):
+    make_tiers()
+    member_id = make_user(clock.now(), login="replay@example.com").id
+    give_points(member_id, 5000, clock.now())
+    item = make_item(clock.now(), points=1000, stock=5)
+    item_id, plan_id = item.id, item.plans[0].id
+    db.session.commit()
+
+    def submit():
+        return order_service.place_order(member_id, [LineRequest(item_id, plan_id, 1)], key="one-submit",
+                                         now=clock.now(), **ARGS)
+    first_id = submit().id
+    unit_of_work.commit()
+    db.session.remove()
+    before = _written(member_id, item_id)
+
+    counter = _admission_counter(pg_app, item_id)
+
+    again = submit()  # the account row is free: the replay reaches the fast path's write
+    assert again.id == first_id and spy.writes == 2
+    assert not unit_of_work.wrote()  # ON CONFLICT skipped the order, and every other CTE hangs off it
+    unit_of_work.commit()
+    db.session.remove()
+
+    assert _written(member_id, item_id) == before
+    assert before["balance"] == 4000 and before["stock"] == (5, 0, 1)
+    assert _admission_counter(pg_app, item_id) == counter  # the unit the replay was admitted for is back
+
+
+def test_out_of_stock_after_the_order_is_written_leaves_nothing_and_the_next_buy_works(pg_app, clock, spy):
+    make_tiers()
+    first_id = make_user(clock.now(), login="early@example.com").id
+    late_id = make_user(clock.now(), login="late@example.com").id
+    for member_id in (first_id, late_id):
+        give_points(member_id, 5000, clock.now())
+    scarce = make_item(clock.now(), points=1000, stock=2)
+    other = make_item(clock.now(), points=500, stock=5)
+    scarce_id, scarce_plan, other_id, other_plan = scarce.id, scarce.plans[0].id, other.id, other.plans[0].id
+    db.session.commit()
+    _buy(pg_app, "early@example.com", scarce_id, scarce_plan, "both-units")  # 2 units: none left
+    # Admission's counter is behind the database (as after a stock correction): the late tap is
+    # admitted, its order and spend are written, and only the stock hold refuses it.
+    pg_app.extensions["mall.redis"].set(KEY.format(item_id=scarce_id), 2)
+    before = _written(late_id, scarce_id)
+
+    response, order = _buy(pg_app, "late@example.com", scarce_id, scarce_plan, "too-late")
+
+    # MALL_STRICT_REFUSALS: a 409 answered with the order's writes still there would fail here
+    assert response.status_code == 409 and order is None
+    assert spy.writes == 2  # the late tap's order was written before the hold refused it
+    assert _written(late_id, scarce_id) == before
+    assert before["balance"] == 5000 and before["stock"] == (2, 0, 2)
+    assert _admission_counter(pg_app, scarce_id) == 2  # its admitted units went back at once
+
+    response, order = _buy(pg_app, "late@example.com", other_id, other_plan, "something-else")
+    assert response.status_code == 302 and order.status == "ready" and spy.writes == 3
+    assert db.session.get(PointsAccount, late_id).balance == 4000
+    assert [e.points for e in db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.member_id == late_id, LedgerEntry.source == "order"))] == [-1000]
+    assert [f.check for f in run_audit() if f.violations] == []
+
+
+def test_the_balance_guard_refusing_after_the_write_leaves_nothing(pg_app, clock, spy, monkeypatch):
+    """InsufficientPoints from the statement itself (its conditional balance UPDATE: 1500 of the
+    3000 are pending), past a price check that was told a larger balance: the request's
+    transaction is rolled back."""
+    make_tiers()
+    member_id = make_user(clock.now(), login="guarded@example.com").id
+    give_points(member_id, 3000, clock.now())
+    item = make_item(clock.now(), points=1000, stock=5)
+    item_id, plan_id = item.id, item.plans[0].id
+    db.session.execute(update(PointsAccount).where(PointsAccount.member_id == member_id).values(pending=1500))
+    db.session.commit()
+    real_price = order_service.price
+    monkeypatch.setattr(order_service, "price",
+                        lambda *a, **k: dataclasses.replace(real_price(*a, **k), balance=1_000_000))
+    before = _written(member_id, item_id)
+
+    response, order = _buy(pg_app, "guarded@example.com", item_id, plan_id, "over-budget")  # 2 x 1000
+
+    assert response.status_code == 422 and order is None and spy.writes == 1
+    assert _written(member_id, item_id) == before
+
+
+def test_eight_buyers_of_the_last_five_units_past_the_admission_counter_make_five_orders(pg_app, clock, spy):
+    """Every buyer is admitted (the counter says 100), so each writes its order and spend and
+    the stock row decides: the three it refuses roll everything back."""
+    make_tiers()
+    item = make_item(clock.now(), points=100, stock=5)
+    ids = [make_user(clock.now()).id for _ in range(8)]
+    for member_id in ids:
+        give_points(member_id, 1000, clock.now())
+    item_id, plan_id = item.id, item.plans[0].id
+    db.session.commit()
+    pg_app.extensions["mall.redis"].set(KEY.format(item_id=item_id), 100)
+
+    outcomes = race(pg_app, 8, lambda i: order_service.place_order(
+        ids[i], [LineRequest(item_id, plan_id, 1)], key=f"last-{i}", now=clock.now(), **ARGS),
+        refusals=(OutOfStock, InsufficientPoints, LockUnavailable))
+
+    db.session.expire_all()
+    assert sorted(outcomes) == ["OutOfStock"] * 3 + ["ok"] * 5
+    assert spy.writes == 8
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 5
+    level = db.session.get(StockLevel, item_id)
+    assert (level.received, level.reserved, level.sold) == (5, 0, 5)
+    balances = sorted(db.session.get(PointsAccount, member_id).balance for member_id in ids)
+    assert balances == [900] * 5 + [1000] * 3
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.source == "order")) == 5
+    assert [f.check for f in run_audit() if f.violations] == []
+
+
+def test_a_checkout_in_a_transaction_that_already_holds_work_takes_the_orm_path(pg_app, clock, spy):
+    """The fast path's refusals roll the whole transaction back, so it is not taken when that
+    would undo someone else's work: here the caller's uncommitted item."""
+    make_tiers()
+    member_id = make_user(clock.now(), login="caller@example.com").id
+    give_points(member_id, 5000, clock.now())
+    db.session.commit()
+    item = make_item(clock.now(), points=1000, stock=5)  # not committed
+
+    order = order_service.place_order(member_id, [LineRequest(item.id, item.plans[0].id, 1)], key="inside",
+                                      now=clock.now(), **ARGS)
+
+    assert order.status == "ready" and spy.writes == 0
