@@ -39,6 +39,16 @@ def _buy(app, login, item_id, plan_id, key):
     return response, db.session.scalar(select(Order).where(Order.idempotency_key == key))
 
 
+def _member_and_item(clock, login: str, *, points: int, price: int, stock: int | None):
+    """Tiers, a member with `points`, and an item at `price` points (`stock` units, or the
+    factory's default): (member id, item id, plan id), not committed yet."""
+    make_tiers()
+    member_id = make_user(clock.now(), login=login).id
+    give_points(member_id, points, clock.now())
+    item = make_item(clock.now(), points=price, **({} if stock is None else {"stock": stock}))
+    return member_id, item.id, item.plans[0].id
+
+
 def _columns(row, skip=()):
     return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
 
@@ -188,11 +198,7 @@ def test_a_lapsed_lot_sends_the_checkout_down_the_orm_path_which_expires_it(pg_a
 
 
 def test_too_few_points_writes_nothing(pg_app, clock, spy):
-    make_tiers()
-    member_id = make_user(clock.now(), login="short@example.com").id
-    give_points(member_id, 1500, clock.now())
-    item = make_item(clock.now(), points=1000, stock=5)
-    item_id, plan_id = item.id, item.plans[0].id
+    member_id, item_id, plan_id = _member_and_item(clock, "short@example.com", points=1500, price=1000, stock=5)
     db.session.commit()
 
     response, order = _buy(pg_app, "short@example.com", item_id, plan_id, "too-dear")  # 2 x 1000
@@ -232,11 +238,7 @@ def test_a_balance_update_that_matches_nothing_leaves_nothing_behind(pg_app, clo
 
 
 def test_a_replayed_submit_answers_with_the_first_order(pg_app, clock, spy):
-    make_tiers()
-    member_id = make_user(clock.now(), login="twice@example.com").id
-    give_points(member_id, 5000, clock.now())
-    item = make_item(clock.now(), points=1000, stock=5)
-    item_id, plan_id = item.id, item.plans[0].id
+    member_id, item_id, plan_id = _member_and_item(clock, "twice@example.com", points=5000, price=1000, stock=5)
     db.session.commit()
 
     first_response, first = _buy(pg_app, "twice@example.com", item_id, plan_id, "once")
@@ -258,11 +260,7 @@ def test_a_replayed_submit_answers_with_the_first_order(pg_app, clock, spy):
 def test_risk_settings_still_apply_on_the_fast_path(pg_app, clock, spy):
     pg_app.config.update(MALL_RISK_PRIVATE_ADDRESSES=True, MALL_RISK_ADDRESS_ORDERS=2)
     settings.reload(pg_app)
-    make_tiers()
-    member_id = make_user(clock.now(), login="addr@example.com").id
-    give_points(member_id, 50_000, clock.now())
-    item = make_item(clock.now(), points=100)
-    item_id, plan_id = item.id, item.plans[0].id
+    member_id, item_id, plan_id = _member_and_item(clock, "addr@example.com", points=50_000, price=100, stock=None)
     db.session.commit()
 
     _, first = _buy(pg_app, "addr@example.com", item_id, plan_id, "a1")
@@ -302,11 +300,7 @@ def _admission_counter(app, item_id) -> int:
 
 
 def test_a_replay_skips_its_order_insert_writes_nothing_and_answers_with_the_first_order(pg_app, clock, spy):
-    make_tiers()
-    member_id = make_user(clock.now(), login="replay@example.com").id
-    give_points(member_id, 5000, clock.now())
-    item = make_item(clock.now(), points=1000, stock=5)
-    item_id, plan_id = item.id, item.plans[0].id
+    member_id, item_id, plan_id = _member_and_item(clock, "replay@example.com", points=5000, price=1000, stock=5)
     db.session.commit()
 
     def submit():
@@ -367,11 +361,7 @@ def test_the_balance_guard_refusing_after_the_write_leaves_nothing(pg_app, clock
     """InsufficientPoints from the statement itself (its conditional balance UPDATE: 1500 of the
     3000 are pending), past a price check that was told a larger balance: the request's
     transaction is rolled back."""
-    make_tiers()
-    member_id = make_user(clock.now(), login="guarded@example.com").id
-    give_points(member_id, 3000, clock.now())
-    item = make_item(clock.now(), points=1000, stock=5)
-    item_id, plan_id = item.id, item.plans[0].id
+    member_id, item_id, plan_id = _member_and_item(clock, "guarded@example.com", points=3000, price=1000, stock=5)
     db.session.execute(update(PointsAccount).where(PointsAccount.member_id == member_id).values(pending=1500))
     db.session.commit()
     real_price = order_service.price
