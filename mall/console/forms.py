@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, FieldList, FormField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, FieldList, FormField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -58,6 +59,13 @@ KIND_CHOICES = [("goods", _l("Goods, picked up at a store")), ("coupon", _l("Cou
                 ("right", _l("Right, held for a time"))]
 RIGHT_CHOICES = [("", _l("(not a right)")), ("priority_purchase", _l("Priority purchase")),
                  ("free_delivery", _l("Free delivery")), ("exclusive_service", _l("Exclusive service line"))]
+# Free delivery is not sold: no delivery fee exists yet (docs/wallet.md, mall/wallet/specs.py).
+COUPON_KIND_CHOICES = [("", _l("(not a coupon)")), ("threshold", _l("Spend X, save Y (满减)")),
+                       ("percent", _l("Percent off, with an optional cap (折扣)")),
+                       ("amount", _l("Money off, no minimum (无门槛)"))]
+STACK_CHOICES = [("threshold", _l("Spend X, save Y (满减)")), ("percent", _l("Percent off, with an optional cap (折扣)")),
+                 ("amount", _l("Money off, no minimum (无门槛)")), ("free_delivery", _l("Free delivery")),
+                 ("red_packet", _l("Red packet"))]
 
 
 class ItemForm(Form):
@@ -65,6 +73,27 @@ class ItemForm(Form):
     right_kind = SelectField(_l("Right it grants"), choices=RIGHT_CHOICES, default="", validators=[Optional()])
     right_days = IntegerField(_l("Right valid for (days)"), validators=[
         Optional(), NumberRange(min=1, max=3660, message=_l("Between 1 and 3660 days."))])
+    # A coupon item's coupon (mall/wallet/specs.py); checked in validate() below.
+    coupon_kind = SelectField(_l("Coupon kind"), choices=COUPON_KIND_CHOICES, default="", validators=[Optional()],
+                              description=_l("Free delivery coupons are not sold: there is no delivery fee yet."))
+    coupon_value = MoneyField(_l("Value off (¥)"))
+    coupon_percent = IntegerField(_l("Percent off"), validators=[
+        Optional(), NumberRange(min=1, max=99, message=_l("The percent off must be between 1 and 99."))])
+    coupon_cap = MoneyField(_l("Cap (¥)"), description=_l("Most a percent coupon takes off; empty for no cap."))
+    coupon_threshold = MoneyField(_l("Spend at least (¥)"))
+    coupon_valid_days = IntegerField(_l("Valid for (days from issue)"), validators=[
+        Optional(), NumberRange(min=1, max=3650, message=_l("Between 1 and 3650 days."))],
+        description=_l("Or leave empty and give fixed dates."))
+    coupon_valid_from = DateTimeLocalField(_l("Valid from"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    coupon_valid_until = DateTimeLocalField(_l("Valid until"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    coupon_categories = SelectMultipleField(_l("Eligible categories"), coerce=int, validators=[Optional()],
+                                            description=_l("None chosen: every line counts."))
+    coupon_stacks_with = SelectMultipleField(_l("May be combined with"), choices=STACK_CHOICES,
+                                             validators=[Optional()],
+                                             description=_l("None chosen: used alone."))
+    coupon_limit = IntegerField(_l("Coupons one member may hold"), validators=[
+        Optional(), NumberRange(min=1, message=_l("The limit per member must be 1 or more, or empty for no limit."))])
+    coupon_active = BooleanField(_l("Being issued"), default=True)
     sku = StringField(_l("SKU"), validators=[DataRequired(_l("Give the item a SKU.")), Length(max=40)])
     name = StringField(_l("Name"), validators=[DataRequired(_l("Give the item a name.")), Length(max=120)])
     name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=120)])
@@ -92,12 +121,43 @@ class ItemForm(Form):
             if not self.right_days.data and not self.right_days.errors:
                 self.right_days.errors = [*self.right_days.errors, _l("Enter how many days the right lasts.")]
                 ok = False
+        if self.kind.data == "coupon":
+            ok = self._validate_coupon() and ok
+        return ok
+
+    def _complain(self, field, message) -> bool:
+        if not field.errors:
+            field.errors = [*field.errors, message]
+        return False
+
+    def _validate_coupon(self) -> bool:
+        ok, kind = True, self.coupon_kind.data
+        if kind not in ("threshold", "percent", "amount"):
+            return self._complain(self.coupon_kind, _l("Choose the kind of coupon."))
+        value = self.coupon_value.data
+        if kind in ("threshold", "amount") and not (value or 0) > 0:
+            ok = self._complain(self.coupon_value, _l("The value off must be above zero."))
+        if kind == "threshold" and (value or 0) > 0 and (self.coupon_threshold.data or 0) < value:
+            ok = self._complain(self.coupon_threshold, _l("The threshold must be at least the value off."))
+        if kind == "percent" and not self.coupon_percent.data:
+            ok = self._complain(self.coupon_percent, _l("The percent off must be between 1 and 99."))
+        if self.coupon_cap.data is not None and self.coupon_cap.data <= 0:
+            ok = self._complain(self.coupon_cap, _l("The cap must be above zero, or empty for none."))
+        days, until, start = self.coupon_valid_days.data, self.coupon_valid_until.data, self.coupon_valid_from.data
+        if self.coupon_valid_days.errors:
+            ok = False
+        elif (days is None) == (until is None):
+            ok = self._complain(self.coupon_valid_days,
+                                _l("Give either a number of days from issue or an end date, not both."))
+        elif until and start and until <= start:
+            ok = self._complain(self.coupon_valid_until, _l("The validity must end after it starts."))
         return ok
     plans = FieldList(FormField(PlanSubForm), min_entries=3, max_entries=6)
 
     def __init__(self, *args, categories=(), tiers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.category_id.choices = [(c.id, localized(c, "name")) for c in categories]
+        self.coupon_categories.choices = [(c.id, localized(c, "name")) for c in categories]
         self.min_tier_id.choices = [(0, _l("Every member"))] + [(t.id, localized(t, "name")) for t in tiers]
         self.tier_fields = [(t, self[f"tier_price_{t.id}"]) for t in tiers]
 

@@ -18,6 +18,7 @@ from ..inventory import services as stock
 from ..points.tiers import all_tiers
 from ..presale import services as presale
 from ..rights import services as rights
+from ..wallet import specs as coupons
 from ..web import int_arg, local_to_utc, refuse, render, roles_required, utc_to_local
 from . import csv_io
 from .forms import (AdjustForm, CategoryForm, DeleteForm, ImageForm, ImportForm, PublishForm, PurchaseCategoryEditForm,
@@ -49,6 +50,7 @@ def _form(item=None):
         spec = rights.spec_for(item.id)
         if spec is not None:
             form.right_kind.data, form.right_days.data = spec.right_kind, spec.valid_days
+        _load_coupon(form, coupons.spec_for_item(item.id))
         for tier, field in form.tier_fields:
             field.data = next((tp.points for tp in item.tier_prices if tp.tier_id == tier.id), None)
         for entry, plan in zip(form.plans.entries, item.plans):
@@ -79,6 +81,34 @@ def _save_right(item_id: int, form) -> None:
         rights.save_spec(item_id, form.right_kind.data, form.right_days.data)
 
 
+def _load_coupon(form, spec) -> None:
+    if spec is None:
+        return
+    form.coupon_kind.data, form.coupon_value.data, form.coupon_percent.data = spec.kind, spec.value_minor, spec.percent
+    form.coupon_cap.data, form.coupon_threshold.data = spec.cap_minor, spec.threshold_minor or None
+    form.coupon_valid_days.data = spec.valid_days
+    form.coupon_valid_from.data, form.coupon_valid_until.data = utc_to_local(spec.valid_from), utc_to_local(spec.valid_until)
+    form.coupon_categories.data = [c.id for c in spec.categories]
+    form.coupon_stacks_with.data = [k for k in spec.stacks_with.split(",") if k]
+    form.coupon_limit.data, form.coupon_active.data = spec.per_member_limit, spec.active
+
+
+def _save_coupon(item_id: int, form) -> None:
+    """A coupon item's coupon (mall/wallet/specs.py) beside the item, in its history."""
+    if form.kind.data != "coupon":
+        return
+    days = form.coupon_valid_days.data
+    draft = coupons.CouponDraft(
+        kind=form.coupon_kind.data, value_minor=form.coupon_value.data, percent=form.coupon_percent.data,
+        cap_minor=form.coupon_cap.data, threshold_minor=form.coupon_threshold.data or 0,
+        valid_from=None if days else local_to_utc(form.coupon_valid_from.data),
+        valid_until=None if days else local_to_utc(form.coupon_valid_until.data), valid_days=days,
+        category_ids=tuple(form.coupon_categories.data or ()), stacks_with=tuple(form.coupon_stacks_with.data or ()),
+        per_member_limit=form.coupon_limit.data, active=bool(form.coupon_active.data))
+    coupons.save_coupon_spec(item_id, draft, name=form.name.data.strip(), name_zh=(form.name_zh.data or "").strip(),
+                             actor_id=current_user.id, now=now())
+
+
 @bp.route("/items/new", methods=["GET", "POST"])
 @roles_required(MERCH)
 def new_item():
@@ -87,6 +117,7 @@ def new_item():
         try:
             item = management.create_item(_data(form), actor_id=current_user.id, now=now())
             _save_right(item.id, form)
+            _save_coupon(item.id, form)
         except DomainError as error:
             refuse(form, error)
         else:
@@ -104,6 +135,7 @@ def edit_item(item_id: int):
         try:
             management.update_item(item_id, _data(form), actor_id=current_user.id, now=now())
             _save_right(item_id, form)
+            _save_coupon(item_id, form)
         except DomainError as error:
             refuse(form, error)
         else:
@@ -119,9 +151,13 @@ def publish(item_id: int):
     form = PublishForm()
     if form.validate_on_submit():
         try:
+            coupons.require_spec(item_id, form.publish.data)
             item = management.set_published(item_id, form.publish.data, actor_id=current_user.id, now=now())
         except NotFound:
             abort(404)
+        except DomainError as error:
+            flash(str(error.message), "error")
+            return redirect(url_for("console.edit_item", item_id=item_id))
         flash(_("Published: members can see it.") if item.published else _("Unpublished: hidden from members."),
               "success")
     return redirect(url_for("console.edit_item", item_id=item_id))
