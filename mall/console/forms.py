@@ -60,11 +60,11 @@ KIND_CHOICES = [("goods", _l("Goods, picked up at a store")), ("coupon", _l("Cou
 RIGHT_CHOICES = [("", _l("(not a right)")), ("priority_purchase", _l("Priority purchase")),
                  ("free_delivery", _l("Free delivery")), ("exclusive_service", _l("Exclusive service line"))]
 # Free delivery is not sold: no delivery fee exists yet (docs/wallet.md, mall/wallet/specs.py).
-COUPON_KIND_CHOICES = [("", _l("(not a coupon)")), ("threshold", _l("Spend X, save Y (满减)")),
-                       ("percent", _l("Percent off, with an optional cap (折扣)")),
-                       ("amount", _l("Money off, no minimum (无门槛)"))]
-STACK_CHOICES = [("threshold", _l("Spend X, save Y (满减)")), ("percent", _l("Percent off, with an optional cap (折扣)")),
-                 ("amount", _l("Money off, no minimum (无门槛)")), ("free_delivery", _l("Free delivery")),
+COUPON_KIND_CHOICES = [("", _l("(not a coupon)")), ("threshold", _l("Spend X, save Y")),
+                       ("percent", _l("Percent off, with an optional cap")),
+                       ("amount", _l("Money off, no minimum"))]
+STACK_CHOICES = [("threshold", _l("Spend X, save Y")), ("percent", _l("Percent off, with an optional cap")),
+                 ("amount", _l("Money off, no minimum")), ("free_delivery", _l("Free delivery")),
                  ("red_packet", _l("Red packet"))]
 
 

@@ -65,7 +65,7 @@ def check(d: CouponDraft) -> None:
         raise DomainError(_l("The limit per member must be 1 or more, or empty for no limit."),
                           field="coupon_limit")
     if any(k not in ITEM_KINDS for k in d.stacks_with):
-        raise DomainError(_l("Not a valid choice"), field="coupon_stacks_with")
+        raise DomainError(_l("Choose kinds of coupon it may be combined with."), field="coupon_stacks_with")
 
 
 def _snapshot(spec: CouponSpec | None) -> dict:
@@ -89,7 +89,7 @@ def save_coupon_spec(item_id: int, draft: CouponDraft, *, name: str, name_zh: st
     categories = list(db.session.scalars(select(Category).where(Category.id.in_(draft.category_ids))
                                          .order_by(Category.id))) if draft.category_ids else []
     if len(categories) != len(set(draft.category_ids)):
-        raise DomainError(_l("Not a valid choice"), field="coupon_categories")
+        raise DomainError(_l("Choose an eligible catalogue category."), field="coupon_categories")
     spec = spec_for_item(item_id)
     before = _snapshot(spec)
     if spec is None:

@@ -103,9 +103,9 @@ def test_an_inconsistent_coupon_is_refused_beside_its_field_and_nothing_is_writt
 
 
 def test_the_coupon_form_speaks_chinese(client, merch):
-    client.set_cookie("lang", "zh_Hans")
-    response = client.post("/console/items/new", data=_form(coupon_threshold="5"), headers={"Accept-Language": "zh"})
-    assert response.status_code == 422 and "门槛" in response.get_data(as_text=True)
+    response = client.post("/console/items/new", data=_form(coupon_threshold="5"),
+                           headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert response.status_code == 422 and "使用门槛不能低于减免金额。" in response.get_data(as_text=True)
 
 
 def test_a_coupon_item_without_its_coupon_is_not_published(client, merch, clock):
