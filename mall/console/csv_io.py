@@ -25,6 +25,7 @@ from ..points.models import Tier
 from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
 from ..catalog.models import ITEM_KINDS, Category, Item
 from ..presale.services import receive_goods
+from ..wallet import specs as coupons
 
 COLUMNS = ["sku", "name", "name_zh", "category", "min_tier", "points_price", "per_member_limit",
            "published", "receive", "kind", "received", "reserved", "sold", "available"]
@@ -222,6 +223,7 @@ def _apply_row(row, *, actor_id, now, reference, result):
         if item.published != row["published"]:
             set_published(item.id, row["published"], actor_id=actor_id, now=now)
         result.updated += 1
+    coupons.require_spec(item.id, row["published"])  # a published coupon item needs its coupon
     if row["receive"]:
         # Goods received for a presale item go to its pre-orders first, as in the console.
         outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,

@@ -92,10 +92,14 @@ def test_a_bad_row_among_good_ones_names_its_row_and_changes_no_stock(client, me
 
 def test_the_kind_column_creates_an_item_of_that_kind_keeps_it_when_empty_and_refuses_an_unknown_one(client, merch, clock):
     header = "sku,name,name_zh,category,min_tier,points_price,per_member_limit,published,receive,kind\n"
-    assert _upload(client, header + "CPN-1,Voucher,,home,,500,,yes,100,coupon\n").status_code == 200
+    # A coupon item is published only once its coupon is defined (console item form).
+    unpublishable = _upload(client, header + "CPN-1,Voucher,,home,,500,,yes,100,coupon\n")
+    assert unpublishable.status_code == 422 and "Define the coupon" in unpublishable.get_data(as_text=True)
+    assert db.session.scalar(select(Item).where(Item.sku == "CPN-1")) is None
+    assert _upload(client, header + "CPN-1,Voucher,,home,,500,,no,100,coupon\n").status_code == 200
     voucher = db.session.scalar(select(Item).where(Item.sku == "CPN-1"))
     assert voucher.kind == "coupon" and db.session.get(StockLevel, voucher.id).received == 100
-    assert _upload(client, header + "CPN-1,Voucher ¥10,,home,,500,,yes,,\n").status_code == 200
+    assert _upload(client, header + "CPN-1,Voucher ¥10,,home,,500,,no,,\n").status_code == 200
     db.session.expire_all()
     assert db.session.get(Item, voucher.id).kind == "coupon"
     refused = _upload(client, header + "CPN-2,Odd,,home,,500,,yes,,lottery\n")
