@@ -64,7 +64,7 @@ def _counts():
           valid_from=datetime(2029, 12, 31, 16, tzinfo=timezone.utc),
           valid_until=datetime(2030, 1, 31, 16, tzinfo=timezone.utc))),
 ])
-def test_a_merchandiser_defines_each_kind_of_coupon_on_the_item_form(client, merch, changes, expected):
+def test_a_merchandiser_defines_each_kind_of_coupon_and_a_member_redeems_it(client, merch, clock, changes, expected):
     fresh = db.session.scalar(select(Category.id).where(Category.slug == "fresh"))
     response = client.post("/console/items/new", data=_form(**changes, coupon_categories=str(fresh),
                                                             coupon_stacks_with=["red_packet", "amount"],
@@ -77,6 +77,26 @@ def test_a_merchandiser_defines_each_kind_of_coupon_on_the_item_form(client, mer
     assert [c.id for c in spec.categories] == [fresh] and spec.stacks_with == "amount,red_packet"
     page = client.get(f"/console/items/{spec.item_id}").get_data(as_text=True)
     assert f'<option selected value="{expected["kind"]}">' in page  # the form shows the saved coupon
+    # A member redeems it for points: a wallet coupon with the spec's terms.
+    coupon = _buy(client, clock, spec.item_id)
+    terms = ("kind", "value_minor", "percent", "cap_minor", "threshold_minor", "stacks_with")
+    assert {k: getattr(coupon, k) for k in terms} == {k: getattr(spec, k) for k in terms}
+    assert coupon.category_ids == [fresh] and coupon.spec_id == spec.id
+    assert coupon.expires_at == (spec.valid_until or clock.now() + timedelta(days=spec.valid_days or 0))
+
+
+def _buy(client, clock, item_id) -> WalletItem:
+    client.post(f"/console/items/{item_id}/publish", data={"publish": "y"})
+    receive_stock(item_id, 10, reference="T", reason="test stock", now=clock.now())
+    member = make_user(clock.now())
+    give_points(member.id, 5_000, clock.now())
+    db.session.commit()
+    plan_id = db.session.get(Item, item_id).plans[0].id
+    order = place_order(member.id, [LineRequest(item_id, plan_id, 1)], key=f"buy-{member.id}", now=clock.now(),
+                        **ARGS)
+    db.session.commit()
+    assert order.status == "fulfilled"
+    return db.session.scalar(select(WalletItem).where(WalletItem.account_id == member.id))
 
 
 @pytest.mark.parametrize("changes, message", [
