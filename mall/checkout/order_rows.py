@@ -13,6 +13,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
+from ..rawsql import is_postgresql
 from ..unit_of_work import note_write
 from .models import Order, OrderLine
 
@@ -47,7 +48,7 @@ def _statement(order_columns: tuple, line_columns: tuple):
 
 def write_in_one_statement(order: Order, lines: list[OrderLine]) -> bool:
     """Write `order` with `lines` in one round trip; False when this path does not apply."""
-    if len(lines) != 1 or db.session.get_bind().dialect.name != "postgresql":
+    if len(lines) != 1 or not is_postgresql():
         return False
     line = lines[0]
     order_values, line_values = _values(order), _values(line, skip=("order_id",))

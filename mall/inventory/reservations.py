@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from ..errors import DomainError
 from ..extensions import db
-from ..rawsql import execute
+from ..rawsql import execute, is_postgresql
 from ..unit_of_work import note_write
 from .models import Reservation, StockLevel, StockMovement
 
@@ -49,7 +49,7 @@ def hold(order_id: int, wants: list[Want], *, until: datetime, now: datetime, se
     """
     status, kind = ("confirmed", "sell") if sell else ("held", "reserve")
     column = StockLevel.sold if sell else StockLevel.reserved
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         db.session.flush()  # whatever the caller has pending goes before the counter's row lock
         short = [w.item_id for w in sorted(wants, key=lambda w: w.item_id)
                  if not _take_with_rows(order_id, w, column, status, kind, until, now)]

@@ -29,7 +29,7 @@ from ..events import pending_cancelled, points_credited, points_expired
 from ..extensions import db
 from ..idempotency import insert_once
 from ..locks import app_locks
-from ..rawsql import execute
+from ..rawsql import execute, is_postgresql
 from ..unit_of_work import note_write
 from .models import EntryKind, LedgerEntry, LotMovement, PointLot, PointsAccount
 
@@ -222,7 +222,7 @@ def spend_points(member_id: int, points: int, *, reason: str, source: str, key: 
         live = [lot for lot in lots if lot.remaining > 0]
         if spendable_of(account) < points:
             raise InsufficientPoints(needed=points, available=spendable_of(account))
-        if locked is not None and len(lots) == len(live) and db.session.get_bind().dialect.name == "postgresql":
+        if locked is not None and len(lots) == len(live) and is_postgresql():
             return _spend_in_one_statement(account, points, live, reason=reason, source=source, key=key,
                                            now=now, reference=reference, detail=detail, actor_id=actor_id)
         entry = _write_entry(account, kind=EntryKind.SPEND, points=-points, reason=reason,

@@ -34,7 +34,7 @@ from ..idempotency import insert_once
 from ..inventory import reservations
 from ..locks import count_in_window
 from ..pagination import paginate
-from ..rawsql import execute, flush_pending
+from ..rawsql import execute, flush_pending, is_postgresql
 from ..settings import RiskLimits
 from ..settings import current as current_settings
 from ..unit_of_work import note_write
@@ -180,7 +180,7 @@ def screen_order(order: Order, now: datetime, *, ip: str | None = None, device: 
     Records where it came from and, if any rule triggers, opens a review. Returns the
     reasons; a non-empty list tells checkout to hold the order in `in_review`."""
     ip = customer_address(ip)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         reasons = _screen_in_one_statement(order, now, ip=ip, device=device)
     else:
         reasons = _screen_with_orm(order, now, ip=ip, device=device)
