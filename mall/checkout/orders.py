@@ -70,6 +70,10 @@ def check_kinds(totals, *, slot_chosen: bool) -> None:
         raise KindRefused(_l("One at a time, please."), field="quantity")
     if line.item.kind == "service" and not slot_chosen:
         raise KindRefused(_l("Choose a time slot."), field="slot_id")
+    if line.item.kind in ("coupon", "red_packet") and line.item.coupon_spec is None:
+        # Published before the console required the coupon's terms (an older import): the
+        # wallet would have nothing to issue for the points taken.
+        raise KindRefused(_l("This reward can't be redeemed yet: its terms are not set. Nothing was charged."))
 
 
 def paid_step(kind: str) -> tuple[S, str]:

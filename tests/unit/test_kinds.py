@@ -17,6 +17,7 @@ from mall.rights.models import RightGrant
 from mall.rights.services import held_by
 from tests.factories import PASSWORD, make_item
 from tests.kinds_world import ARGS, make_kinds_world
+from tests.wallet_world import make_spec
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def _orders() -> int:
 @pytest.mark.parametrize("kind", ["coupon", "red_packet"])
 def test_a_coupon_or_red_packet_order_is_fulfilled_at_once_and_announced_to_the_wallet(world, client, clock, kind):
     coupon = make_item(clock.now(), name="¥10 voucher", points=300, stock=5, kind=kind)
+    make_spec(clock.now(), kind="amount", value_minor=1_000, name="Ten off", item_id=coupon.id)
     db.session.commit()
     heard = []
 
@@ -94,6 +96,7 @@ def test_a_right_needs_its_confirmation_then_is_granted_for_the_items_validity(w
 
 def test_the_wallet_rights_partial_lists_the_rights_in_force(world, client, clock, app):
     from flask import render_template
+
     from mall.rights.services import grant
     grant(world.member_id, "free_delivery", source="test:1", valid_from=clock.now(),
           valid_until=clock.now() + timedelta(days=30), now=clock.now())
@@ -101,6 +104,7 @@ def test_the_wallet_rights_partial_lists_the_rights_in_force(world, client, cloc
     _login(client)
     with app.test_request_context():
         from flask_login import login_user
+
         from mall.accounts.models import User
         login_user(db.session.get(User, world.member_id))
         html = render_template("wallet/_rights.html")

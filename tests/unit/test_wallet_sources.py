@@ -148,3 +148,22 @@ def test_a_game_item_prize_must_be_goods_so_a_coupon_is_never_sent_for_pickup(wo
     with pytest.raises(DomainError, match="goods picked up at a store"):
         management.add_prize(game.id, PrizeData(kind="item", label="Voucher", weight=1, item_id=voucher.id,
                                                 cost_points=300), actor_id=None, now=clock.now())
+
+
+@pytest.mark.parametrize("kind", ["coupon", "red_packet"])
+def test_a_reward_without_its_terms_is_refused_at_checkout_and_nothing_is_charged(world, client, auth, clock, kind):
+    """An item published before the console required its coupon (an older import) would take
+    the member's points and put nothing in the wallet."""
+    from mall.points.models import PointsAccount
+    voucher = make_item(clock.now(), name="Old voucher", points=300, stock=5, kind=kind)
+    db.session.commit()
+    auth.login("member@example.com")
+    member_id = world.member_id
+    balance = db.session.get(PointsAccount, member_id).balance
+    response = client.post(f"/catalog/{voucher.id}/buy", data={"plan_id": voucher.plans[0].id, "quantity": 1,
+                                                                "key": "old1"}, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "its terms are not set. Nothing was charged." in response.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.scalar(select(Order).where(Order.idempotency_key == "old1")) is None
+    assert db.session.get(PointsAccount, member_id).balance == balance
