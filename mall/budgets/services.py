@@ -502,6 +502,9 @@ def budget_left(store_id: int, now: datetime) -> int:
 
 
 def held_grants(page: int = 1, per_page: int = 20):
-    query = select(DiscretionaryGrant).where(DiscretionaryGrant.status == GrantStatus.HELD.value)
-    p = paginate(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id), page, per_page)
-    return p.items, p.page, p.pages
+    """HQ's queue: each held grant with the member it is for ([(grant, member)], page, pages),
+    the oldest first, so HQ sees whom it decides for without a query per row."""
+    query = (select(DiscretionaryGrant, User).join(User, User.id == DiscretionaryGrant.member_id)
+             .where(DiscretionaryGrant.status == GrantStatus.HELD.value))
+    p = paginate(query.order_by(DiscretionaryGrant.created_at, DiscretionaryGrant.id), page, per_page, rows=True)
+    return [tuple(row) for row in p.items], p.page, p.pages

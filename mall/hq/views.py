@@ -18,6 +18,7 @@ from ..extensions import db
 from ..instore.api_keys import all_stores
 from ..instore.pickups import staff_stores
 from ..notifications.mail import mailer_for
+from ..points.explain import reason_label
 from ..risk import services as risk
 from ..settings import current as current_settings
 from ..templating import points as format_points
@@ -214,7 +215,7 @@ def grants():
              if line.store.id in {sid for sid, _name in form.store_id.choices}]
     status = 422 if form.errors or form.form_errors else 200
     return render("hq/grants.html", form=form, held=held, page=page, pages=pages, lines=lines,
-                  decision_form=DecisionForm(), status=status)
+                  decision_form=DecisionForm(), reason_label=reason_label, status=status)
 
 
 @bp.route("/grants/<int:grant_id>/decide", methods=["POST"])

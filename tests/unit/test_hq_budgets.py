@@ -115,3 +115,23 @@ def test_a_store_without_budget_is_charged_to_the_default_budget(tiers, clock, s
     assert _grant(member, store, 10_000, clock, "free").status == "issued"
     assert _balance(member) == 10_000
     assert db.session.scalar(select(BudgetMonth.used_points)) == 10_000
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", ["for Lin Xiao (", "Store 12", "Adjustments by member services"]),
+    ("zh-CN", ["发给 Lin Xiao（", "Store 12"])])
+def test_hqs_queue_of_held_grants_says_whom_where_and_why_in_the_readers_language(
+        tiers, clock, store, hq_user, client, auth, language, expected):
+    member = make_user(clock.now(), login="lin@example.com", name="Lin Xiao")
+    budgets.set_budget(store.id, 100, "hold", alert_email=None, actor_id=hq_user.id, now=clock.now())
+    now = clock.now()
+    held = budgets.issue_discretionary(member.id, 500, store_id=store.id, kind="manual", reason="adjustment",
+                                       source="hq-grant", key="q1", expires_at=now + timedelta(days=365), now=now)
+    db.session.commit()
+    assert held.status == "held"
+    auth.login("boss@example.com")
+    page = client.get("/hq/grants", headers={"Accept-Language": language}).get_data(as_text=True)
+    queue = page.split("review-list")[1]
+    for text in expected:
+        assert text in queue, text
+    assert member.member_code in queue and ">adjustment<" not in queue
