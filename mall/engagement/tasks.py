@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import shoptime
 from ..accounts.models import User
+from ..budgets.labels import task_budget_label
 from ..budgets.models import DiscretionaryGrant, ProgrammeBudget
 from ..budgets.services import (BudgetHeld, BudgetRefused, Charge, charge_discretionary, hold_grant,
                                record_issued, refuse_frozen)
@@ -147,12 +148,12 @@ def grant_task_points(member_id: int, points: int, *, reason: str, key: str, now
         try:
             charge = _charge_budget(store_id, granted, reason, now)
         except BudgetRefused as refused:
-            return TaskGrant(points, 0, "budget", None, budget_name=_budget_name(refused.budget))
+            return TaskGrant(points, 0, "budget", None, budget_name=_budget_name(refused.budget, reason))
         except BudgetHeld as held:
             hold_grant(member_id, granted, store_id=held.budget.store_id, kind="task", reason=reason,
                        source=TASK_SOURCE, key=key, expires_at=expires_at, now=now, note=f"task:{reason}",
                        programme_budget_id=held.budget.programme_budget_id)
-            return TaskGrant(granted, 0, capped, None, held=True, budget_name=_budget_name(held.budget))
+            return TaskGrant(granted, 0, capped, None, held=True, budget_name=_budget_name(held.budget, reason))
         entry = credit_points(member_id, granted, reason=reason, source=TASK_SOURCE, key=key, now=now,
                               expires_at=expires_at,
                               detail={**(detail or {}), "wanted": points, "capped": capped,
@@ -171,27 +172,33 @@ def _charge_budget(store_id: int | None, points: int, reason: str, now: datetime
     return charge_discretionary(store_id, points, f"task:{reason}", now, programme=("task", reason))
 
 
-def _budget_name(budget) -> str | None:
-    """A programme budget's name for the member's notice; None for a store's budget."""
-    return (budget.name or None) if budget is not None and budget.is_programme else None
+def _budget_name(budget, task: str) -> str | None:
+    """The name of the programme budget for `task` in the member's notice, in their language
+    where it is a default name (budgets/labels.py); None for a store's budget."""
+    if budget is None or not budget.is_programme or not budget.name:
+        return None
+    return task_budget_label("task", task, budget.name)
 
 
 def _programme_name(programme_budget_id: int | None) -> str | None:
     budget = db.session.get(ProgrammeBudget, programme_budget_id) if programme_budget_id is not None else None
-    return budget.name if budget is not None else None
+    return task_budget_label(budget.scope, budget.target, budget.name) if budget is not None else None
 
 
 def held_task_budgets(member_id: int) -> list[tuple[str | None, int]]:
     """Task points of this member waiting for HQ's approval, per budget that held them:
     (the programme budget's name, or None for a store's budget; points)."""
     rows = db.session.execute(
-        select(ProgrammeBudget.name, func.sum(DiscretionaryGrant.points))
+        select(ProgrammeBudget.scope, ProgrammeBudget.target, ProgrammeBudget.name,
+               func.sum(DiscretionaryGrant.points))
         .select_from(DiscretionaryGrant)
         .outerjoin(ProgrammeBudget, ProgrammeBudget.id == DiscretionaryGrant.programme_budget_id)
         .where(DiscretionaryGrant.member_id == member_id, DiscretionaryGrant.source == TASK_SOURCE,
                DiscretionaryGrant.status == "held")
-        .group_by(ProgrammeBudget.name).order_by(ProgrammeBudget.name)).all()
-    return [(name, int(points)) for name, points in rows]
+        .group_by(ProgrammeBudget.scope, ProgrammeBudget.target, ProgrammeBudget.name)
+        .order_by(ProgrammeBudget.name)).all()
+    return [(task_budget_label(scope, target, name) if name is not None else None, int(points))
+            for scope, target, name, points in rows]
 
 
 def _held_grant(key: str):

@@ -22,6 +22,7 @@ from ..instore.models import Store
 from ..notifications.mail import build_message
 from ..unit_of_work import commit
 from .models import HqAlert
+from .names import Names, hq_names
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,12 @@ def record_alert(sender, *, kind: str, store_id: int | None, month: str, facts: 
         pass
 
 
-def _text(alert: HqAlert, store: Store | None, programme: ProgrammeBudget | None) -> tuple[str, str]:
+def _text(alert: HqAlert, store: Store | None, programme: ProgrammeBudget | None, names: Names) -> tuple[str, str]:
+    """The email in the current locale; the budget and the store named in it too (names.py)."""
     facts = alert.facts or {}
     pct = facts.get("used", 0) * 100 // max(facts.get("limit", 1), 1)
-    if store is None:  # a programme budget (per campaign or task kind): named as HQ named it
-        name = programme.name if programme is not None else facts.get("budget", "-")
+    if store is None:  # a programme budget (per campaign or task kind): named as HQ's pages name it
+        name = names.budget(programme) if programme is not None else facts.get("budget", "-")
         if alert.kind == "budget_80":
             subject = _("Budget warning: the programme budget %(budget)s has used %(pct)s%% of its points",
                         budget=name, pct=pct)
@@ -55,13 +57,14 @@ def _text(alert: HqAlert, store: Store | None, programme: ProgrammeBudget | None
                  "Open the HQ budgets page to review the programme budget and any grants waiting for approval.",
                  budget=name, month=alert.month, used=facts.get("used", "-"), limit=facts.get("limit", "-"))
         return subject, body
+    store_name = names.store(store)
     if alert.kind == "budget_80":
-        subject = _("Budget warning: %(store)s has used %(pct)s%% of its points budget", store=store.name, pct=pct)
+        subject = _("Budget warning: %(store)s has used %(pct)s%% of its points budget", store=store_name, pct=pct)
     else:
-        subject = _("Budget used up: %(store)s has no discretionary points left this month", store=store.name)
+        subject = _("Budget used up: %(store)s has no discretionary points left this month", store=store_name)
     body = _("Store: %(store)s\nMonth: %(month)s\nUsed: %(used)s of %(limit)s points\n\n"
              "Open the HQ dashboard to review the store's budget and any grants waiting for approval.",
-             store=store.name, month=alert.month, used=facts.get("used", "-"), limit=facts.get("limit", "-"))
+             store=store_name, month=alert.month, used=facts.get("used", "-"), limit=facts.get("limit", "-"))
     return subject, body
 
 
@@ -81,6 +84,7 @@ def send_due_alerts(now: datetime, mailer, *, batch: int = 50) -> int:
                              .limit(batch)).all()
     commit()  # batch: each alert is claimed and sent alone, so one SMTP failure blocks no other
     sent = 0
+    names_in: dict[bool, Names] = {}  # read once per language for the whole batch
     for alert_id in ids:
         claimed = db.session.execute(update(HqAlert).where(HqAlert.id == alert_id, HqAlert.emailed_at.is_(None))
                                      .values(emailed_at=now).execution_options(synchronize_session=False)).rowcount
@@ -93,8 +97,11 @@ def send_due_alerts(now: datetime, mailer, *, batch: int = 50) -> int:
             if alert.programme_budget_id is not None else None
         try:
             for address, locale in _recipients(alert):
+                chinese = str(locale).startswith("zh")
+                if chinese not in names_in:
+                    names_in[chinese] = hq_names(chinese=chinese)
                 with force_locale(locale):
-                    subject, body = _text(alert, store, programme)
+                    subject, body = _text(alert, store, programme, names_in[chinese])
                 mailer.send(build_message(address, subject, body, message_id_key=f"hq-alert-{alert.id}-{address}"))
         except Exception:  # SMTP down: leave it for the next run
             log.exception("budget alert %s not sent", alert_id)

@@ -28,6 +28,7 @@ from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
+from ..budgets.labels import TASK_LABELS  # noqa: F401 (HQ's views read it from here)
 from ..budgets.services import default_budget_name
 from ..catalog.models import Category
 from ..engagement.earning import UNNAMED_UPLIFT
@@ -43,8 +44,6 @@ RULE_KEY, RULE_NAME, GAME = "rule_key", "rule_name", "game"
 SOURCES = (CATALOGUE, MERCHANT, RULE_KEY, RULE_NAME, GAME)
 
 # What a programme budget can be for (the programme budget form offers these too).
-TASK_LABELS = {"checkin": _l("Task: daily check-in"), "profile": _l("Task: profile"),
-               "referral": _l("Task: referral")}
 CAMPAIGN_LABELS = {"red-packets": _l("Red-packet campaigns"), "coupons": _l("Coupons issued by HQ"),
                    "appeals": _l("Appeal adjustments"), UNNAMED_UPLIFT: _l("Purchase bonuses of unnamed rules")}
 

@@ -219,3 +219,33 @@ def test_cost_by_budget_shows_base_points_as_cost_of_sales_beside_the_budgets(ap
     # Budgets created on first use are named by what they are for (mall/hq/names.py), not "Campaign: <key>".
     assert {r[0]: r[1] for r in rows[1:]} == {"Store 7": 300, "Rule: Spring x2.5": 150, "Task: daily check-in": 5}
     assert store_only.charts["budget"].rows[0][:2] == ["Base points (cost of sales)", 200]
+
+
+def test_a_default_named_programme_budget_is_named_in_the_readers_language(programme_default, shop, clock, client,
+                                                                           auth):
+    """A budget created on first use is stored as "Task: checkin": nobody chose that name, so
+    the member's notice, their task board and HQ's email name the task in the reader's
+    language instead."""
+    from flask_babel import force_locale
+
+    from mall.hq.alerts import send_due_alerts
+    _store, hq, member = shop
+    db.session.get(type(hq), hq.id).locale = "zh_Hans"
+    tasks.check_in(member.id, clock.now())
+    clock.advance(days=1)
+    held = tasks.check_in(member.id, clock.now()).grant  # the default budget (8) is used up: held
+    assert db.session.scalar(select(ProgrammeBudget.name)) == "Task: checkin"
+    with force_locale("zh_Hans"):
+        assert str(held.notice) == "项目预算 任务：每日签到 本月已用完：您的 5 积分正在等待总部审批。"
+    with force_locale("en"):
+        assert str(held.notice).startswith("The programme budget Task: daily check-in is used up this month")
+    db.session.commit()
+
+    sent = []
+    mailer = type("Mailer", (), {"send": lambda self, message: sent.append(message)})()
+    assert send_due_alerts(clock.now(), mailer) >= 1
+    assert "预算已用完：项目预算 任务：每日签到 本月已无积分可用" in {m["Subject"] for m in sent}
+
+    auth.login("member@example.com", PASSWORD)
+    page = re.sub(r"\s+", " ", client.get("/tasks", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True))
+    assert "任务：每日签到" in page and "Task: checkin" not in page
