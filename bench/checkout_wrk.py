@@ -145,6 +145,24 @@ class Poll:
         return self.value() - self.start >= self.target
 
 
+def prepared(members: int, units: int):
+    """A fresh database seeded, each member's session minted, the ceiling's row made. Returns
+    (app, steady (item, plan), sell-out (item, plan), sessions, the gunicorns' environment)."""
+    url = fresh_database(DB_NAME)
+    app, steady, sale, member_ids = seed(url, members, units)
+    sessions = session_cookies(app, member_ids)
+    with app.app_context():
+        from mall.extensions import db
+        db.engine.dispose()
+    import psycopg
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={DB_NAME}", autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, hits bigint NOT NULL)")
+        conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
+    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET, "MALL_ENV": "production",
+           "SESSION_COOKIE_SECURE": "0", "CEILING_DATABASE_URL": url}
+    return app, steady, sale, sessions, env
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1000)
@@ -157,18 +175,7 @@ def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `sudo apt-get install wrk` (or run `bash scripts/bench`)")
 
-    url = fresh_database(DB_NAME)
-    app, (steady_item, steady_plan), (sale_item, sale_plan), member_ids = seed(url, args.members, args.units)
-    sessions = session_cookies(app, member_ids)
-    with app.app_context():
-        from mall.extensions import db
-        db.engine.dispose()
-    import psycopg
-    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={DB_NAME}", autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, hits bigint NOT NULL)")
-        conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
-    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET, "MALL_ENV": "production",
-           "SESSION_COOKIE_SECURE": "0", "CEILING_DATABASE_URL": url}
+    app, (steady_item, steady_plan), (sale_item, sale_plan), sessions, env = prepared(args.members, args.units)
     app_port, ceiling_port = free_port(), free_port()
     servers = [serve("wsgi:app", app_port, env, args.workers, args.threads),
                serve("bench.ceiling:app", ceiling_port, env, args.workers, args.threads)]
@@ -213,7 +220,9 @@ def main():
 
     with app.app_context():
         from sqlalchemy import text
+
         from mall.audit import run_audit
+        from mall.extensions import db
         db.session.remove()
         oversold = db.session.scalar(text(
             "SELECT coalesce(sum(greatest(sold + reserved - received, 0)), 0) FROM stock_levels"))

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import checkout_wrk as cw  # noqa: E402
 from bench.cpu_by_process import ticks  # noqa: E402
-from bench.flash_sale import REDIS_URL, SECRET, free_port, fresh_database, session_cookies  # noqa: E402
+from bench.flash_sale import free_port  # noqa: E402
 
 TARGETS = (("ceiling", "bench.ceiling:app"), ("floor", "bench.floor:floor_app()"), ("checkout", "wsgi:app"))
 
@@ -75,18 +75,7 @@ def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `sudo apt-get install wrk` (or run `bash scripts/bench` once)")
 
-    url = fresh_database(cw.DB_NAME)
-    app, (item, plan), _sale, member_ids = cw.seed(url, args.members, 10)
-    sessions = session_cookies(app, member_ids)
-    with app.app_context():
-        from mall.extensions import db
-        db.engine.dispose()
-    import psycopg
-    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={cw.DB_NAME}", autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id int PRIMARY KEY, hits bigint NOT NULL)")
-        conn.execute("INSERT INTO bench_ceiling VALUES (1, 0) ON CONFLICT DO NOTHING")
-    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET, "MALL_ENV": "production",
-           "SESSION_COOKIE_SECURE": "0", "CEILING_DATABASE_URL": url}
+    _app, (item, plan), _sale, sessions, env = cw.prepared(args.members, 10)
     ports = {name: free_port() for name, _ in TARGETS}
     servers = [cw.serve(path, ports[name], env, args.workers, args.threads) for name, path in TARGETS]
     tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))

@@ -28,7 +28,7 @@ from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from ..budgets.labels import TASK_LABELS  # noqa: F401 (HQ's views read it from here)
+from ..budgets.labels import TASK_LABELS  # also read from here by HQ's views
 from ..budgets.services import default_budget_name
 from ..catalog.models import Category
 from ..engagement.earning import UNNAMED_UPLIFT
