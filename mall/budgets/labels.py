@@ -8,6 +8,8 @@ every kind of programme budget this way, with rules and games too: mall/hq/names
 """
 from flask_babel import force_locale, lazy_gettext as _l
 
+from .services import default_budget_name
+
 TASK_LABELS = {"checkin": _l("Task: daily check-in"), "profile": _l("Task: profile"),
                "referral": _l("Task: referral")}
 
@@ -17,7 +19,6 @@ def task_budget_label(scope: str, target: str, name: str):
     lazy string), when `name` is one of its default names; else `name` itself."""
     if scope != "task" or target not in TASK_LABELS:
         return name
-    from .services import default_budget_name
     defaults = {default_budget_name(scope, target)}
     for locale in ("en", "zh_Hans"):
         with force_locale(locale):

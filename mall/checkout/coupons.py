@@ -15,6 +15,14 @@ from ..errors import DomainError
 from ..proportion import split
 from ..wallet import redeem
 from ..wallet.pricing import Line, eligible_weights, refusal_message
+from ..wallet.services import used_on_order
+
+
+def coupon_given_back(order) -> bool:
+    """Was a coupon taken off this order's cash and given back since (an order that expired
+    or whose payment failed)? The order keeps the discount it was priced with; the wallet
+    shows the coupon on the order only while it is spent there."""
+    return order.coupon_discount_minor > 0 and not used_on_order(order.id)
 
 
 class CouponRefused(DomainError):
@@ -61,4 +69,5 @@ def spend_on_order(order, member_id: int, totals, now: datetime) -> None:
     done = redeem.spend(use.code, list(use.gross), now, order_id=order.id, account_id=member_id, actor_id=member_id)
     if not done.ok or done.discount.discount_minor != use.discount_minor:
         raise CouponRefused(done.discount.message or refusal_message("used"))
+    order.coupon_discount_minor = use.discount_minor
 

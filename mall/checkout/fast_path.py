@@ -139,8 +139,8 @@ def _joined(p: dict, order_id: int, line_id: int) -> Order:
     order = Order(id=order_id, number=p["number"], member_id=p["member_id"], status=p["status"],
                   points_total=p["points"], cash_total_minor=p["cash"], payment_mode=p["payment_mode"],
                   idempotency_key=p["key"], reserved_until=p["reserved_until"], cash_collected_minor=0,
-                  presale_id=None, queue_position=None, offer_deadline=None, created_at=p["now"],
-                  updated_at=p["now"])
+                  coupon_discount_minor=0, presale_id=None, queue_position=None, offer_deadline=None,
+                  created_at=p["now"], updated_at=p["now"])
     line = OrderLine(id=line_id, order_id=order_id, item_id=p["item_id"], plan_id=p["plan_id"],
                      plan_kind=p["plan_kind"], item_name=p["item_name"], item_kind=p["item_kind"],
                      quantity=p["quantity"], offset_points=p["offset_points"], points=p["line_points"],

@@ -37,6 +37,7 @@ class Order(db.Model):
         CheckConstraint(f"status IN {STATUS_VALUES!r}", name="known_status"),
         CheckConstraint("points_total >= 0 AND cash_total_minor >= 0", name="totals_not_negative"),
         CheckConstraint("payment_mode IN ('none', 'stripe', 'counter')", name="known_payment_mode"),
+        CheckConstraint("coupon_discount_minor >= 0", name="coupon_discount_not_negative"),
         Index("ix_orders_status_reserved_until", "status", "reserved_until"),
         Index("ix_orders_member_created", "member_id", "created_at"),
         UniqueConstraint("presale_id", "queue_position", name="one_place_in_the_queue"),
@@ -52,6 +53,9 @@ class Order(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64))
     reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cash_collected_minor: Mapped[int] = mapped_column(default=0)
+    # What a coupon took off the cash when the order was placed (0: none); it stays when the
+    # coupon is given back (checkout/coupons.py coupon_given_back).
+    coupon_discount_minor: Mapped[int] = mapped_column(default=0, server_default="0")
     # Presale orders: their presale, their place in its first-come-first-served queue, and
     # the deadline of a shortfall offer.
     presale_id: Mapped[int | None] = mapped_column(ForeignKey("presales.id"), index=True)

@@ -29,6 +29,7 @@ from ..points.categories import record_category_shares
 from ..points.ledger import lock_account, refund_points, refundable_points, spend_points, spendable_of
 from ..points.models import LedgerEntry
 from ..unit_of_work import after_commit, rollback
+from ..wallet.issue import check_issuable
 from . import fast_path
 from .coupons import apply_coupon, spend_on_order
 from .models import LIVE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus  # noqa: F401
@@ -74,6 +75,22 @@ def check_kinds(totals, *, slot_chosen: bool) -> None:
         # Published before the console required the coupon's terms (an older import): the
         # wallet would have nothing to issue for the points taken.
         raise KindRefused(_l("This reward can't be redeemed yet: its terms are not set. Nothing was charged."))
+
+
+def check_delivery(member_id: int, totals, now: datetime, *, card_payments: bool) -> None:
+    """What a coupon, red packet or right order must settle before anything is taken: its
+    cash part is paid by card (nothing is picked up at a counter, so a cash part "due at the
+    counter" would never be collected), and the wallet can still issue what it buys (checked
+    again when it is paid: payments.py). Goods and services pass untouched."""
+    line = totals.lines[0] if len(totals.lines) == 1 else None
+    if line is None or line.item.kind not in INSTANT_KINDS:
+        return
+    if totals.cash_minor > 0 and not card_payments:
+        raise KindRefused(_l("A coupon, red packet or right is paid by card, which this shop doesn't take yet: "
+                             "choose a plan in points only."))
+    spec = line.item.coupon_spec if line.item.kind in ("coupon", "red_packet") else None
+    if spec is not None and not (line.item.kind == "red_packet" and spec.value_minor):
+        check_issuable(member_id, spec, line.quantity, now)  # as wallet.receivers issues it
 
 
 def paid_step(kind: str) -> tuple[S, str]:
@@ -172,6 +189,7 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             if totals.points > totals.balance:
                 raise InsufficientPoints(needed=totals.points, available=totals.balance)
             check_kinds(totals, slot_chosen=book is not None)
+            check_delivery(member_id, totals, now, card_payments=card_payments)
             takes = fast_path.takes_for(totals, locked, now) if locked is not None else None
             # A replay (a twin that committed while this one waited for the row, or a submit
             # repeated later) finds the order's (member, key) taken: its order is the answer,
@@ -412,6 +430,8 @@ def confirm_at_counter(order_id: int, member_id: int, now: datetime) -> Order:
         return order  # a second tap
     if order.status != S.AWAITING_PAYMENT.value or order.payment_mode != "counter":
         raise NotCancellable(_l("This order is no longer waiting for payment."))
+    if order.kind in INSTANT_KINDS:  # delivered at once: its cash part would never be collected
+        raise NotCancellable(_l("This order can't be paid at the counter: there is nothing to pick up."))
     if order.reserved_until <= now:
         # An outcome, not a refusal: the expiry is recorded and the member is shown it.
         return expire_order(order.id, now)

@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..errors import DomainError, InsufficientPoints, NotFound
+from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..idempotency import insert_once
 from ..inventory import reservations
-from ..inventory.reservations import OutOfStock
 from ..points.ledger import spend_points
 from .gateway import PaymentUnavailable, StripeGateway
 from .models import Order, OrderStatus, Payment, WebhookEvent
 from ..unit_of_work import commit
+from .coupons import coupon_given_back
 from .orders import _confirm, _release, locked_order, record, settle_paid
 
 S = OrderStatus
@@ -97,13 +97,24 @@ def _succeeded(order, payment, now, **_):
         return "ignored"
     payment.status, payment.updated_at = "succeeded", now
     if order.status == S.AWAITING_PAYMENT.value:
-        _confirm(order, now, actor="stripe", note="card payment succeeded")
-        return "confirmed"
+        try:
+            with db.session.begin_nested():
+                _confirm(order, now, actor="stripe", note="card payment succeeded")
+            return "confirmed"
+        except DomainError:  # what it buys can no longer be delivered (the coupon's issue ended, ...)
+            payment.status = "refund_due"
+            _release(order, S.CANCELLED, now, kind="cancelled", note="paid, but it could no longer be delivered")
+            record(order, "refund_due", now, actor="system", note="paid, but it could no longer be delivered")
+            return "refund due"
     if order.status == S.CANCELLED.value:  # the member said no before the money arrived
         payment.status = "refund_due"
         record(order, "refund_due", now, actor="system", note="paid after the member cancelled")
         return "refund due"
     # Late: the hold expired before the money arrived.
+    if coupon_given_back(order):  # the discount it was priced with is back in the wallet
+        payment.status = "refund_due"
+        record(order, "refund_due", now, actor="system", note="paid after the hold ended; its coupon was given back")
+        return "refund due"
     try:
         with db.session.begin_nested():
             reservations.confirm(order.id, now=now)
@@ -112,7 +123,7 @@ def _succeeded(order, payment, now, **_):
                              key=f"order:{order.id}:retake", now=now, reference=order.number)
             settle_paid(order, now, actor="stripe", note="late payment: stock and points taken again")
             return "confirmed late"
-    except (OutOfStock, InsufficientPoints):
+    except DomainError:  # OutOfStock, InsufficientPoints, or what it buys can't be issued any more
         payment.status = "refund_due"
         record(order, "refund_due", now, actor="system", note="paid after the hold ended and can't be filled")
         return "refund due"

@@ -23,8 +23,8 @@ def purchase_lines(purchase: Purchase) -> list[Line]:
             for line in purchase.lines if line.open_amount_minor > 0]
 
 
-def _purchase(store_id: int, receipt_no: str) -> Purchase:
-    purchase = find_purchase(store_id, receipt_no)
+def _purchase(store_id: int, receipt_no: str, *, lock: bool = False) -> Purchase:
+    purchase = find_purchase(store_id, receipt_no, lock=lock)
     if purchase is None:
         raise PurchaseNotFound()
     if purchase.status == PurchaseStatus.REFUNDED:
@@ -46,7 +46,12 @@ def check_coupon(store_id: int, receipt_no: str, code: str, *, now: datetime) ->
 def spend_coupon(store_id: int, receipt_no: str, code: str, *, now: datetime,
                  actor_id: int | None = None) -> redeem.Redemption:
     """Spend the coupon on this purchase. The same receipt and code again: the first answer.
-    Raises PurchaseNotFound, PurchaseRefunded (nothing written)."""
-    purchase = _purchase(store_id, receipt_no)
+    Raises PurchaseNotFound, PurchaseRefunded (nothing written).
+
+    The purchase's row is locked first: two tills spending two coupons on one receipt queue
+    on it, so the second sees the first in the stacking rules (one-per-purchase coupons can't
+    both pass), and a refund running at once either sees the coupon to give back or comes
+    first and leaves a refunded purchase that refuses it."""
+    purchase = _purchase(store_id, receipt_no, lock=True)
     return redeem.spend(code, purchase_lines(purchase), now, store_id=store_id, purchase_id=purchase.id,
                         actor_id=actor_id)

@@ -138,9 +138,10 @@ def _by_receipt(store_id: int, receipt_no: str, *, lock: bool = False) -> Purcha
     return db.session.scalar(query)
 
 
-def find_purchase(store_id: int, receipt_no: str) -> Purchase | None:
-    """The store's purchase with this receipt number (normalised), or None."""
-    return _by_receipt(store_id, normalise_receipt(receipt_no or ""))
+def find_purchase(store_id: int, receipt_no: str, *, lock: bool = False) -> Purchase | None:
+    """The store's purchase with this receipt number (normalised), or None; `lock`: its row
+    locked, as a refund locks it."""
+    return _by_receipt(store_id, normalise_receipt(receipt_no or ""), lock=lock)
 
 
 def _locked(purchase_id: int) -> Purchase | None:

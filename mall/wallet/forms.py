@@ -6,14 +6,14 @@ from flask_wtf.form import _Auto
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import Form, IntegerField
+from ..forms import Form, IntegerField, whole_number
 
 
 class IssueForm(Form):
     """HQ gives a member a coupon. `key` makes a double-tapped submit one coupon."""
     member = StringField(_l("Member's email or mobile number"), validators=[
         DataRequired(_l("Enter the member's email or mobile number.")), Length(max=254)])
-    spec_id = SelectField(_l("Coupon"), coerce=int, validate_choice=False,
+    spec_id = SelectField(_l("Coupon"), coerce=whole_number, validate_choice=False,
                           validators=[DataRequired(_l("Choose a coupon."))])
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Give a reason; it is kept in the audit log.")),
                                                   Length(max=255)])

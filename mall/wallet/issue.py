@@ -84,6 +84,18 @@ def _find(source: str, source_ref: str, seq: int) -> WalletItem | None:
                                                       WalletItem.seq == seq))
 
 
+def check_issuable(account_id: int, spec: CouponSpec, quantity: int, now: datetime) -> None:
+    """Raise what issue() would refuse for `quantity` coupons of `spec` to this member now
+    (inactive, validity over, the member's limit). Writes nothing: checkout asks before it
+    takes points or money for coupons, with the member's account row already locked."""
+    if not spec.active:
+        raise CouponSpecInactive()
+    if _expiry(spec, now) <= now:
+        raise CouponWindowOver()
+    if spec.per_member_limit is not None and _held_count(account_id, spec.id) + quantity > spec.per_member_limit:
+        raise CouponLimitReached()
+
+
 def _held_count(account_id: int, spec_id: int) -> int:
     """Coupons of this spec the member holds or has used (cancelled and expired don't count)."""
     return db.session.scalar(select(func.count()).select_from(WalletItem).where(

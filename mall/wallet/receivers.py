@@ -10,7 +10,7 @@ reads the Order the order_changed event carries.
   replayed event issues nothing more). A red_packet line issues red packets worth the spec's
   value with its validity; a coupon line issues coupons of the spec. Goods lines issue
   nothing, whatever spec their item has (the console refuses one: catalog's coupon link).
-- cancelled, expired, refunded, payment_failed: a coupon spent on the order comes back
+- cancelled, expired, refunded, payment_failed, review_rejected, offer_declined: a coupon spent on the order comes back
   while valid; coupons the order bought and the member has not used are cancelled (refunded).
 """
 from datetime import datetime
@@ -24,7 +24,8 @@ from .issue import issue, issue_red_packet
 from .models import CouponSpec, ItemSource
 from .redeem import cancel_issued, give_back
 
-GIVE_BACK_KINDS = ("cancelled", "expired", "refunded", "payment_failed")
+# Every way an order ends unfilled (as mall/bookings/receivers.py lists them).
+GIVE_BACK_KINDS = ("cancelled", "expired", "refunded", "payment_failed", "review_rejected", "offer_declined")
 
 
 def _specs(item_ids: list[int]) -> dict[int, CouponSpec]:

@@ -71,3 +71,20 @@ def test_concurrent_issues_never_pass_a_per_member_limit(pg_app, clock):
     outcomes = race(pg_app, 6, lambda i: issue(world.member_id, spec_id, source="game", source_ref=f"play:{i}",
                                               now=clock.now()), refusals=(CouponLimitReached,))
     assert sorted(outcomes) == ["CouponLimitReached"] * 4 + ["ok"] * 2, outcomes
+
+
+def test_two_one_per_purchase_coupons_at_two_tills_on_one_receipt_take_off_one(pg_app, clock):
+    """Each spend queues on the purchase's row, so the second sees the first in the stacking
+    rules: two ¥50 coupons that stack with nothing can't both come off one ¥120 receipt."""
+    world = make_world(clock.now())
+    make_category("fresh", "Fresh food")
+    codes = [issue(world.member_id, make_spec(clock.now(), kind="amount", value_minor=5_000, name=f"¥50 {n}"),
+                   source="hq", source_ref=f"one-{n}", now=clock.now()).code for n in range(2)]
+    db.session.commit()
+    _purchase(pg_app, world, "R-ONE")
+    statuses = race(pg_app, 2, lambda i: _spend(pg_app, world, "R-ONE", codes[i]), returns=True)
+    assert sorted(statuses) == [201, 409], statuses
+    db.session.expire_all()
+    used = db.session.scalars(select(WalletItem).where(WalletItem.state == "used")).all()
+    assert [item.discount_minor for item in used] == [5_000]
+    assert [f.check for f in run_audit() if f.violations] == []

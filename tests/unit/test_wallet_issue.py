@@ -86,3 +86,16 @@ def test_a_coupon_expiring_soon_is_reminded_once(member, clock):
     assert send_coupon_reminders(now + timedelta(days=4)) == 0
     note = db.session.scalar(select(Notification).where(Notification.member_id == member.id))
     assert (note.kind, note.key, note.params["days"]) == ("expiry_reminder", f"wallet:{item.id}", 2)
+
+
+@pytest.mark.parametrize("spec_id", ["99999999999999999999", "12x", "", "-1"])
+def test_hqs_issue_form_refuses_a_coupon_choice_that_is_not_one_and_issues_nothing(app, clock, client, auth, member,
+                                                                                    spec_id):
+    make_user(clock.now(), role="hq", login="hq-issue@example.com")
+    make_spec(clock.now(), kind="amount", value_minor=500)
+    db.session.commit()
+    auth.login("hq-issue@example.com")
+    response = client.post("/hq/wallet/issue", data={"member": member.email, "spec_id": spec_id,
+                                                     "reason": "goodwill", "key": "huge-1"})
+    assert response.status_code == 422
+    assert db.session.scalar(select(WalletItem)) is None
