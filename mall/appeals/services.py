@@ -20,7 +20,7 @@ from .. import shoptime
 from ..accounts.auditlog import audit
 from ..budgets.models import BudgetScope, GrantKind
 from ..budgets.services import issue_discretionary
-from ..catalog.images import store_image
+from ..catalog.images import APPEAL_PHOTOS, store_image
 from ..checkout.models import Order
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
@@ -33,7 +33,7 @@ from ..wallet.services import used_on_order
 from .models import REASON_MAX, Appeal, AppealStatus
 
 APPEALS_BUDGET = (BudgetScope.CAMPAIGN.value, "appeals")
-PHOTO_FOLDER = "appeals"
+PHOTO_FOLDER = APPEAL_PHOTOS  # never served by /catalog/media
 MAX_ADJUSTMENT = 100_000
 
 

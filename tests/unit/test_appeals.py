@@ -10,6 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from mall.appeals.models import Appeal
+from mall.accounts.models import User
 from mall.appeals.services import due_after
 from mall.extensions import db
 from mall.notifications.models import Notification
@@ -137,3 +138,35 @@ def test_an_order_offers_question_this_order(people, auth, client, clock):
     assert f'href="/appeals/new?order={order.id}"' in page
     form = client.get(f"/appeals/new?order={order.id}").get_data(as_text=True)
     assert order.number in form and 'enctype="multipart/form-data"' in form
+
+
+def _raise_as_member(client, auth, member, key, **extra):
+    auth.logout()
+    auth.login("appealer@example.com")
+    entry = _entry(member)
+    sent = client.post(f"/appeals/new?entry={entry.id}", data={"entry": str(entry.id), "reason": "Too few", "key": key,
+                                                               **extra}, content_type="multipart/form-data")
+    assert sent.status_code == 302
+    return db.session.scalar(select(Appeal).where(Appeal.idempotency_key == key))
+
+
+def test_an_appeal_photo_is_never_public_and_only_its_member_and_hq_see_it(people, auth, client, clock):
+    member = people
+    make_user(clock.now(), login="nosy@example.com")
+    db.session.commit()
+    appeal = _raise_as_member(client, auth, member, "p1", photo=(io.BytesIO(_png()), "receipt.png"))
+    own = client.get(f"/appeals/{appeal.id}/photo")
+    assert own.status_code == 200 and own.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/catalog/media/{appeal.photo}").status_code == 404
+
+    auth.logout()
+    assert client.get(f"/catalog/media/{appeal.photo}").status_code == 404
+    assert client.get(f"/catalog/media/{appeal.photo.replace('.webp', '-thumb.webp')}").status_code == 404
+    assert client.get(f"/catalog/media/./{appeal.photo}").status_code == 404
+    auth.login("nosy@example.com")
+    assert client.get(f"/appeals/{appeal.id}/photo").status_code == 404
+    auth.logout()
+    auth.login("hq-appeals@example.com")
+    seen = client.get(f"/appeals/{appeal.id}/photo")
+    assert seen.status_code == 200 and seen.headers["Cache-Control"] == "no-store"
+    assert f"/appeals/{appeal.id}/photo" in client.get(f"/hq/appeals/{appeal.id}").get_data(as_text=True)
