@@ -1,14 +1,16 @@
 """Appeals on PostgreSQL: HQ answers an appeal (its row is locked while the subject is joined
 in by an outer join, which PostgreSQL refuses to lock on the nullable side) and reviews the
-receipt the member saw."""
-from sqlalchemy import select
+receipt the member saw; a submit key longer than the column and a double-tapped submit are
+refused or replayed, never a 500."""
+from sqlalchemy import func, select
 
 from mall.appeals.models import Appeal
 from mall.appeals.services import raise_appeal, resolve, review
 from mall.accounts.models import User
 from mall.extensions import db
 from mall.instore.purchases import LineInput, earn_for_member
-from tests.factories import PASSWORD
+from mall.points.models import LedgerEntry
+from tests.factories import PASSWORD, give_points
 from tests.instore_world import make_lined_world
 
 
@@ -33,3 +35,23 @@ def test_hq_reviews_the_receipt_and_answers_an_appeal_on_postgresql(pg_app, cloc
     resolve(appeal.id, points=None, reply="The points are right.", actor_id=hq_id, now=clock.now())
     db.session.commit()
     assert db.session.scalar(select(Appeal.status).where(Appeal.id == appeal.id)) == "answered"
+
+
+def _member_client(app, world, clock):
+    member = db.session.get(User, world.member_id)
+    give_points(member.id, 100, clock.now())
+    db.session.commit()
+    client = app.test_client()
+    assert client.post("/login", data={"identifier": member.email, "password": PASSWORD}).status_code == 302
+    entry_id = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.member_id == member.id))
+    return client, entry_id
+
+
+def test_a_submit_key_longer_than_the_column_is_refused_and_writes_nothing_on_postgresql(pg_app, clock):
+    client, entry_id = _member_client(pg_app, make_lined_world(clock.now()), clock)
+    sent = client.post(f"/appeals/new?entry={entry_id}", data={"entry": str(entry_id), "reason": "Too few",
+                                                               "key": "k" * 50})
+    assert sent.status_code == 422 and "reload it and try again" in sent.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 0
+
