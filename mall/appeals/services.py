@@ -21,10 +21,11 @@ from .. import shoptime
 from ..accounts.auditlog import audit
 from ..budgets.models import BudgetScope, GrantKind
 from ..budgets.services import BudgetRefused, issue_discretionary
-from ..catalog.images import APPEAL_PHOTOS, store_image
+from ..catalog.images import APPEAL_PHOTOS, discard_image, store_image
 from ..checkout.models import Order
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..instore.receipts import Receipt, purchase_id_of, receipt_for_review
 from ..notifications.services import notify
 from ..pagination import paginate
@@ -94,9 +95,11 @@ def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, 
                  now: datetime, zone: str | None, photo: bytes | None = None,
                  upload_dir: Path | None = None) -> Appeal:
     """Record the member's question. Idempotent per (member, key); an open appeal about the
-    same line is returned instead of a second one. The photo is checked and re-encoded
-    (catalog.images) after every other check, so a refusal stores nothing."""
-    replay = db.session.scalar(select(Appeal).where(Appeal.member_id == member_id, Appeal.idempotency_key == key))
+    same line is returned instead of a second one. A double tap racing on the same key:
+    UNIQUE (member, key) lets one insert win, the other returns the winner's row (insert_once).
+    The photo is checked and re-encoded (catalog.images) after every other check, and removed
+    again unless this call's row names it, so a refusal or a replay leaves no file."""
+    replay = _submitted(member_id, key)
     if replay is not None:
         return replay
     subject = subject_for(member_id, entry_id=entry_id, order_id=order_id)
@@ -105,11 +108,25 @@ def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, 
     if existing is not None:
         return existing
     name = store_image(photo, upload_dir, PHOTO_FOLDER) if photo else None
-    appeal = Appeal(member_id=member_id, entry_id=entry_id, order_id=order_id, reason=reason, photo=name,
-                    idempotency_key=key, created_at=now, due_at=due_after(now, zone))
-    db.session.add(appeal)
-    db.session.flush()
+
+    def write() -> Appeal:
+        appeal = Appeal(member_id=member_id, entry_id=entry_id, order_id=order_id, reason=reason, photo=name,
+                        idempotency_key=key, created_at=now, due_at=due_after(now, zone))
+        db.session.add(appeal)
+        db.session.flush()
+        return appeal
+
+    inserted = False
+    try:
+        appeal, inserted = insert_once(write, lambda: _submitted(member_id, key))
+    finally:  # the photo is kept only with the row that names it
+        if name and not inserted:
+            discard_image(upload_dir, name)
     return appeal
+
+
+def _submitted(member_id: int, key: str) -> Appeal | None:
+    return db.session.scalar(select(Appeal).where(Appeal.member_id == member_id, Appeal.idempotency_key == key))
 
 
 def member_appeals(member_id: int, page: int = 1):

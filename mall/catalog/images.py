@@ -60,5 +60,11 @@ def store_image(data: bytes, folder: Path, subfolder: str = "items") -> str:
     return f"{subfolder}/{name}.webp"
 
 
+def discard_image(folder: Path, name: str) -> None:
+    """Remove a stored image and its thumbnail (one that no row came to name)."""
+    for stored in (name, thumbnail_of(name)):
+        (folder / stored).unlink(missing_ok=True)
+
+
 def thumbnail_of(name: str) -> str:
     return name.replace(".webp", "-thumb.webp")

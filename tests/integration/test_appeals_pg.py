@@ -2,6 +2,9 @@
 in by an outer join, which PostgreSQL refuses to lock on the nullable side) and reviews the
 receipt the member saw; a submit key longer than the column and a double-tapped submit are
 refused or replayed, never a 500."""
+import io
+
+from PIL import Image
 from sqlalchemy import func, select
 
 from mall.appeals.models import Appeal
@@ -10,6 +13,7 @@ from mall.accounts.models import User
 from mall.extensions import db
 from mall.instore.purchases import LineInput, earn_for_member
 from mall.points.models import LedgerEntry
+from tests.concurrency import race
 from tests.factories import PASSWORD, give_points
 from tests.instore_world import make_lined_world
 
@@ -47,6 +51,12 @@ def _member_client(app, world, clock):
     return client, entry_id
 
 
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "PNG")
+    return out.getvalue()
+
+
 def test_a_submit_key_longer_than_the_column_is_refused_and_writes_nothing_on_postgresql(pg_app, clock):
     client, entry_id = _member_client(pg_app, make_lined_world(clock.now()), clock)
     sent = client.post(f"/appeals/new?entry={entry_id}", data={"entry": str(entry_id), "reason": "Too few",
@@ -55,3 +65,22 @@ def test_a_submit_key_longer_than_the_column_is_refused_and_writes_nothing_on_po
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Appeal)) == 0
 
+
+def test_a_double_tapped_appeal_with_a_photo_is_one_appeal_and_one_photo_on_postgresql(pg_app, clock, tmp_path):
+    pg_app.config["MALL_UPLOAD_DIR"] = str(tmp_path)
+    world = make_lined_world(clock.now())
+    clients, entry_id = zip(*(_member_client(pg_app, world, clock) for _ in range(2)))
+    entry_id = entry_id[0]
+
+    def submit(i):
+        return clients[i].post(f"/appeals/new?entry={entry_id}", content_type="multipart/form-data", data={
+            "entry": str(entry_id), "reason": "Too few", "key": "tap",
+            "photo": (io.BytesIO(_png()), "receipt.png")}).status_code
+
+    statuses = race(pg_app, 2, submit, returns=True)
+    assert all(isinstance(s, int) and 200 <= s < 400 for s in statuses), statuses
+    db.session.rollback()
+    appeals = db.session.scalars(select(Appeal)).all()
+    assert len(appeals) == 1
+    stored = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.webp"))
+    assert stored == sorted([appeals[0].photo, appeals[0].photo.replace(".webp", "-thumb.webp")])
