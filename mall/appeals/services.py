@@ -6,7 +6,8 @@ time: one working day (Monday to Friday, in the shop's zone) after the appeal wa
 Resolving is one of two outcomes, each telling the member through the inbox:
 - an adjustment: points credited through `issue_discretionary`, charged to the programme's
   "appeals" budget, the ledger entry naming the appeal (reason "appeal", detail appeal_id);
-  a budget at its limit refuses (nothing written) or holds the grant for HQ's approval;
+  HQ's own decision, so it is credited at once or refused: a budget that can't take the
+  points refuses the resolve (AppealsBudgetUsedUp, nothing written), never holds the grant;
 - a reply: words only.
 """
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from sqlalchemy import func, select
 from .. import shoptime
 from ..accounts.auditlog import audit
 from ..budgets.models import BudgetScope, GrantKind
-from ..budgets.services import issue_discretionary
-from ..catalog.images import store_image
+from ..budgets.services import BudgetRefused, issue_discretionary
+from ..catalog.images import APPEAL_PHOTOS, discard_image, store_image
 from ..checkout.models import Order
 from ..errors import DomainError, InvalidAmount, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..instore.receipts import Receipt, purchase_id_of, receipt_for_review
 from ..notifications.services import notify
 from ..pagination import paginate
@@ -33,12 +35,17 @@ from ..wallet.services import used_on_order
 from .models import REASON_MAX, Appeal, AppealStatus
 
 APPEALS_BUDGET = (BudgetScope.CAMPAIGN.value, "appeals")
-PHOTO_FOLDER = "appeals"
+PHOTO_FOLDER = APPEAL_PHOTOS  # never served by /catalog/media
 MAX_ADJUSTMENT = 100_000
 
 
 class AppealAlreadyResolved(DomainError):
     message = _l("That appeal was already resolved.")
+
+
+class AppealsBudgetUsedUp(DomainError):
+    message = _l("The appeals budget is used up this month: raise it on the budgets page, then resolve this appeal.")
+    field = "points"
 
 
 class NothingToAppeal(DomainError):
@@ -88,9 +95,11 @@ def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, 
                  now: datetime, zone: str | None, photo: bytes | None = None,
                  upload_dir: Path | None = None) -> Appeal:
     """Record the member's question. Idempotent per (member, key); an open appeal about the
-    same line is returned instead of a second one. The photo is checked and re-encoded
-    (catalog.images) after every other check, so a refusal stores nothing."""
-    replay = db.session.scalar(select(Appeal).where(Appeal.member_id == member_id, Appeal.idempotency_key == key))
+    same line is returned instead of a second one. A double tap racing on the same key:
+    UNIQUE (member, key) lets one insert win, the other returns the winner's row (insert_once).
+    The photo is checked and re-encoded (catalog.images) after every other check, and removed
+    again unless this call's row names it, so a refusal or a replay leaves no file."""
+    replay = _submitted(member_id, key)
     if replay is not None:
         return replay
     subject = subject_for(member_id, entry_id=entry_id, order_id=order_id)
@@ -99,11 +108,25 @@ def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, 
     if existing is not None:
         return existing
     name = store_image(photo, upload_dir, PHOTO_FOLDER) if photo else None
-    appeal = Appeal(member_id=member_id, entry_id=entry_id, order_id=order_id, reason=reason, photo=name,
-                    idempotency_key=key, created_at=now, due_at=due_after(now, zone))
-    db.session.add(appeal)
-    db.session.flush()
+
+    def write() -> Appeal:
+        appeal = Appeal(member_id=member_id, entry_id=entry_id, order_id=order_id, reason=reason, photo=name,
+                        idempotency_key=key, created_at=now, due_at=due_after(now, zone))
+        db.session.add(appeal)
+        db.session.flush()
+        return appeal
+
+    inserted = False
+    try:
+        appeal, inserted = insert_once(write, lambda: _submitted(member_id, key))
+    finally:  # the photo is kept only with the row that names it
+        if name and not inserted:
+            discard_image(upload_dir, name)
     return appeal
+
+
+def _submitted(member_id: int, key: str) -> Appeal | None:
+    return db.session.scalar(select(Appeal).where(Appeal.member_id == member_id, Appeal.idempotency_key == key))
 
 
 def member_appeals(member_id: int, page: int = 1):
@@ -180,21 +203,37 @@ def _tell(appeal: Appeal, now: datetime) -> None:
             "reply": appeal.reply or ""}, now)
 
 
+def _credit(appeal: Appeal, points: int, *, reply: str, actor_id: int, now: datetime) -> int:
+    """Credit the appeal's points now through the appeals budget; returns the ledger entry's id.
+    Resolving is HQ's own decision, so a grant is never held for a second approval: when the
+    budget can't take the points (whether it holds or refuses when used up), the savepoint
+    undoes everything the attempt wrote (a held grant, the budget created on first use, the
+    budget alert) and AppealsBudgetUsedUp is raised."""
+    try:
+        with db.session.begin_nested():
+            grant = issue_discretionary(
+                appeal.member_id, points, store_id=None, kind=GrantKind.MANUAL.value, reason="appeal",
+                source="appeal", key=f"appeal:{appeal.id}", now=now, actor_id=actor_id, note=reply[:255],
+                expires_at=expiry_for(tier_status(appeal.member_id, now).tier, now), programme=APPEALS_BUDGET,
+                detail={"appeal_id": appeal.id}, reference=f"appeal {appeal.id}")
+            if grant is None or grant.entry_id is None:  # held: nothing credited
+                raise AppealsBudgetUsedUp()
+    except BudgetRefused as refused:
+        raise AppealsBudgetUsedUp() from refused
+    return grant.entry_id
+
+
 def resolve(appeal_id: int, *, points: int | None, reply: str, actor_id: int, now: datetime) -> Appeal:
     """Close an open appeal with a reply, and with `points` credited when given. The credit
-    goes through the appeals budget first: BudgetRefused leaves everything as it was."""
+    goes through the appeals budget and is never held: AppealsBudgetUsedUp (the budget can't
+    take the points this month) leaves everything as it was."""
     reply = _need_text(reply, "reply")
     if points is not None and (isinstance(points, bool) or not isinstance(points, int)
                                or not 0 < points <= MAX_ADJUSTMENT):
         raise InvalidAmount(field="points")
     appeal = _locked_open(appeal_id)
     if points:
-        grant = issue_discretionary(
-            appeal.member_id, points, store_id=None, kind=GrantKind.MANUAL.value, reason="appeal",
-            source="appeal", key=f"appeal:{appeal.id}", now=now, actor_id=actor_id, note=reply[:255],
-            expires_at=expiry_for(tier_status(appeal.member_id, now).tier, now), programme=APPEALS_BUDGET,
-            detail={"appeal_id": appeal.id}, reference=f"appeal {appeal.id}")
-        appeal.adjustment_entry_id = grant.entry_id if grant is not None else None
+        appeal.adjustment_entry_id = _credit(appeal, points, reply=reply, actor_id=actor_id, now=now)
         appeal.adjustment_points = points
     appeal.status = (AppealStatus.ADJUSTED if points else AppealStatus.ANSWERED).value
     appeal.reply, appeal.resolver_id, appeal.resolved_at = reply, actor_id, now

@@ -50,8 +50,8 @@ def new_appeal():
             flash(_("Thank you. We answer within one working day, by %(due)s.",
                     due=shown_datetime(appeal.due_at, "short")), "success")
             return redirect(url_for("appeals.my_appeals"))
-    elif form.is_submitted():
-        form.key_refusal()
+    elif form.is_submitted() and (stale := form.key_refusal()):
+        form.form_errors.append(stale)  # the hidden key's error: shown above the form
     return render("appeals/new.html", form=form, subject=subject, status=422 if form.errors else 200)
 
 

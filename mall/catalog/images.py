@@ -5,6 +5,7 @@ store only our own re-encoding (WebP) under a random name, so no uploaded bytes,
 metadata ever reach the disk or a browser.
 """
 import io
+import posixpath
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,17 @@ from ..errors import DomainError
 MAX_BYTES = 5 * 1024 * 1024
 ALLOWED = {"JPEG", "PNG", "WEBP"}
 FULL, THUMB = 1200, 320
+# Subfolders store_image fills that /catalog/media never serves: appeal photos, which only
+# the member who sent one and HQ see (appeals.appeal_photo).
+APPEAL_PHOTOS = "appeals"
+PRIVATE_FOLDERS = frozenset({APPEAL_PHOTOS})
+
+
+def is_public(name: str) -> bool:
+    """Whether an uploads-relative name may be served to anyone: not under a private folder,
+    however the path is spelled (./appeals/x, items/../appeals/x)."""
+    parts = [p for p in posixpath.normpath(name).split("/") if p]
+    return bool(parts) and parts[0] not in PRIVATE_FOLDERS
 
 
 class BadImage(DomainError):
@@ -46,6 +58,12 @@ def store_image(data: bytes, folder: Path, subfolder: str = "items") -> str:
         copy.thumbnail((size, size))
         copy.save(target / f"{name}{suffix}.webp", "WEBP", quality=85)
     return f"{subfolder}/{name}.webp"
+
+
+def discard_image(folder: Path, name: str) -> None:
+    """Remove a stored image and its thumbnail (one that no row came to name)."""
+    for stored in (name, thumbnail_of(name)):
+        (folder / stored).unlink(missing_ok=True)
 
 
 def thumbnail_of(name: str) -> str:

@@ -12,6 +12,7 @@ from . import services
 from ..checkout.forms import PlanForm
 from ..checkout.quotes import LineRequest, plan_options, quote_or_none
 from .forms import CatalogQueryForm, PinTargetForm
+from .images import is_public
 from .substitutes import offers_for
 from ..presale.services import presale_access, presale_for
 
@@ -95,8 +96,11 @@ def pin_target(item_id: int):
 
 @bp.route("/media/<path:name>")
 def media(name: str):
-    """Merchandisers' uploaded images (our own WebP re-encodings, random names)."""
-    from flask import send_from_directory
+    """Merchandisers' uploaded images (our own WebP re-encodings, random names), public and
+    cached for a day. Never an appeal photo: those are served by appeals.appeal_photo."""
+    from flask import abort, send_from_directory
+    if not is_public(name):
+        abort(404)
     response = send_from_directory(current_app.config["MALL_UPLOAD_DIR"], name, max_age=86400)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -15,10 +15,11 @@ from .quotes import MAX_QUANTITY
 KEY_LENGTH = Order.__table__.c.idempotency_key.type.length
 
 
-def submit_key():
+def submit_key(max_length: int = KEY_LENGTH):
+    """A submit's idempotency key; max_length: the key column of the table it is stored in."""
     return HiddenField(validators=[
         DataRequired(_l("This page is out of date: reload it and try again.")),
-        Length(max=KEY_LENGTH, message=_l("This page is out of date: reload it and try again."))])
+        Length(max=max_length, message=_l("This page is out of date: reload it and try again."))])
 
 
 def coupon_code():

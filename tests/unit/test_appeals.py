@@ -10,6 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from mall.appeals.models import Appeal
+from mall.accounts.models import User
 from mall.appeals.services import due_after
 from mall.extensions import db
 from mall.notifications.models import Notification
@@ -137,3 +138,66 @@ def test_an_order_offers_question_this_order(people, auth, client, clock):
     assert f'href="/appeals/new?order={order.id}"' in page
     form = client.get(f"/appeals/new?order={order.id}").get_data(as_text=True)
     assert order.number in form and 'enctype="multipart/form-data"' in form
+
+
+def _raise_as_member(client, auth, member, key, **extra):
+    auth.logout()
+    auth.login("appealer@example.com")
+    entry = _entry(member)
+    sent = client.post(f"/appeals/new?entry={entry.id}", data={"entry": str(entry.id), "reason": "Too few", "key": key,
+                                                               **extra}, content_type="multipart/form-data")
+    assert sent.status_code == 302
+    return db.session.scalar(select(Appeal).where(Appeal.idempotency_key == key))
+
+
+@pytest.mark.parametrize("when_used_up", ["hold", "refuse"])
+def test_points_beyond_what_the_appeals_budget_has_left_are_refused_not_held_and_nothing_is_written(
+        people, auth, client, clock, when_used_up):
+    from mall.budgets.models import DiscretionaryGrant
+    from mall.budgets.services import set_programme_budget
+    from mall.points.models import PointsAccount
+    member = people
+    hq = db.session.scalar(select(User).where(User.email == "hq-appeals@example.com"))
+    set_programme_budget("campaign", "appeals", "Appeals", 100, when_used_up, actor_id=hq.id, now=clock.now())
+    db.session.commit()
+    appeal = _raise_as_member(client, auth, member, "b1")
+    auth.logout()
+    auth.login("hq-appeals@example.com")
+
+    refused = client.post(f"/hq/appeals/{appeal.id}?back=review", data={"points": "150", "reply": "Sorry."})
+    assert refused.status_code == 422
+    assert "The appeals budget is used up this month" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "open"
+    assert db.session.get(PointsAccount, member.id).balance == 500
+    assert _count(DiscretionaryGrant) == 0 and _count(Notification) == 0
+
+    done = client.post(f"/hq/appeals/{appeal.id}", data={"points": "80", "reply": "Sorry, corrected."})
+    assert done.status_code == 302
+    db.session.expire_all()
+    appeal = db.session.get(Appeal, appeal.id)
+    credit = db.session.get(LedgerEntry, appeal.adjustment_entry_id)
+    assert appeal.status == "adjusted" and credit.points == 80 and credit.detail["appeal_id"] == appeal.id
+    assert db.session.get(PointsAccount, member.id).balance == 580
+
+
+def test_an_appeal_photo_is_never_public_and_only_its_member_and_hq_see_it(people, auth, client, clock):
+    member = people
+    make_user(clock.now(), login="nosy@example.com")
+    db.session.commit()
+    appeal = _raise_as_member(client, auth, member, "p1", photo=(io.BytesIO(_png()), "receipt.png"))
+    own = client.get(f"/appeals/{appeal.id}/photo")
+    assert own.status_code == 200 and own.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/catalog/media/{appeal.photo}").status_code == 404
+
+    auth.logout()
+    assert client.get(f"/catalog/media/{appeal.photo}").status_code == 404
+    assert client.get(f"/catalog/media/{appeal.photo.replace('.webp', '-thumb.webp')}").status_code == 404
+    assert client.get(f"/catalog/media/./{appeal.photo}").status_code == 404
+    auth.login("nosy@example.com")
+    assert client.get(f"/appeals/{appeal.id}/photo").status_code == 404
+    auth.logout()
+    auth.login("hq-appeals@example.com")
+    seen = client.get(f"/appeals/{appeal.id}/photo")
+    assert seen.status_code == 200 and seen.headers["Cache-Control"] == "no-store"
+    assert f"/appeals/{appeal.id}/photo" in client.get(f"/hq/appeals/{appeal.id}").get_data(as_text=True)
