@@ -137,11 +137,20 @@ def can_change(booking: Booking, now: datetime, cutoff_hours: int) -> bool:
     return booking.status in HOLDING and now < booking.slot.starts_at - timedelta(hours=cutoff_hours)
 
 
-def reschedule(order_id: int, member_id: int, slot_id: int | None, *, now: datetime, cutoff_hours: int) -> Booking:
+def _lock_slots(slot_ids: list[int]) -> None:
+    """Lock the slots' rows in id order (CONVENTIONS: locks in id order), so that two moves
+    in opposite directions (A to B and B to A) wait for each other instead of deadlocking."""
+    db.session.scalars(select(ServiceSlot).where(ServiceSlot.id.in_(slot_ids)).order_by(ServiceSlot.id)
+                       .with_for_update().execution_options(populate_existing=True)).all()
+
+
+def reschedule(order_id: int, member_id: int, slot_id: int | None, *, now: datetime, cutoff_hours: int,
+               address: str | None = None) -> Booking:
     """Move a booking to another slot of the same service, once, up to `cutoff_hours`
-    before its start. Refuses a second move, a move after the cut-off and a full or past
-    slot (checked before writing; the conditional UPDATE decides a race, and then
-    nothing was written either)."""
+    before its start. Refuses a second move, a move after the cut-off, a full or past slot
+    and an at-home slot without an address (`address`, or the booking's own when None is
+    given) (checked before writing; the conditional UPDATE decides a race, and then
+    nothing was written either). The two slots' rows are locked in id order first."""
     booking = _locked_booking(order_id, member_id)
     if booking.status not in HOLDING:
         raise BookingLocked(_l("This booking can no longer be changed."))
@@ -152,12 +161,16 @@ def reschedule(order_id: int, member_id: int, slot_id: int | None, *, now: datet
                                n=cutoff_hours))
     if slot_id == booking.slot_id:
         raise SlotUnavailable(_l("Choose a different time slot."))
-    bookable_slot(booking.slot.item_id, slot_id, booking.address or "-", now)
+    address = (booking.address if address is None else address) or ""
+    if slot_id:
+        _lock_slots([slot_id, booking.slot_id])
+    slot = bookable_slot(booking.slot.item_id, slot_id, address, now)
     if not _take_place(slot_id):
         raise SlotUnavailable()
     _give_place_back(booking.slot_id)
     old = booking.slot
     booking.slot_id, booking.status = slot_id, "rescheduled"
+    booking.address = address.strip()[:200] if slot.at_home else ""
     booking.reschedule_count += 1
     booking.updated_at = now
     db.session.flush()

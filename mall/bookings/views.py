@@ -33,7 +33,8 @@ def reschedule(order_id: int):
         flash(next(iter(form.errors.values()))[0], "error")
         return redirect(url_for("checkout.order", order_id=order_id))
     try:
-        services.reschedule(order_id, current_user.id, form.slot_id.data, now=now(), cutoff_hours=_cutoff())
+        services.reschedule(order_id, current_user.id, form.slot_id.data, now=now(), cutoff_hours=_cutoff(),
+                            address=form.address.data)
     except NotFound:
         abort(404)
     except DomainError as error:

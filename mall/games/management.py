@@ -132,6 +132,18 @@ def get_game(game_id: int) -> Game:
     return game
 
 
+def _locked_game(game_id: int) -> Game:
+    """The game's row locked (and re-read) for a change of its prizes or status: edits and
+    the opening wait for each other, so a prize can't change while the game opens and two
+    prizes added at once get consecutive positions."""
+    game = db.session.execute(select(Game).where(Game.id == game_id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one_or_none()
+    if game is None:
+        raise NotFound()
+    db.session.expire(game, ["prizes"])
+    return game
+
+
 def _check_prize(data: PrizeData) -> None:
     if data.kind not in tuple(k.value for k in PrizeKind):
         raise DomainError(field="kind")
@@ -178,7 +190,7 @@ def _cost(data: PrizeData) -> int:
 
 
 def add_prize(game_id: int, data: PrizeData, *, actor_id: int, now: datetime) -> GamePrize:
-    game = get_game(game_id)
+    game = _locked_game(game_id)
     if game.status != GameStatus.DRAFT.value:
         raise GameNotEditable()
     _check_prize(data)
@@ -202,7 +214,7 @@ def add_prize(game_id: int, data: PrizeData, *, actor_id: int, now: datetime) ->
 
 
 def remove_prize(game_id: int, prize_id: int, *, actor_id: int, now: datetime) -> None:
-    game = get_game(game_id)
+    game = _locked_game(game_id)
     prize = db.session.get(GamePrize, prize_id)
     if prize is None or prize.game_id != game.id:
         raise NotFound()
@@ -216,7 +228,7 @@ def remove_prize(game_id: int, prize_id: int, *, actor_id: int, now: datetime) -
 
 def open_game(game_id: int, *, actor_id: int, now: datetime) -> Game:
     """Publish the game: its prizes are frozen and the commitment to its seed is shown."""
-    game = get_game(game_id)
+    game = _locked_game(game_id)
     if game.status != GameStatus.DRAFT.value:
         raise WrongGameStatus()
     if len(game.prizes) < 2 or not any(p.cost_points == 0 for p in game.prizes):
@@ -229,7 +241,7 @@ def open_game(game_id: int, *, actor_id: int, now: datetime) -> Game:
 
 def close_game(game_id: int, *, actor_id: int | None, now: datetime) -> Game:
     """End play and reveal the seed, so that anyone can check every draw."""
-    game = get_game(game_id)
+    game = _locked_game(game_id)
     if game.status != GameStatus.OPEN.value:
         raise WrongGameStatus()
     game.status, game.closed_at = GameStatus.CLOSED.value, now

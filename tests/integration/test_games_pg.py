@@ -86,3 +86,60 @@ def test_1000_concurrent_plays_keep_stock_budget_and_points(pg_app, clock):
           f"small awarded {won.get(prizes[SMALL].id, 0)}; thanks {won.get(prizes[THANKS].id, 0)}; "
           f"cost {cost}/{BUDGET} budget (expected cost {EXPECTED_COST}); passed over {reasons}")
     assert reasons.get("budget", 0) > 0  # the budget did bind
+
+
+def test_prizes_added_at_once_to_a_draft_game_all_land_in_distinct_positions(pg_app, clock):
+    """Concurrent add_prize calls lock the game's row: each reads the last position after
+    the one before committed, so none fails on the (game, position) unique constraint."""
+    make_tiers()
+    game = make_game(clock.now(), open_it=False, prizes=[("nothing", THANKS, 1, None, None)])
+    actor_id, game_id = game.created_by, game.id
+    db.session.commit()
+
+    outcomes = race(pg_app, 6, lambda i: management.add_prize(
+        game_id, management.PrizeData(kind="points", label=f"Prize {i}", label_zh=f"奖品 {i}", weight=1, points=10 + i,
+                                      cost_points=10 + i), actor_id=actor_id, now=clock.now()),
+        refusals=(management.DomainError,))
+
+    assert outcomes == ["ok"] * 6, outcomes
+    positions = db.session.scalars(select(GamePrize.position).where(GamePrize.game_id == game_id)
+                                   .order_by(GamePrize.position)).all()
+    assert positions == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_free_prize_removed_while_the_game_opens_never_leaves_an_open_game_without_it(pg_app, clock,
+                                                                                          monkeypatch):
+    """open_game and remove_prize lock the game's row: either the removal goes first and the
+    opening is refused (no prize costing nothing), or the opening goes first and the removal
+    is refused (prizes frozen). Never both, which would publish a game its checks refused."""
+    import threading
+    # The worst interleaving, every time: each waits (up to 2 s) for the other once past its
+    # checks, before committing. With the game's row locked, the other is still waiting for
+    # the lock, and the wait times out.
+    both_checked, audit = threading.Barrier(2), management.audit
+
+    def audit_then_wait(*args, **kwargs):
+        audit(*args, **kwargs)
+        if args[1] in ("game_opened", "game_prize_removed"):
+            try:
+                both_checked.wait(2)
+            except threading.BrokenBarrierError:
+                pass
+    monkeypatch.setattr(management, "audit", audit_then_wait)
+    make_tiers()
+    game = make_game(clock.now(), open_it=False)
+    actor_id, game_id = game.created_by, game.id
+    thanks_id = db.session.scalar(select(GamePrize.id).where(GamePrize.game_id == game_id, GamePrize.label == THANKS))
+    db.session.commit()
+
+    def work(i):
+        if i == 0:
+            return management.open_game(game_id, actor_id=actor_id, now=clock.now())
+        return management.remove_prize(game_id, thanks_id, actor_id=actor_id, now=clock.now())
+    outcomes = race(pg_app, 2, work, refusals=(management.DomainError,))
+
+    db.session.expire_all()
+    assert outcomes in (["ok", "GameNotEditable"], ["GameNotReady", "ok"]), outcomes
+    game = management.get_game(game_id)
+    if game.status == "open":
+        assert any(p.cost_points == 0 for p in game.prizes)

@@ -87,6 +87,42 @@ def test_a_booking_is_rescheduled_once_then_refused(world, client, clock):
     assert "already moved once" in page and "Move to another time" not in page
 
 
+def test_a_store_booking_moved_to_a_home_visit_needs_the_address_and_keeps_it(world, client, clock):
+    from mall.bookings.services import add_slots
+    store_slot = add_slots(world.service, starts_at=clock.now() + timedelta(days=3, hours=6), minutes=60,
+                           store_id=world.store_id, at_home=False, capacity=2, repeat_days=1, now=clock.now())[0]
+    order = book_service(world, store_slot, clock.now())
+    db.session.commit()
+    assert _booking().address == ""  # a store visit keeps no address
+    _login(client)
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert 'id="reschedule-address"' in page and "Needed for a visit at your home." in page
+    for data in ({"slot_id": world.slots[1].id}, {"slot_id": world.slots[1].id, "address": "  "}):
+        response = client.post(f"/orders/{order.id}/booking/reschedule", data=data, follow_redirects=True)
+        assert "Enter the address where the service takes place." in response.get_data(as_text=True)
+        booking = _booking()
+        assert (booking.slot_id, booking.status, booking.reschedule_count, booking.address) == \
+            (store_slot.id, "booked", 0, "")
+        assert (_slot(store_slot.id).booked, _slot(world.slots[1].id).booked) == (1, 0)
+    response = client.post(f"/orders/{order.id}/booking/reschedule",
+                           data={"slot_id": world.slots[1].id, "address": "5 River Road"})
+    assert response.status_code == 302
+    booking = _booking()
+    assert (booking.slot_id, booking.status, booking.address) == (world.slots[1].id, "rescheduled", "5 River Road")
+    assert (_slot(store_slot.id).booked, _slot(world.slots[1].id).booked) == (0, 1)
+    assert "At your home: 5 River Road" in client.get(f"/orders/{order.id}").get_data(as_text=True)
+
+
+def test_a_home_visit_moved_to_another_home_slot_keeps_its_address_prefilled(world, client, clock):
+    order = book_service(world, world.slots[0], clock.now())
+    db.session.commit()
+    _login(client)
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert 'value="1 Home Road"' in page
+    client.post(f"/orders/{order.id}/booking/reschedule", data={"slot_id": world.slots[1].id, "address": "1 Home Road"})
+    assert (_booking().slot_id, _booking().address) == (world.slots[1].id, "1 Home Road")
+
+
 def test_a_reschedule_after_the_cut_off_is_refused(world, client, clock):
     order = book_service(world, world.slots[0], clock.now())
     db.session.commit()
