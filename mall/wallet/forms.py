@@ -23,7 +23,7 @@ class IssueForm(Form):
     def __init__(self, formdata=_Auto, specs=(), **kwargs):
         super().__init__(formdata=formdata, **kwargs)
         self.spec_id.choices = [(s.id, s.name) for s in specs]
-        if not self.key.data:
+        if not self.key.data and not self.is_submitted():  # a submit without its page's key is refused
             self.key.data = uuid.uuid4().hex
 
 

@@ -99,3 +99,16 @@ def test_hqs_issue_form_refuses_a_coupon_choice_that_is_not_one_and_issues_nothi
                                                      "reason": "goodwill", "key": "huge-1"})
     assert response.status_code == 422
     assert db.session.scalar(select(WalletItem)) is None
+
+
+def test_hqs_issue_without_the_pages_key_is_refused_so_a_double_tap_cant_issue_twice(app, clock, client, auth,
+                                                                                      member):
+    make_user(clock.now(), role="hq", login="hq-key@example.com")
+    spec = make_spec(clock.now(), kind="amount", value_minor=500)
+    db.session.commit()
+    auth.login("hq-key@example.com")
+    assert 'name="key"' in client.get("/hq/wallet/issue").get_data(as_text=True)
+    response = client.post("/hq/wallet/issue", data={"member": member.email, "spec_id": spec.id,
+                                                     "reason": "goodwill"})
+    assert response.status_code == 422 and "reload it" in response.get_data(as_text=True)
+    assert db.session.scalar(select(WalletItem)) is None
