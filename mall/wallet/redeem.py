@@ -18,7 +18,7 @@ from ..accounts.auditlog import audit
 from ..catalog.models import Category
 from ..extensions import db
 from .issue import normalise_short_code
-from .models import ItemState, WalletItem
+from .models import ItemKind, ItemState, WalletItem
 from .pricing import Discount, Line, discount_for, discounts_for
 
 
@@ -69,12 +69,20 @@ def check(item: WalletItem, lines: list[Line], now: datetime, *, store_id: int |
         return Discount(discount_minor=item.discount_minor)  # already spent here: the same answer
     others = _used_on(purchase_id=purchase_id, order_id=order_id) if (purchase_id or order_id) else []
     slugs = category_slugs([item, *others])
+    alone = discount_for(item, lines, now, store_id=store_id, delivery_minor=delivery_minor, category_slugs=slugs)
     if not others:
-        return discount_for(item, lines, now, store_id=store_id, delivery_minor=delivery_minor, category_slugs=slugs)
-    # Already-spent items count first: the new one stacks on them, within what is left.
+        return alone
+    # Already-spent items count first: the new one must stack with each of them, and takes off
+    # at most what they left. They count by what they took when spent, not priced again: the
+    # lines they were priced on may have been partly refunded since.
     present = [_as_available(o) for o in others] + [item]
-    return discounts_for(present, lines, now, store_id=store_id, delivery_minor=delivery_minor,
-                         category_slugs=slugs)[-1]
+    stacking = discounts_for(present, lines, now, store_id=store_id, delivery_minor=delivery_minor,
+                             category_slugs=slugs)[-1]
+    if not stacking.ok or stacking.free_delivery:
+        return stacking
+    spent = sum(o.discount_minor or 0 for o in others if o.kind != ItemKind.FREE_DELIVERY.value)
+    left = sum(line.amount_minor for line in lines) - spent
+    return Discount(discount_minor=max(0, min(alone.discount_minor, left)), eligible_minor=alone.eligible_minor)
 
 
 def _as_available(item: WalletItem):

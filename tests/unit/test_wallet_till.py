@@ -123,3 +123,23 @@ def test_a_second_coupon_on_the_same_receipt_is_refused_unless_both_stack(api, w
     assert api.call("POST", "/purchases/R-700/coupons", SPEND, json={"code": coupon.code}).status_code == 201
     assert api.call("POST", "/purchases/R-700/coupons", SPEND, json={"code": other.code}).status_code == 409
     assert api.body["error"]["details"]["reason"] == "not_stackable"
+
+
+def test_after_a_partial_refund_a_stacked_coupon_takes_off_only_what_the_first_left(api, world, clock):
+    """The first coupon counts by what it took when spent (¥20 of ¥100), not priced again on
+    the lines still open after a partial refund (¥50 at 20% would be ¥10)."""
+    lines = [{"sku": "VEG-1", "name": "Bok choy", "category": "fresh", "quantity": 1, "amount_minor": 5_000},
+             {"sku": "KIT-1", "name": "Wok", "category": "kitchen", "quantity": 1, "amount_minor": 5_000}]
+    _purchase(api, "R-STACK", lines)
+    twenty = issue(world.member_id, make_spec(clock.now(), kind="percent", percent=20, stacks_with="amount",
+                                              name="20% off"), source="hq", source_ref="stack-1", now=clock.now())
+    fifty = issue(world.member_id, make_spec(clock.now(), kind="amount", value_minor=5_000, stacks_with="percent",
+                                             name="¥50 off"), source="hq", source_ref="stack-2", now=clock.now())
+    db.session.commit()
+    assert api.call("POST", "/purchases/R-STACK/coupons", SPEND, json={"code": twenty.code}).status_code == 201
+    assert api.body["discount_minor"] == 2_000
+    assert api.call("POST", "/purchases/R-STACK/refund", "/purchases/{receipt_no}/refund",
+                    json={"refund_no": "RF-STACK", "lines": [{"line_no": 2, "quantity": 1}]}).status_code == 200
+    assert api.call("POST", "/purchases/R-STACK/coupons", SPEND, json={"code": fifty.code}).status_code == 201
+    assert api.body["discount_minor"] == 3_000  # ¥50 open − the ¥20 already taken
+    assert [f.check for f in run_audit() if f.violations] == []
