@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..errors import DomainError
 from ..extensions import db
@@ -60,8 +60,19 @@ def grant(account_id: int, right_kind: str, *, source: str, valid_from: datetime
     return row
 
 
+def renewal_start(account_id: int | None, right_kind: str, now: datetime) -> datetime:
+    """When a right of this kind bought now starts: at once, or, for a member who already
+    holds it, when what they hold ends (a second purchase extends it; periods never overlap)."""
+    if account_id is None:
+        return now
+    held_until = db.session.scalar(select(func.max(RightGrant.valid_until)).where(
+        RightGrant.account_id == account_id, RightGrant.right_kind == right_kind, RightGrant.valid_until > now))
+    return max(now, held_until) if held_until is not None else now
+
+
 def grant_for_order(order, now: datetime) -> list[RightGrant]:
-    """The rights a fulfilled order's right lines grant, from now for each item's validity."""
+    """The rights a fulfilled order's right lines grant, for each item's validity from now or,
+    when the member already holds that right, from its end (renewal_start)."""
     grants = []
     for line in order.lines:
         if line.item_kind != "right":
@@ -69,22 +80,29 @@ def grant_for_order(order, now: datetime) -> list[RightGrant]:
         spec = spec_for(line.item_id)
         if spec is None:  # a right item without its spec: nothing to grant (audit shows the order)
             continue
-        grants.append(grant(order.member_id, spec.right_kind, source=f"order:{order.id}:{line.id}",
-                            valid_from=now, valid_until=now + timedelta(days=spec.valid_days), now=now,
+        start = renewal_start(order.member_id, spec.right_kind, now)  # (a replay gets its first grant back)
+        grants.append(grant(order.member_id, spec.right_kind, source=f"order:{order.id}:{line.id}", valid_from=start,
+                            valid_until=start + timedelta(days=spec.valid_days), now=now,
                             item_id=line.item_id, order_id=order.id))
     return grants
 
 
 def held_by(account_id: int, now: datetime) -> list[HeldRight]:
-    """The account's rights in force at `now`, one per kind (the latest end), by kind."""
+    """The account's rights in force at `now`, one per kind, by kind: from the start of the one
+    in force to the end of the last renewal that follows it (renewals start where the held
+    period ends, so they chain)."""
     rows = db.session.scalars(select(RightGrant).where(
-        RightGrant.account_id == account_id, RightGrant.valid_from <= now, RightGrant.valid_until > now)
-        .order_by(RightGrant.right_kind, RightGrant.valid_until.desc()))
+        RightGrant.account_id == account_id, RightGrant.valid_until > now)
+        .order_by(RightGrant.right_kind, RightGrant.valid_from))
     held: dict[str, HeldRight] = {}
     for row in rows:
-        if row.right_kind not in held:
+        current = held.get(row.right_kind)
+        if current is None and row.valid_from <= now:
             held[row.right_kind] = HeldRight(row.right_kind, str(RIGHT_LABELS[row.right_kind]),
                                              row.valid_from, row.valid_until)
+        elif current is not None and row.valid_from <= current.valid_until:
+            held[row.right_kind] = HeldRight(current.kind, current.label, current.valid_from,
+                                             max(current.valid_until, row.valid_until))
     return list(held.values())
 
 

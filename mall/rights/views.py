@@ -12,11 +12,14 @@ bp = Blueprint("rights", __name__)
 
 
 def right_offer_for(item):
-    """(label, valid until) a purchase of the right item would grant now; None without a spec."""
+    """(label, valid until) a purchase of the right item would grant now (extending one the
+    member holds: services.renewal_start); None without a spec."""
     spec = services.spec_for(item.id)
     if spec is None:
         return None
-    return {"label": str(services.RIGHT_LABELS[spec.right_kind]), "until": now() + timedelta(days=spec.valid_days),
+    member_id = current_user.id if current_user.is_authenticated else None
+    start = services.renewal_start(member_id, spec.right_kind, now())
+    return {"label": str(services.RIGHT_LABELS[spec.right_kind]), "until": start + timedelta(days=spec.valid_days),
             "days": spec.valid_days}
 
 

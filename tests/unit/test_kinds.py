@@ -167,3 +167,19 @@ def test_priority_purchase_holders_preorder_before_everyone_else(world, client, 
     clock.advance(hours=24)  # open for everyone now
     assert presale.preorder(other.id, sale.id, request, key="later", now=clock.now(),
                             points_per_unit=100).queue_position == 2
+
+
+def test_buying_a_right_already_held_extends_it_from_its_end(world, client, clock):
+    _login(client)
+    data = {"plan_id": world.right.plans[0].id, "quantity": 1, "confirm_right": "y"}
+    assert client.post(f"/catalog/{world.right.id}/buy", data={**data, "key": "x1"}).status_code == 302
+    first_end = clock.now() + timedelta(days=90)
+    clock.advance(days=10)
+    page = client.get(f"/catalog/{world.right.id}").get_data(as_text=True)
+    assert "You will get Priority purchase until" in page
+    assert client.post(f"/catalog/{world.right.id}/buy", data={**data, "key": "x2"}).status_code == 302
+    grants = db.session.scalars(select(RightGrant).order_by(RightGrant.id)).all()
+    assert [(g.valid_from, g.valid_until) for g in grants[1:]] == [(first_end, first_end + timedelta(days=90))]
+    [held] = held_by(world.member_id, clock.now())
+    assert (held.valid_from, held.valid_until) == (grants[0].valid_from, first_end + timedelta(days=90))
+    assert held_by(world.member_id, first_end + timedelta(days=1))[0].valid_until == first_end + timedelta(days=90)
