@@ -29,6 +29,7 @@ from ..idempotency import insert_once
 from ..instore.receipts import Receipt, purchase_id_of, receipt_for_review
 from ..notifications.services import notify
 from ..pagination import paginate
+from ..points.ledger import lock_account
 from ..points.models import LedgerEntry
 from ..points.tiers import expiry_for, tier_status
 from ..wallet.services import used_on_order
@@ -104,6 +105,9 @@ def raise_appeal(member_id: int, *, entry_id: int | None, order_id: int | None, 
         return replay
     subject = subject_for(member_id, entry_id=entry_id, order_id=order_id)
     reason = _need_text(reason, "reason")
+    # The member's account row serialises their appeals (two tabs, two keys, one line): the
+    # second waits here and then finds the first open appeal. Writes nothing.
+    lock_account(member_id, now, open_missing=False)
     existing = open_appeal_about(member_id, subject)
     if existing is not None:
         return existing

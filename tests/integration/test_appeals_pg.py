@@ -84,3 +84,21 @@ def test_a_double_tapped_appeal_with_a_photo_is_one_appeal_and_one_photo_on_post
     assert len(appeals) == 1
     stored = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.webp"))
     assert stored == sorted([appeals[0].photo, appeals[0].photo.replace(".webp", "-thumb.webp")])
+
+
+def test_two_tabs_questioning_one_line_at_once_make_one_open_appeal_on_postgresql(pg_app, clock):
+    """Different keys (two tabs): the member's account row serialises them, so the second finds
+    the first's open appeal about the same line instead of writing another."""
+    world = make_lined_world(clock.now())
+    clients, entry_id = zip(*(_member_client(pg_app, world, clock) for _ in range(2)))
+    entry_id = entry_id[0]
+
+    def submit(i):
+        return clients[i].post(f"/appeals/new?entry={entry_id}", data={
+            "entry": str(entry_id), "reason": "Too few", "key": f"tab-{i}"}).status_code
+
+    for _ in range(3):
+        statuses = race(pg_app, 2, submit, returns=True)
+        assert all(isinstance(s, int) and 200 <= s < 400 for s in statuses), statuses
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 1
