@@ -27,7 +27,7 @@ from ..instore.services import mask_mobile, mask_name
 from ..origin import public_url
 from ..points.statement import balance
 from ..points.tiers import tier_status
-from ..web import answer_errors_under
+from ..web import answer_errors_under, has_control_characters
 from . import openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -223,6 +223,15 @@ def _int(value, field: str, low: int, high: int) -> int:
     return value
 
 
+# JSON may carry what no text column can hold: a lone UTF-16 surrogate ("\ud800"), which can't
+# be encoded, and control characters such as NUL, which PostgreSQL refuses in text.
+_UNSTORABLE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str) -> bool:
+    return not has_control_characters(text) and _UNSTORABLE.search(text) is None
+
+
 def _array(value, field: str) -> list:
     if not isinstance(value, list) or not 1 <= len(value) <= purchases.MAX_LINES:
         raise ValidationError(_("%(field)s must be a list of 1 to %(max)s lines.", field=field,
@@ -240,7 +249,8 @@ def _lines(value) -> list:
             raise ValidationError(_("%(field)s needs amount_minor and only the documented fields.", field=field),
                                   field=field)
         text = {k: raw.get(k, "") for k in ("sku", "name")}
-        if any(not isinstance(v, str) or len(v) > (40 if k == "sku" else 120) for k, v in text.items()):
+        if any(not isinstance(v, str) or len(v) > (40 if k == "sku" else 120) or not _storable(v)
+               for k, v in text.items()):
             raise ValidationError(_("%(field)s is not in the expected format.", field=field), field=field)
         category = _string(raw.get("category", ""), f"{field}.category", openapi.CATEGORY_PATTERN)
         excluded = raw.get("excluded", False)

@@ -163,3 +163,16 @@ def test_only_hq_and_merchandisers_manage_keys(client, world, clock, role, statu
         login = f"{role}@example.com"
     client.post("/login", data={"identifier": login, "password": PASSWORD})
     assert client.get("/store-admin/api-keys").status_code == status
+
+
+@pytest.mark.parametrize("field, value", [("name", "Bok\u0000choy"), ("name", "Bok \ud800choy"), ("sku", "VEG\x7f1"),
+                                          ("sku", "\udfff")])
+def test_a_line_text_no_column_can_hold_is_a_validation_error_and_changes_nothing(api, world, field, value):
+    from mall.instore.models import Purchase
+    line = {"sku": "VEG-1", "name": "Bok choy", "category": "fresh", "quantity": 1, "amount_minor": 1_000,
+            field: value}
+    response = api.call("POST", "/purchases", "/purchases",
+                        json={"receipt_no": "T9-0001", "amount_minor": 1_000, "lines": [line]})
+    assert response.status_code == 400 and api.body["error"]["code"] == "validation_error"
+    assert api.body["error"]["field"] == "lines[1]"
+    assert db.session.scalar(select(Purchase).where(Purchase.receipt_no == "T9-0001")) is None
