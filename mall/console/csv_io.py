@@ -21,6 +21,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..web import MAX_INT, has_control_characters
 from ..inventory.models import StockLevel
+from ..inventory.services import StockOverLimit
 from ..points.models import Tier
 from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
 from ..catalog.models import ITEM_KINDS, Category, Item
@@ -226,8 +227,11 @@ def _apply_row(row, *, actor_id, now, reference, result):
     coupons.require_spec(item.id, row["published"])  # a published coupon item needs its coupon
     if row["receive"]:
         # Goods received for a presale item go to its pre-orders first, as in the console.
-        outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
-                                actor_id=actor_id)
+        try:
+            outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
+                                    actor_id=actor_id)
+        except StockOverLimit as error:  # the count would pass MAX_INT: the file's column is "receive"
+            raise StockOverLimit(field="receive") from error
         result.received += row["receive"]
         if outcome:
             result.preorders_served += outcome["served"]
