@@ -11,6 +11,7 @@ from ..unit_of_work import after_commit
 from ..web import MAX_INT
 from .admission import app_admission
 from .models import StockLevel, StockMovement
+from .reservations import available
 
 
 class StockOverLimit(DomainError):
@@ -93,7 +94,9 @@ def adjust_stock(item_id: int, change: int, *, reason: str, now: datetime, actor
     if change > 0:
         after_commit(admission.give_back, item_id, change)
     else:
-        after_commit(admission.resync, item_id, level.available)
+        # Read once committed, as presale's resync does: a release committing between this
+        # flush and the commit would otherwise be overwritten by a count taken before it.
+        after_commit(lambda: admission.resync(item_id, available(item_id)))
     return movement
 
 

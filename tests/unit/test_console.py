@@ -437,3 +437,30 @@ def test_stock_up_to_the_column_limit_is_received_and_one_more_unit_is_refused(c
     assert db.session.scalar(select(func.count()).select_from(StockMovement).where(
         StockMovement.item_id == item.id, StockMovement.kind == "adjust")) == 0
 
+
+def test_a_negative_adjustment_resyncs_the_admission_counter_with_the_stock_as_committed(app, clock):
+    """A release committing between the adjustment and its commit must not be overwritten by
+    a count taken before it (the sold-out gate would refuse while stock exists)."""
+    from sqlalchemy import update
+    from mall.inventory.services import adjust_stock
+    from mall.unit_of_work import commit
+    item = make_item(clock.now(), stock=10)
+    db.session.execute(update(StockLevel).where(StockLevel.item_id == item.id).values(reserved=3))
+    db.session.commit()
+    resyncs = []
+
+    class Recording:
+        def resync(self, item_id, available):
+            resyncs.append((item_id, available))
+
+        def give_back(self, item_id, quantity):
+            pass
+
+    app.extensions["mall.admission"], before = Recording(), app.extensions["mall.admission"]
+    try:
+        adjust_stock(item.id, -2, reason="damaged", now=clock.now())  # 8 received - 3 held: 5
+        db.session.execute(update(StockLevel).where(StockLevel.item_id == item.id).values(reserved=0))  # released
+        commit()
+    finally:
+        app.extensions["mall.admission"] = before
+    assert resyncs == [(item.id, 8)]
