@@ -106,6 +106,14 @@ def test_the_kind_column_creates_an_item_of_that_kind_keeps_it_when_empty_and_re
     assert refused.status_code == 422 and "<code>kind</code>" in refused.get_data(as_text=True)
 
 
+def test_a_cell_longer_than_the_csv_field_limit_refuses_the_file_with_a_message(client, merch):
+    response = _upload(client, "sku,name\nA," + "x" * 140000 + "\n")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "can&#39;t be read as CSV" in body and "131,072 characters" in body and "nothing was imported" in body
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 0
+
+
 def test_receiving_past_the_stock_column_limit_is_refused_by_row_and_writes_nothing(client, merch, clock):
     existing = make_item(clock.now(), stock=10)
     db.session.commit()
