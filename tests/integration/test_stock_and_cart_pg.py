@@ -1,12 +1,14 @@
-"""Stock counts at the INTEGER column's limit on PostgreSQL: a refusal with a message and
-nothing written, never a 500 (DataError)."""
+"""Stock counts at the INTEGER column's limit and the cart under double taps, on PostgreSQL:
+a refusal with a message and nothing written, never a 500 (DataError, IntegrityError)."""
 import io
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from mall.checkout.models import CartLine
 from mall.extensions import db
 from mall.inventory.models import StockLevel, StockMovement
-from tests.factories import PASSWORD, make_category, make_item, make_tiers, make_user
+from tests.concurrency import race
+from tests.factories import PASSWORD, give_points, make_category, make_item, make_tiers, make_user
 
 MAX_INT = 2**31 - 1
 
@@ -63,3 +65,34 @@ def test_a_csv_row_receiving_past_the_column_limit_is_refused_and_nothing_is_imp
     assert _movements(item.id) == before
     assert db.session.scalar(select(func.count()).where(StockLevel.received > 10)) == 0
 
+
+def _member_clients(app, clock, n):
+    member = make_user(clock.now(), login="cart-pg@example.com")
+    give_points(member.id, 100_000, clock.now())
+    db.session.commit()
+    clients = [app.test_client() for _ in range(n)]
+    for c in clients:
+        assert c.post("/login", data={"identifier": "cart-pg@example.com", "password": PASSWORD}).status_code == 302
+    return clients
+
+
+def test_two_taps_adding_one_item_at_once_never_fail_and_count_once_per_submit_on_postgresql(pg_app, clock):
+    make_tiers()
+    item = make_item(clock.now(), points=100, stock=50)
+    db.session.commit()
+    clients, item_id, plan_id = _member_clients(pg_app, clock, 2), item.id, item.plans[0].id
+
+    for round_ in range(4):
+        same_key = round_ % 2 == 0  # a double tap on one form, or two tabs' forms
+
+        def tap(i):
+            key = f"r{round_}" if same_key else f"r{round_}-{i}"
+            return clients[i].post(f"/catalog/{item_id}/cart",
+                                   data={"plan_id": plan_id, "quantity": 1, "key": key}).status_code
+
+        statuses = race(pg_app, 2, tap, returns=True)
+        assert statuses == [302, 302], (round_, statuses)
+        db.session.rollback()
+        assert db.session.scalar(select(CartLine.quantity)) == (1 if same_key else 2), round_
+        db.session.execute(delete(CartLine))
+        db.session.commit()
