@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from .models import CartLine
 from .quotes import LineRequest, price, price_line  # noqa: F401  (price_line validates adds)
 
@@ -19,21 +20,47 @@ def requests(member_id: int) -> list[LineRequest]:
     return [LineRequest(l.item_id, l.plan_id, l.quantity, l.offset_points) for l in lines(member_id)]
 
 
-def add(member_id: int, request: LineRequest, now: datetime, *, points_per_unit: int) -> CartLine:
-    """Add (or increase) a line, validated by pricing it first."""
-    line = db.session.scalar(select(CartLine).where(
-        CartLine.member_id == member_id, CartLine.item_id == request.item_id, CartLine.plan_id == request.plan_id))
-    quantity = request.quantity + (line.quantity if line else 0)
-    merged = LineRequest(request.item_id, request.plan_id, quantity, request.offset_points)
-    totals = price(member_id, [merged], now, points_per_unit=points_per_unit)  # raises on anything invalid
+def add(member_id: int, request: LineRequest, now: datetime, *, points_per_unit: int,
+        key: str | None = None) -> CartLine:
+    """Add (or increase) a line, validated by pricing it first. `key` is the submit's: the
+    line remembers the last one, so the same submit again (a double tap) adds nothing.
+
+    The line is read FOR UPDATE, so two adds to it run one after the other and neither
+    quantity is lost; when two first adds race, the one that loses the insert (UNIQUE
+    one_line_per_item_plan) finds its twin's line and adds to it, or nothing if it was the
+    same submit. Refusals (DomainError from pricing) write nothing."""
+    line = _line_for(member_id, request)
+    if line is None:
+        _check(member_id, request, now, points_per_unit)
+        line, inserted = insert_once(lambda: _insert(member_id, request, now, key),
+                                     lambda: _line_for(member_id, request))
+        if inserted:
+            return line
+    if key is not None and line.last_key == key:
+        return line  # this very submit was added already
+    merged = LineRequest(request.item_id, request.plan_id, request.quantity + line.quantity, request.offset_points)
+    _check(member_id, merged, now, points_per_unit)
+    line.quantity, line.offset_points, line.last_key = merged.quantity, merged.offset_points, key
+    db.session.flush()
+    return line
+
+
+def _line_for(member_id: int, request: LineRequest) -> CartLine | None:
+    return db.session.scalar(select(CartLine).where(
+        CartLine.member_id == member_id, CartLine.item_id == request.item_id, CartLine.plan_id == request.plan_id)
+        .with_for_update().execution_options(populate_existing=True))
+
+
+def _check(member_id: int, request: LineRequest, now: datetime, points_per_unit: int) -> None:
+    totals = price(member_id, [request], now, points_per_unit=points_per_unit)  # raises on anything invalid
     if totals.lines[0].item.kind != "goods":  # coupons, services, rights: bought on their own
         raise DomainError(_l("This reward is bought on its own: use Buy now."))
-    if line is None:
-        line = CartLine(member_id=member_id, item_id=request.item_id, plan_id=request.plan_id,
-                        quantity=quantity, offset_points=request.offset_points, created_at=now)
-        db.session.add(line)
-    else:
-        line.quantity, line.offset_points = quantity, request.offset_points
+
+
+def _insert(member_id: int, request: LineRequest, now: datetime, key: str | None) -> CartLine:
+    line = CartLine(member_id=member_id, item_id=request.item_id, plan_id=request.plan_id, quantity=request.quantity,
+                    offset_points=request.offset_points, last_key=key, created_at=now)
+    db.session.add(line)
     db.session.flush()
     return line
 

@@ -163,4 +163,7 @@ class CartLine(db.Model):
     plan_id: Mapped[int] = mapped_column(ForeignKey("price_plans.id", ondelete="CASCADE"))
     quantity: Mapped[int]
     offset_points: Mapped[int] = mapped_column(default=0)
+    # The key of the last "Add to cart" submit that changed this line: the same submit again
+    # (a double tap, a resent form) finds it here and adds nothing.
+    last_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

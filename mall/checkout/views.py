@@ -218,7 +218,8 @@ def add_to_cart(item_id: int):
     item, form = _plan_form(item_id)
     if form.validate():
         try:
-            cart.add(current_user.id, _line(item_id, form), now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"))
+            cart.add(current_user.id, _line(item_id, form), now(), points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"),
+                     key=form.key.data)
         except DomainError as exc:
             flash(str(exc.message), "error")
             return redirect(url_for("catalog.item", item_id=item_id))

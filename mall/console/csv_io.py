@@ -21,6 +21,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..web import MAX_INT, has_control_characters
 from ..inventory.models import StockLevel
+from ..inventory.services import StockOverLimit
 from ..points.models import Tier
 from ..catalog.management import ItemData, PlanData, create_item, set_published, snapshot, update_item
 from ..catalog.models import ITEM_KINDS, Category, Item
@@ -37,7 +38,7 @@ LENGTHS = {"sku": Item.__table__.c.sku.type.length, "name": Item.__table__.c.nam
 
 
 class FileRefused(DomainError):
-    """The upload as a whole: too large, or not UTF-8 text."""
+    """The upload as a whole: too large, not UTF-8 text, or not CSV the reader can take."""
 
 
 def read_upload(upload, max_bytes: int) -> str:
@@ -128,14 +129,25 @@ def _int(value: str, *, minimum: int, optional: bool):
 
 
 def _parse(text: str):
+    """The file's rows, checked. The whole file is read first (it is within the upload limit),
+    so a file the csv module can't read is refused as such (FileRefused), before its header
+    or rows are judged."""
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        records = list(reader)
+    except csv.Error as error:
+        # A cell past csv.field_size_limit() (131,072 characters) fits well inside the upload
+        # limit; this and any other reader error refuse the whole file, before any write.
+        raise FileRefused(_l("Line %(n)s can't be read as CSV (a cell longer than %(max)s characters, or a "
+                             "quote left open?): nothing was imported.",
+                             n=reader.line_num, max=f"{csv.field_size_limit():,}")) from error
     missing = [c for c in ("sku", "name", "category", "points_price") if c not in (reader.fieldnames or [])]
     if missing:
         raise ImportRefused([Problem(1, c, str(_l("The header lacks this column."))) for c in missing])
     categories = {c.slug: c.id for c in db.session.scalars(select(Category))}
     tiers = {t.code: t.id for t in db.session.scalars(select(Tier))}
     rows, problems, seen = [], [], {}
-    for number, raw in enumerate(reader, start=2):
+    for number, raw in enumerate(records, start=2):
         raw = {k: _uncell(v) if isinstance(v, str) else v for k, v in raw.items()}
         if number - 1 > MAX_ROWS:
             problems.append(Problem(number, "sku", str(_l("At most %(n)s rows per file.", n=MAX_ROWS))))
@@ -193,7 +205,8 @@ def _parse(text: str):
 
 def import_items(text: str, *, actor_id: int | None, now: datetime, reference: str) -> ImportResult:
     """Create or update items by SKU and receive stock. Raises ImportRefused listing every
-    problem; on any refusal nothing is written."""
+    problem, or FileRefused for a file the csv module can't read; on any refusal nothing is
+    written."""
     rows = _parse(text)
     result = ImportResult()
     with db.session.begin_nested():
@@ -226,8 +239,11 @@ def _apply_row(row, *, actor_id, now, reference, result):
     coupons.require_spec(item.id, row["published"])  # a published coupon item needs its coupon
     if row["receive"]:
         # Goods received for a presale item go to its pre-orders first, as in the console.
-        outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
-                                actor_id=actor_id)
+        try:
+            outcome = receive_goods(item.id, row["receive"], reference=reference, reason="CSV import", now=now,
+                                    actor_id=actor_id)
+        except StockOverLimit as error:  # the count would pass MAX_INT: the file's column is "receive"
+            raise StockOverLimit(field="receive") from error
         result.received += row["receive"]
         if outcome:
             result.preorders_served += outcome["served"]

@@ -257,6 +257,8 @@ def import_csv():
             except csv_io.ImportRefused as refused:
                 problems = refused.problems
                 form.form_errors.append(str(refused.message))
+            except csv_io.FileRefused as refused:  # the csv module could not read it
+                form.file.errors.append(str(refused.message))
     status = 422 if form.errors or form.form_errors else 200
     return render("console/import.html", form=form, problems=problems, result=result, status=status)
 

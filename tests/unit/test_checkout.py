@@ -206,6 +206,21 @@ def test_cart_add_change_remove_and_checkout(member, auth, client, clock):
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
 
 
+def test_a_double_tapped_add_to_cart_adds_once_and_a_second_tap_of_a_fresh_form_adds_again(member, auth, client, clock):
+    from mall.checkout.models import CartLine
+    item = make_item(clock.now(), name="Mug", points=1000)
+    db.session.commit()
+    auth.login("buyer@example.com")
+    form = {"plan_id": item.plans[0].id, "quantity": 1, "key": "tap-1"}
+    assert client.post(f"/catalog/{item.id}/cart", data=form).status_code == 302
+    assert client.post(f"/catalog/{item.id}/cart", data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(CartLine.quantity)) == 1
+    client.post(f"/catalog/{item.id}/cart", data={**form, "key": "tap-2"})
+    db.session.expire_all()
+    assert db.session.scalar(select(CartLine.quantity)) == 2
+
+
 def test_orders_list_and_timeline(member, auth, client, clock):
     item = make_item(clock.now(), name="Mug", points=1000)
     order = _place(member, item, clock=clock)

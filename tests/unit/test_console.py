@@ -94,6 +94,11 @@ def test_receiving_and_adjusting_stock_leave_a_movement_history(client, merch, c
     ({"action": "receive", "receive-quantity": "-3", "receive-reference": "X"}, "Receive at least 1 unit."),
     ({"action": "adjust", "adjust-change": "-50", "adjust-reason": "count"}, "already held or sold"),
     ({"action": "adjust", "adjust-change": "-1", "adjust-reason": ""}, "Say why the stock changes."),
+    # Past the INTEGER column: PostgreSQL would refuse the UPDATE with a 500 (DataError).
+    ({"action": "receive", "receive-quantity": "2147483647", "receive-reference": "X"},
+     "That would take the stock past 2147483647 units"),
+    ({"action": "adjust", "adjust-change": "2147483647", "adjust-reason": "count"},
+     "That would take the stock past 2147483647 units"),
 ])
 def test_bad_stock_input_is_refused_and_changes_nothing(client, merch, clock, form, message):
     item = make_item(clock.now(), stock=10)
@@ -416,3 +421,46 @@ def test_a_merchandiser_makes_a_right_item_with_what_it_grants_and_a_csv_carries
     header, *rows = exported.splitlines()
     assert "kind" in header.split(",")
     assert any(r.startswith("RIGHT-1,") and ",right," in r for r in rows)
+
+
+def test_stock_up_to_the_column_limit_is_received_and_one_more_unit_is_refused(client, merch, clock):
+    item = make_item(clock.now(), stock=10)
+    db.session.commit()
+    ok = client.post(f"/console/items/{item.id}/stock", data={"action": "receive", "receive-quantity": str(2**31 - 11),
+                                                               "receive-reference": "PO-1"})
+    assert ok.status_code == 302
+    refused = client.post(f"/console/items/{item.id}/stock", data={"action": "adjust", "adjust-change": "1",
+                                                                    "adjust-reason": "count"})
+    assert refused.status_code == 422 and "past 2147483647 units" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(StockLevel, item.id).received == 2**31 - 1
+    assert db.session.scalar(select(func.count()).select_from(StockMovement).where(
+        StockMovement.item_id == item.id, StockMovement.kind == "adjust")) == 0
+
+
+def test_a_negative_adjustment_resyncs_the_admission_counter_with_the_stock_as_committed(app, clock):
+    """A release committing between the adjustment and its commit must not be overwritten by
+    a count taken before it (the sold-out gate would refuse while stock exists)."""
+    from sqlalchemy import update
+    from mall.inventory.services import adjust_stock
+    from mall.unit_of_work import commit
+    item = make_item(clock.now(), stock=10)
+    db.session.execute(update(StockLevel).where(StockLevel.item_id == item.id).values(reserved=3))
+    db.session.commit()
+    resyncs = []
+
+    class Recording:
+        def resync(self, item_id, available):
+            resyncs.append((item_id, available))
+
+        def give_back(self, item_id, quantity):
+            pass
+
+    app.extensions["mall.admission"], before = Recording(), app.extensions["mall.admission"]
+    try:
+        adjust_stock(item.id, -2, reason="damaged", now=clock.now())  # 8 received - 3 held: 5
+        db.session.execute(update(StockLevel).where(StockLevel.item_id == item.id).values(reserved=0))  # released
+        commit()
+    finally:
+        app.extensions["mall.admission"] = before
+    assert resyncs == [(item.id, 8)]

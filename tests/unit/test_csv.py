@@ -104,3 +104,24 @@ def test_the_kind_column_creates_an_item_of_that_kind_keeps_it_when_empty_and_re
     assert db.session.get(Item, voucher.id).kind == "coupon"
     refused = _upload(client, header + "CPN-2,Odd,,home,,500,,yes,,lottery\n")
     assert refused.status_code == 422 and "<code>kind</code>" in refused.get_data(as_text=True)
+
+
+def test_a_cell_longer_than_the_csv_field_limit_refuses_the_file_with_a_message(client, merch):
+    response = _upload(client, "sku,name\nA," + "x" * 140000 + "\n")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "can&#39;t be read as CSV" in body and "131,072 characters" in body and "nothing was imported" in body
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+def test_receiving_past_the_stock_column_limit_is_refused_by_row_and_writes_nothing(client, merch, clock):
+    existing = make_item(clock.now(), stock=10)
+    db.session.commit()
+    response = _upload(client, HEADER + "NEW-1,Kettle,,home,,100,,yes,5\n"
+                       f"{existing.sku},Mug,,home,,100,,yes,2147483647\n")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "That would take the stock past 2147483647 units" in body and "<code>receive</code>" in body
+    db.session.expire_all()
+    assert db.session.get(StockLevel, existing.id).received == 10
+    assert db.session.scalar(select(Item).where(Item.sku == "NEW-1")) is None
