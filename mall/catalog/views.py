@@ -14,6 +14,7 @@ from ..checkout.quotes import LineRequest, plan_options, quote_or_none
 from .forms import CatalogQueryForm, PinTargetForm
 from .images import is_public
 from .substitutes import offers_for
+from ..presale.availability import reserved_for_preorders
 from ..presale.services import presale_access, presale_for
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
@@ -54,6 +55,8 @@ def item(item_id: int):
     # The presale is how the item is bought now or soon (in its priority window, too); the
     # panel's form shows only to those who may pre-order now (presale_access).
     presale_open = access in ("open", "priority", "priority_only")
+    # Closed with pre-orders still waiting: the stock is theirs, so no Buy (checkout refuses too).
+    reserved = presale is not None and not presale_open and reserved_for_preorders(presale.id, now())
     # Substitutes are hidden while a presale is open: don't work them out for nothing.
     offers = offers_for(item_id, status, points, now()) if card.available <= 0 and not presale_open else []
     options = plan_options(item_id, status, points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
@@ -65,7 +68,7 @@ def item(item_id: int):
             quote_totals = quote_or_none(current_user.id, LineRequest(item_id, options[0].plan.id), now(),
                                          points_per_unit=current_app.config["MALL_POINTS_PER_CURRENCY_UNIT"])
     return render("catalog/item.html", card=card, tier=status, balance=points, is_target=is_target,
-                  presale=presale, presale_open=presale_open, presale_access=access,
+                  presale=presale, presale_open=presale_open, presale_access=access, reserved=reserved,
                   form=PinTargetForm(), buy_form=buy_form, options=options, quote_totals=quote_totals,
                   offers=offers)
 

@@ -133,7 +133,7 @@ def _holding(member_id: int, item_id: int) -> int:
 
 def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: datetime,
                 hold_minutes: int, card_payments: bool, points_per_unit: int, screen=None,
-                coupon: str | None = None, book=None) -> Order:
+                coupon: str | None = None, book=None, guard=None) -> Order:
     """Place an order once per `key`. Raises OutOfStock, InsufficientPoints, LimitReached,
     InvalidOffset, ItemLocked, KindRefused or LockUnavailable (Redis down); each leaves
     nothing behind.
@@ -142,7 +142,11 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
     after the order is written and returns reasons to hold it for review (none: go on).
     `coupon`: a wallet code to take off the cash part (checkout/coupons.py; CouponRefused).
     `book(order, now)` takes a service order's slot (mall/bookings, passed in by the view);
-    it raises a DomainError when the slot is full, which rolls the order back."""
+    it raises a DomainError when the slot is full, which rolls the order back.
+    `guard(items, now)` refuses (a DomainError) items an upper domain keeps from ordinary
+    checkout: presale.availability.check_not_reserved, passed in by the web view (an item
+    whose presale is open or has pre-orders waiting: its stock is theirs). It is called once
+    the items are priced (loaded), before anything is written."""
     if not requests:
         raise EmptyOrder()
     # No look-up of `key` first: a replay is found once the account row is locked (the
@@ -184,6 +188,8 @@ def place_order(member_id: int, requests: list[LineRequest], *, key: str, now: d
             # The locked row's balance: lots past their expiry still count in it until the
             # spend expires them, and then refuses (InsufficientPoints) inside the savepoint.
             totals = price(member_id, requests, now, points_per_unit=points_per_unit, balance=spendable)
+            if guard is not None:  # before anything is written
+                guard([line.item for line in totals.lines], now)
             if coupon:
                 totals = apply_coupon(member_id, totals, coupon, now)
             if totals.points > totals.balance:
@@ -242,11 +248,17 @@ def check_limits(member_id: int, totals) -> None:
     """Per-member limits over the member's live orders. Call with their account row locked
     (lock_account), so two checkouts can't both pass. Raises LimitReached."""
     for line in totals.lines:
-        limit = line.item.per_member_limit
-        if limit is not None:
-            holding = _holding(member_id, line.item.id)
-            if holding + per_item_quantity(totals, line.item.id) > limit:
-                raise LimitReached(line.item.name, limit, holding)
+        check_item_limit(member_id, line.item, per_item_quantity(totals, line.item.id))
+
+
+def check_item_limit(member_id: int, item, quantity: int) -> None:
+    """`quantity` more of `item` within its per-member limit (account row locked, as above).
+    Raises LimitReached."""
+    limit = item.per_member_limit
+    if limit is not None:
+        holding = _holding(member_id, item.id)
+        if holding + quantity > limit:
+            raise LimitReached(item.name, limit, holding)
 
 
 def write_order(member_id: int, totals, *, status: str, key: str, now: datetime, card_payments: bool = False,

@@ -12,6 +12,7 @@ from ..clock import now
 from ..errors import DomainError, LockUnavailable, NotFound
 from ..extensions import csrf, db
 from ..origin import request_origin
+from ..presale.availability import check_not_reserved
 from ..presale.services import offer_choices
 from ..risk.services import screen_order
 from ..unit_of_work import after_commit
@@ -46,7 +47,8 @@ def _cfg(name):
 
 def _place_args():
     return dict(hold_minutes=_cfg("MALL_HOLD_MINUTES"), card_payments=bool(_cfg("STRIPE_SECRET_KEY")),
-                points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"), screen=_screen)
+                points_per_unit=_cfg("MALL_POINTS_PER_CURRENCY_UNIT"), screen=_screen,
+                guard=check_not_reserved)  # presale: no units the pre-orders wait for
 
 
 def _screen(order_, when):

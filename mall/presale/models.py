@@ -1,9 +1,11 @@
 """Presale: an item opens for pre-orders before its stock arrives (DESIGN.md #7)."""
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
+from ..catalog.cache import watch
+from ..catalog.models import Item
 from ..extensions import db
 from ..types import UTCDateTime
 
@@ -43,3 +45,14 @@ class Presale(db.Model):
     @property
     def left(self) -> int:
         return self.cap - self.taken
+
+
+# The item's presale, if any: a subquery (on the unique item_id) in every SELECT of items,
+# so it comes with the item checkout loads (and caches: watched below, so a new presale drops
+# the copies), and an item without a presale costs checkout no query to know it is not
+# reserved for pre-orders (presale/availability.py).
+Item.presale_id = column_property(
+    select(Presale.id).where(Presale.item_id == Item.id).correlate_except(Presale).scalar_subquery())
+# Only the ORM flush of a presale (save_presale) moves the catalogue version: a pre-order's
+# `taken` UPDATE is a Core statement on the table, so a busy presale keeps the copies.
+watch(Presale)

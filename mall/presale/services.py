@@ -22,11 +22,13 @@ from .. import shoptime
 from ..catalog.management import InvalidItem, get_item, record_change
 from ..catalog.substitutes import offers_for
 from ..checkout.models import Order, OrderEvent, OrderStatus
-from ..checkout.orders import check_limits, give_back_points, locked_order, record, write_order
+from ..checkout.orders import (check_item_limit, check_limits, find_by_key, give_back_points, locked_order, record,
+                               write_order)
 from ..checkout.quotes import LineRequest, price
 from ..events import presale_news
 from ..errors import DomainError, InsufficientPoints, NotFound
 from ..extensions import db
+from ..idempotency import insert_once
 from ..inventory import reservations
 from ..inventory.admission import app_admission
 from ..inventory.reservations import OutOfStock, Want
@@ -130,9 +132,10 @@ def check_presale_access(presale: Presale, member_id: int, now: datetime) -> Non
 
 def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str, now: datetime,
              points_per_unit: int) -> Order:
-    """Take a place in the queue and the points, once per key. Raises PresaleClosed,
-    PresaleFull, InsufficientPoints, ItemLocked, InvalidOffset."""
-    existing = db.session.scalar(select(Order).where(Order.member_id == member_id, Order.idempotency_key == key))
+    """Take a place in the queue and the points, once per key (two submits of one key at
+    once: one order, one place, both answered with it). Raises PresaleClosed, PresaleFull,
+    InsufficientPoints, ItemLocked, InvalidOffset, LimitReached."""
+    existing = find_by_key(member_id, key)
     if existing is not None:
         return existing
     presale = db.session.get(Presale, presale_id)
@@ -145,17 +148,30 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
     line = totals.lines[0]
     with db.session.begin_nested():
         lock_account(member_id, now)  # serialises this member's orders: the limit check is race-free
+        # A twin submit of this key (a double tap) held the row until it committed: its order
+        # is the answer, and this one takes no second place in the queue.
+        twin = find_by_key(member_id, key)
+        if twin is not None:
+            return twin
         check_limits(member_id, totals)
-        position = db.session.execute(
-            update(Presale).where(Presale.id == presale_id, Presale.taken + line.quantity <= Presale.cap)
-            .values(taken=Presale.taken + line.quantity).returning(Presale.taken)
-            .execution_options(synchronize_session=False)).scalar()
-        if position is None:
-            raise PresaleFull()
-        order = write_order(member_id, totals, status=S.PREORDERED.value, key=key, now=now,
-                            presale_id=presale_id, queue_position=position, label=" (pre-order)")
-        record(order, "preordered", now, actor="member", actor_id=member_id,
-               note=f"place {position} of {presale.cap}, ships {presale.ships_on.isoformat()}")
+
+        def take_place() -> Order:
+            # A Core UPDATE of the table: the ORM's would move the catalogue cache's version
+            # (presales are watched for Item.presale_id) on every pre-order.
+            presales = Presale.__table__
+            position = db.session.execute(
+                update(presales).where(presales.c.id == presale_id, presales.c.taken + line.quantity <= presales.c.cap)
+                .values(taken=presales.c.taken + line.quantity).returning(presales.c.taken)).scalar()
+            if position is None:
+                raise PresaleFull()
+            order = write_order(member_id, totals, status=S.PREORDERED.value, key=key, now=now,
+                                presale_id=presale_id, queue_position=position, label=" (pre-order)")
+            record(order, "preordered", now, actor="member", actor_id=member_id,
+                   note=f"place {position} of {presale.cap}, ships {presale.ships_on.isoformat()}")
+            return order
+        # Should the key's order still appear first (UNIQUE (member, key)), the place taken
+        # here is undone with the insert (the savepoint) and that order is the answer.
+        order, _created = insert_once(take_place, lambda: find_by_key(member_id, key))
     return order
 
 
@@ -266,7 +282,8 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
                       confirm_top_up: bool = False) -> Order:
     """Switch a shortfall pre-order to a substitute. The difference is settled in points:
     a cheaper substitute refunds the surplus; a dearer one needs the member's confirmation
-    (TopUpNeeded) and then takes the top-up."""
+    (TopUpNeeded) and then takes the top-up. Refuses a substitute beyond its per-member
+    limit (LimitReached), changing nothing."""
     order = locked_order(order_id)
     if (order.member_id == member_id and order.status == S.READY.value
             and order.lines[0].item_id == substitute_id):
@@ -282,10 +299,14 @@ def accept_substitute(order_id: int, member_id: int, substitute_id: int, *, now:
         raise DomainError(_l("That substitute is not available any more; choose another or take the refund."))
     new_total = card.price * line.quantity
     difference = new_total - line.points
+    check_item_limit(member_id, card.item, line.quantity)  # before asking for a top-up it couldn't take
     if difference > 0 and not confirm_top_up:
         raise TopUpNeeded(difference)
     with db.session.begin_nested():
-        lock_account(member_id, now)
+        lock_account(member_id, now)  # serialises the member's orders: the limit check is race-free
+        # The substitute is an item the member then holds like any other: its per-member
+        # limit counts (refused here before anything is written; LimitReached).
+        check_item_limit(member_id, card.item, line.quantity)
         if difference > 0:
             if spendable(member_id, now) < difference:
                 raise InsufficientPoints(needed=difference, available=spendable(member_id, now))

@@ -227,3 +227,75 @@ def test_a_cap_below_the_places_taken_is_refused(pg_app, clock):
     with pytest.raises(InvalidItem, match="already taken"):
         presale.save_presale(item.id, opens_at=sale.opens_at, closes_at=sale.closes_at, cap=1,
                              ships_on=sale.ships_on, offer_hours=48, now=clock.now())
+
+
+def test_two_submits_of_one_pre_order_at_once_make_one_order_and_take_one_place(pg_app, clock):
+    item, sale = _presale(clock, cap=5)
+    member_id = _members(clock, 1)[0].id
+    db.session.commit()
+    plan_id, sale_id, item_id = item.plans[0].id, sale.id, item.id
+    outcomes = race(pg_app, 2, lambda i: presale.preorder(member_id, sale_id, LineRequest(item_id, plan_id, 2),
+                                                          key="double-tap", now=clock.now(),
+                                                          points_per_unit=100).id, returns=True)
+    db.session.expire_all()
+    order_id = db.session.scalar(select(Order.id))
+    assert outcomes == [order_id, order_id]  # both answered with the one order, no 500
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+    assert db.session.get(type(sale), sale_id).taken == 2
+    assert db.session.get(PointsAccount, member_id).balance == 3000
+    assert _audit_clean()
+
+
+def test_a_buy_of_units_the_queue_waits_for_is_refused_on_postgresql_and_writes_nothing(pg_app, clock):
+    from tests.factories import PASSWORD
+    item, sale = _presale(clock, cap=5, ships_in_days=10)
+    first = _members(clock, 1)[0]
+    buyer = make_user(clock.now(), login="pg-buyer@example.com")
+    give_points(buyer.id, 5000, clock.now())
+    presale.preorder(first.id, sale.id, LineRequest(item.id, item.plans[0].id, 3), key="head", now=clock.now(),
+                     points_per_unit=100)
+    clock.advance(days=8)  # window closed, ship date ahead
+    receive_stock(item.id, 2, reference="PO-1", reason="received", now=clock.now())  # the job hasn't run yet
+    db.session.commit()
+    client = pg_app.test_client()
+    client.post("/login", data={"identifier": "pg-buyer@example.com", "password": PASSWORD})
+    refused = client.post(f"/catalog/{item.id}/buy", data={"plan_id": item.plans[0].id, "quantity": 2, "key": "b"})
+    assert refused.status_code == 422
+    assert "This item is reserved for pre-orders right now." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+    assert _balance(buyer) == 5000
+    assert _stock(item) == (2, 0, 0)
+
+
+def test_a_presale_opened_after_the_item_was_cached_for_checkout_refuses_the_next_buy(pg_app, clock):
+    from mall.catalog.cache import VERSION_KEY, catalog_cache
+    from tests.factories import PASSWORD
+    make_tiers()
+    item = make_item(clock.now(), name="Console", stock=5)
+    buyer = make_user(clock.now(), login="cached-buyer@example.com")
+    give_points(buyer.id, 5000, clock.now())
+    db.session.commit()
+    item_id, plan_id, buyer_id = item.id, item.plans[0].id, buyer.id
+    client = pg_app.test_client()
+    client.post("/login", data={"identifier": "cached-buyer@example.com", "password": PASSWORD})
+    form = {"plan_id": plan_id, "quantity": 1}
+    for key in ("warm", "warm-2"):  # the first starts the catalogue's version, the second caches the item
+        db.session.remove()  # each request of a real server starts with an empty session
+        assert client.post(f"/catalog/{item_id}/buy", data={**form, "key": key}).status_code == 302
+    sale_id = presale.save_presale(item_id, opens_at=clock.now() - timedelta(hours=1),
+                                   closes_at=clock.now() + timedelta(days=7), cap=5, ships_on=clock.now().date(),
+                                   offer_hours=48, now=clock.now()).id
+    db.session.commit()
+    db.session.remove()
+    refused = client.post(f"/catalog/{item_id}/buy", data={**form, "key": "after"})
+    assert refused.status_code == 422
+    assert "This item is reserved for pre-orders right now." in refused.get_data(as_text=True)
+    # A pre-order's place (a Core UPDATE of `taken`) leaves the catalogue's cached copies be.
+    version = catalog_cache().client.get(VERSION_KEY)
+    presale.preorder(buyer_id, sale_id, LineRequest(item_id, plan_id, 1), key="pre", now=clock.now(),
+                     points_per_unit=100)
+    db.session.commit()
+    assert catalog_cache().client.get(VERSION_KEY) == version
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 3

@@ -265,3 +265,112 @@ def test_a_forged_offer_answer_is_refused_and_changes_nothing(client, tiers, clo
     db.session.expire_all()
     assert db.session.get(Order, offered.id).status == "offered"
     assert db.session.get(PointsAccount, other.id).balance == 4000
+
+
+def _buy(client, item, key, quantity=1):
+    return client.post(f"/catalog/{item.id}/buy", data={"plan_id": item.plans[0].id, "quantity": quantity, "key": key})
+
+
+def _order_count():
+    return db.session.scalar(select(func.count()).select_from(Order))
+
+
+def test_units_waiting_for_the_head_of_the_queue_are_not_sold_to_a_member_without_a_pre_order(client, tiers, clock):
+    from mall.inventory.services import receive_stock
+    item, sale = _open_presale(clock, cap=5, ships_in_days=10)
+    a, b, c = (make_user(clock.now(), login=f"{n}@example.com") for n in ("a", "b", "c"))
+    for m in (a, b, c):
+        give_points(m.id, 5000, clock.now())
+    presale.preorder(a.id, sale.id, LineRequest(item.id, item.plans[0].id, 3), key="a", now=clock.now(),
+                     points_per_unit=100)
+    presale.preorder(b.id, sale.id, LineRequest(item.id, item.plans[0].id, 1), key="b", now=clock.now(),
+                     points_per_unit=100)
+    clock.advance(days=8)  # the window has closed; the ship date is two days off
+    assert presale.receive_goods(item.id, 2, reference="PO-1", reason="received", now=clock.now()) \
+        == {"served": 0, "offered": 0, "refunded": 0}  # A, first, needs 3: nobody behind jumps the queue
+    db.session.commit()
+
+    _login(client, c)
+    page = client.get(f"/catalog/{item.id}").get_data(as_text=True)
+    assert "This item is reserved for pre-orders right now." in page and "Buy now" not in page
+    refused = _buy(client, item, "c-buy", quantity=2)
+    assert refused.status_code == 422
+    assert "This item is reserved for pre-orders right now." in refused.get_data(as_text=True)
+    client.post(f"/catalog/{item.id}/cart", data={"plan_id": item.plans[0].id, "quantity": 1, "key": "c-cart"})
+    in_cart = client.post("/cart/checkout", data={"key": "c-cart-checkout"})
+    assert in_cart.status_code == 422
+    assert "This item is reserved for pre-orders right now." in in_cart.get_data(as_text=True)
+    db.session.expire_all()
+    assert _order_count() == 2  # A's and B's pre-orders, nothing of C's
+    assert db.session.get(PointsAccount, c.id).balance == 5000
+    level = db.session.get(StockLevel, item.id)
+    assert (level.received, level.reserved, level.sold) == (2, 0, 0)
+
+    # Stock put on the shelf another way (an adjustment) waits for the allocation too.
+    from mall.inventory.services import adjust_stock
+    adjust_stock(item.id, 2, reason="found in the back", now=clock.now())
+    db.session.commit()
+    assert _buy(client, item, "c-buy-2").status_code == 422
+    assert presale.allocate(sale.id, clock.now()) == {"served": 2, "offered": 0, "refunded": 0}
+    db.session.commit()
+    assert [o.status for o in presale.queue(sale.id)] == ["ready", "ready"]
+
+    # The queue served and the window closed: the item is on sale again.
+    receive_stock(item.id, 1, reference="PO-2", reason="received", now=clock.now())
+    db.session.commit()
+    assert "Buy now" in client.get(f"/catalog/{item.id}").get_data(as_text=True)
+    assert _buy(client, item, "c-buy-3").status_code == 302
+    assert db.session.scalar(select(Order.status).where(Order.member_id == c.id)) == "ready"
+
+
+def test_a_direct_buy_while_the_presale_window_is_open_is_refused_and_changes_nothing(client, tiers, clock):
+    item, sale = _open_presale(clock, cap=5)
+    from mall.inventory.services import receive_stock
+    receive_stock(item.id, 3, reference="PO-early", reason="received", now=clock.now())
+    member = make_user(clock.now(), login="direct@example.com")
+    give_points(member.id, 5000, clock.now())
+    db.session.commit()
+    _login(client, member)
+    refused = _buy(client, item, "direct")
+    assert refused.status_code == 422
+    assert "This item is reserved for pre-orders right now." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert _order_count() == 0
+    assert db.session.get(PointsAccount, member.id).balance == 5000
+    assert db.session.get(StockLevel, item.id).sold == 0
+
+
+def test_the_reserved_refusal_speaks_the_members_language(client, tiers, clock):
+    item, sale = _open_presale(clock, cap=5)
+    member = make_user(clock.now(), login="zh@example.com")
+    give_points(member.id, 5000, clock.now())
+    db.session.commit()
+    _login(client, member)
+    refused = client.post(f"/catalog/{item.id}/buy", headers={"Accept-Language": "zh-CN"},
+                          data={"plan_id": item.plans[0].id, "quantity": 1, "key": "zh"})
+    assert "此商品目前为预订订单保留。" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("points", [600, 1400])  # cheaper, and dearer (refused before a top-up is asked)
+def test_accepting_a_substitute_beyond_its_per_member_limit_is_refused_and_changes_nothing(client, tiers, clock,
+                                                                                          points):
+    from mall.checkout.orders import place_order
+    item, sale = _open_presale(clock, cap=2)
+    limited = make_item(clock.now(), name="Mug", points=points, stock=5, limit=1)
+    set_substitutes(item.id, [limited.id, make_item(clock.now(), name="Cup").id], actor_id=None, now=clock.now())
+    owner, member = _preorders(clock, item, sale, 2)
+    place_order(member.id, [LineRequest(limited.id, limited.plans[0].id, 1)], key="own-mug", now=clock.now(),
+                hold_minutes=15, card_payments=False, points_per_unit=100)
+    receive_goods = presale.receive_goods(item.id, 1, reference="PO-1", reason="received", now=clock.now())
+    assert receive_goods == {"served": 1, "offered": 1, "refunded": 0}
+    db.session.commit()
+    offered = db.session.scalar(select(Order).where(Order.member_id == member.id, Order.presale_id == sale.id))
+    assert offered.status == "offered"
+    _login(client, member)
+    answer = client.post(f"/orders/{offered.id}/offer", data={"substitute_id": limited.id}, follow_redirects=True)
+    assert "Mug is limited to 1 per member; you already have 1." in answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Order, offered.id).status == "offered"
+    assert [(l.item_id, l.points) for l in db.session.get(Order, offered.id).lines] == [(item.id, 1000)]
+    assert db.session.get(PointsAccount, member.id).balance == 5000 - 1000 - points
+    assert db.session.get(StockLevel, limited.id).sold == 1
