@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from ..accounts.models import Role, User
 from ..errors import InvalidAmount
-from ..events import purchase_recorded
+from ..events import purchase_recorded, purchase_refunded
 from ..extensions import db
 from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
@@ -375,6 +375,9 @@ def refund_purchase(store_id: int, receipt_no: str, *, now: datetime, lines: lis
     taken = owed = 0
     if purchase.member_id is not None and back > 0:
         taken, owed = _take_back(purchase, back, amount, refund_no, now)
+    if purchase.member_id is not None:  # its bonus held over budget (or approved, still pending) is forfeited
+        purchase_refunded.send("instore", member_id=purchase.member_id, source=SOURCE, key=f"purchase:{purchase.id}",
+                               full=purchase.status == PurchaseStatus.REFUNDED, now=now, reference=purchase.receipt_no)
     db.session.add(PurchaseRefund(purchase_id=purchase.id, refund_no=refund_no, lines=refunded, amount_minor=amount,
                                   reversed_points=taken, clawback_points=owed, created_at=now))
     db.session.flush()
