@@ -176,3 +176,19 @@ def test_two_accounts_used_on_one_phone_cannot_refer_each_other(member, client, 
     refused = client.post("/tasks/referral", data={"code": member.member_code})
     assert refused.status_code == 422
     assert "Referrals between accounts on the same device don&#39;t count." in _text(refused)
+
+
+def test_a_referral_refused_for_a_shared_phone_records_nothing(member, client, auth, clock):
+    """The refusal's 422 page commits the request; the claim wrote nothing for it to commit."""
+    from mall.engagement import tasks
+    from mall.engagement.models import MemberDevice
+
+    sibling = make_user(clock.now(), login="sibling@example.com")
+    tasks.remember_device(member.id, "family-phone-1", clock.now())
+    db.session.commit()
+    auth.login("sibling@example.com")
+    client.set_cookie("mall_device", "family-phone-1")
+    refused = client.post("/tasks/referral", data={"code": member.member_code})
+    assert refused.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(MemberDevice)
+                             .where(MemberDevice.member_id == sibling.id)) == 0
