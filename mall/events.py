@@ -58,6 +58,13 @@ points.ledger.cancel_pending with sender="points" and earn_entry_id (the credit)
 for a replayed key. Received by budgets (receivers: the credit's bonus uplift gives back its
 share of the budget charge).""")
 
+purchase_refunded = _events.signal("purchase-refunded", doc="""\
+A member's store purchase was refunded, all of it or some lines (once per refund). Sent by
+instore.purchases.refund_purchase with sender="instore" and member_id, source and key (those
+of the purchase's earn, as in purchase-recorded), full (nothing of the purchase is kept), now.
+Received by engagement (earning.purchase_refunded: the purchase's bonus held over budget, or
+approved and still pending, is forfeited).""")
+
 points_expired = _events.signal("points-expired", doc="""\
 Lots expired. Sent by points.ledger with sender="points" and member_id, entries (the expiry
 LedgerEntry lines), now. No receiver yet.""")

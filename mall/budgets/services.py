@@ -28,7 +28,7 @@ writes `budget_100`; alerts show on the HQ dashboard and are emailed after commi
 (`send_due_alerts`, also run by `mall jobs`), naming the store or the programme budget.
 """
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -43,7 +43,8 @@ from ..extensions import db
 from ..idempotency import insert_once
 from ..instore.errors import MemberFrozen
 from ..pagination import paginate
-from ..points.ledger import credit_points
+from ..locks import app_locks
+from ..points.ledger import cancel_pending, credit_points, lock_account
 from ..points.tiers import expiry_for, tier_status
 from ..proportion import portion
 from ..risk.services import check_earn_velocity
@@ -338,35 +339,95 @@ def hold_grant(member_id: int, points: int, *, store_id: int | None, kind: str, 
     return grant
 
 
+PURCHASE_BONUS = "purchase_bonus"  # the reason of a purchase's bonus uplift (engagement/earning.py)
+
+
+def _locked_grant(grant_id: int) -> DiscretionaryGrant | None:
+    return db.session.execute(select(DiscretionaryGrant).where(DiscretionaryGrant.id == grant_id)
+                              .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def decide_grant(grant_id: int, *, approve: bool, actor_id: int, note: str, now: datetime) -> DiscretionaryGrant:
-    """HQ approves (credits the points, counted as over budget) or rejects a held grant."""
+    """HQ approves (credits the points, counted as over budget) or rejects a held grant.
+
+    A purchase's bonus (reason `purchase_bonus`) is credited pending until the purchase's
+    return window ends (the grant was held when the purchase earned, so the window ends at
+    the grant's created_at + the return window), as the purchase's own points are: a refund
+    inside the window cancels it (earning.purchase_refunded), and it is never spendable early.
+    A refund already rejected the grant: GrantAlreadyDecided.
+
+    Locks the member's account row before the grant's, as a refund forfeiting the grant does
+    (one lock order)."""
     if not (note or "").strip():
         raise DomainError(_l("Give a reason; it is kept in the audit log."), field="note")
-    grant = db.session.execute(select(DiscretionaryGrant).where(DiscretionaryGrant.id == grant_id)
-                               .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+    grant = db.session.get(DiscretionaryGrant, grant_id)
     if grant is None:
         raise NotFound()
-    if grant.status != GrantStatus.HELD.value:
-        raise GrantAlreadyDecided()
-    if approve:
-        refuse_frozen(grant.member_id)  # frozen since the grant was held: reject it instead
-        expires_at = grant.expires_at if grant.expires_at > now else None
-        if expires_at is None:
-            raise DomainError(_l("These points would already have expired; reject the grant instead."))
-        entry = credit_points(grant.member_id, grant.points, reason=grant.reason, source=grant.source,
-                              key=grant.idempotency_key, expires_at=expires_at, now=now,
-                              store_id=grant.store_id, actor_id=actor_id,
-                              detail={"grant_kind": grant.kind, "approved_over_budget": True})
-        db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
-                                                     BudgetMonth.month == grant.month)
-                           .values(over_points=BudgetMonth.over_points + grant.points)
-                           .execution_options(synchronize_session=False))
-        grant.status, grant.entry_id = GrantStatus.APPROVED.value, entry.id
-    else:
-        grant.status = GrantStatus.REJECTED.value
-    grant.decided_by, grant.decided_at, grant.decision_note = actor_id, now, note.strip()[:255]
+    with app_locks().hold(f"points:{grant.member_id}"):
+        lock_account(grant.member_id, now)
+        grant = _locked_grant(grant_id)
+        if grant.status != GrantStatus.HELD.value:
+            raise GrantAlreadyDecided()
+        if approve:
+            refuse_frozen(grant.member_id)  # frozen since the grant was held: reject it instead
+            expires_at = grant.expires_at if grant.expires_at > now else None
+            if expires_at is None:
+                raise DomainError(_l("These points would already have expired; reject the grant instead."))
+            days = current_settings().return_window_days
+            pending_until = grant.created_at + timedelta(days=days) \
+                if grant.kind == GrantKind.BONUS.value and grant.reason == PURCHASE_BONUS and days > 0 else None
+            entry = credit_points(grant.member_id, grant.points, reason=grant.reason, source=grant.source,
+                                  key=grant.idempotency_key, expires_at=expires_at, now=now,
+                                  store_id=grant.store_id, actor_id=actor_id, queue=False,
+                                  detail={"grant_kind": grant.kind, "approved_over_budget": True},
+                                  pending_until=pending_until)
+            db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
+                                                         BudgetMonth.month == grant.month)
+                               .values(over_points=BudgetMonth.over_points + grant.points)
+                               .execution_options(synchronize_session=False))
+            grant.status, grant.entry_id = GrantStatus.APPROVED.value, entry.id
+        else:
+            grant.status = GrantStatus.REJECTED.value
+        grant.decided_by, grant.decided_at, grant.decision_note = actor_id, now, note.strip()[:255]
     audit(actor_id, "grant_approved" if approve else "grant_rejected", "grant", grant.id, note, now,
           member_id=grant.member_id, store_id=grant.store_id, points=grant.points)
+    return grant
+
+
+def forfeit_grant(source: str, key: str, *, member_id: int, note: str, now: datetime,
+                  reference: str | None = None) -> DiscretionaryGrant | None:
+    """The grant (source, key) lost its reason (its purchase was refunded): a held grant is
+    rejected with `note` (nothing is ever credited; HQ sees it rejected, audit-logged with no
+    actor: the system); an approved grant whose points are still pending has them cancelled
+    and its approval counted back (`reversed_points`, over_points). An issued grant is left to
+    the purchase's own cancel (give_back_uplift); points already released are left as they
+    are. Returns the grant, or None when there is none. Idempotent.
+
+    Locks the member's account row before the grant's, as decide_grant does."""
+    grant = _existing_grant(source, key)
+    if grant is None or grant.member_id != member_id:
+        return None
+    lock_account(member_id, now)
+    grant = _locked_grant(grant.id)
+    if grant.status == GrantStatus.HELD.value:
+        grant.status, grant.decided_at, grant.decision_note = GrantStatus.REJECTED.value, now, note[:255]
+        audit(None, "grant_rejected", "grant", grant.id, note, now, member_id=member_id,
+              store_id=grant.store_id, points=grant.points)
+    elif grant.status == GrantStatus.APPROVED.value and grant.entry_id is not None \
+            and grant.reversed_points < grant.points:
+        entry = cancel_pending(grant.entry_id, reason="purchase_refund", source="grant-forfeit", key=f"grant:{grant.id}",
+                               now=now, store_id=grant.store_id, reference=reference,
+                               detail={"grant_id": grant.id, "pending": True, "note": note[:255]})
+        if entry is not None:
+            back = -entry.points
+            db.session.execute(update(BudgetMonth).where(_owner(grant.store_id, grant.programme_budget_id),
+                                                         BudgetMonth.month == grant.month)
+                               .values(over_points=BudgetMonth.over_points - back)
+                               .execution_options(synchronize_session=False))
+            grant.reversed_points += back
+            audit(None, "grant_forfeited", "grant", grant.id, note, now, member_id=member_id,
+                  store_id=grant.store_id, points=back)
+    db.session.flush()
     return grant
 
 

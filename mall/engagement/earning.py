@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ..budgets.models import GrantKind
-from ..budgets.services import (BudgetHeld, BudgetRefused, charge_discretionary, hold_grant, record_issued,
-                               refuse_frozen)
+from ..budgets.services import (PURCHASE_BONUS, BudgetHeld, BudgetRefused, charge_discretionary, forfeit_grant,
+                               hold_grant, record_issued, refuse_frozen)
 from ..errors import InvalidAmount
 from ..events import first_purchase
 from ..extensions import db
@@ -127,7 +127,9 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
     facts = purchase_facts(member_id, spend_minor, minor_per_point=minor_per_point, now=now,
                            store_id=store_id, category=category, tier=status.tier, lines=lines)
     earning, version = earning_for(facts)
-    if earning.points <= 0:
+    if earning.points - earning.bonus_points <= 0:
+        # No base points, nothing to earn: an uplift (held, refused or charged) is never left
+        # standing with no purchase credit behind it.
         return None
     if lines:
         categories = earning.categories
@@ -154,7 +156,7 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
                                               programme=("campaign", rule_key or UNNAMED_UPLIFT))
             except BudgetHeld as held:
                 hold_grant(member_id, uplift, store_id=held.budget.store_id, kind=GrantKind.BONUS.value,
-                           reason="purchase_bonus", source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at,
+                           reason=PURCHASE_BONUS, source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at,
                            now=now, note=f"bonus:{detail.get('campaign') or ''} {reference or ''}".strip(),
                            programme_budget_id=held.budget.programme_budget_id)
                 detail.update(bonus_points=0, bonus_held=uplift)
@@ -177,7 +179,7 @@ def earn_for_purchase(member_id: int, spend_minor: int, *, minor_per_point: int,
         record_category_shares(entry, {c: (p, earning.category_spend.get(c, 0))
                                        for c, p in category_points.items()})
         if charge is not None:
-            record_issued(charge, member_id, uplift, kind=GrantKind.BONUS.value, reason="purchase_bonus",
+            record_issued(charge, member_id, uplift, kind=GrantKind.BONUS.value, reason=PURCHASE_BONUS,
                           source=BONUS_SOURCE, key=bonus_key, expires_at=expires_at, entry_id=entry.id, now=now,
                           actor_id=actor_id, note=str(detail.get("campaign") or ""))
     record_tier_changes(member_id, now)
@@ -193,3 +195,18 @@ def purchase_recorded(sender, *, member_id: int, spend_minor: int, minor_per_poi
     line by line."""
     earn_for_purchase(member_id, spend_minor, minor_per_point=minor_per_point, source=source, key=key, now=now,
                       store_id=store_id, reference=reference, lines=lines)
+
+
+def purchase_refunded(sender, *, member_id: int, source: str, key: str, full: bool, now: datetime,
+                      reference: str | None = None) -> None:
+    """Receiver of the purchase-refunded event: the purchase's bonus that waits for HQ (held
+    over budget) is rejected, and one HQ approved whose points are still pending is cancelled
+    (budgets.forfeit_grant); nothing of it is ever paid for a refunded purchase.
+
+    The rule for a partial refund is the same: any refund forfeits a held bonus whole. A bonus
+    may hang on a threshold, a first purchase or a fixed amount, so a share of it kept for
+    the lines kept could pay more than the rules would for those lines alone; forfeiting never
+    does. (A bonus issued within budget is part of the purchase's own credit and shrinks with
+    it, by the refund's cancel: budgets.give_back_uplift.)"""
+    note = "purchase refunded" if full else "purchase partly refunded"
+    forfeit_grant(BONUS_SOURCE, f"{source}:{key}", member_id=member_id, note=note, now=now, reference=reference)

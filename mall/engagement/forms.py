@@ -1,12 +1,16 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..console.forms import MoneyField
 from ..forms import DateField, DateTimeLocalField, Form, IntegerField
 from ..templating import localized
-from .models import SEGMENTS, RuleKind
+from .models import RULE_VALUE_MAX, SEGMENTS, RuleKind
+from .rulebook import value_too_large
 
 KIND_LABELS = {
     RuleKind.BASE_RATE.value: _l("Base rate (spend per point, in fen)"),
@@ -17,6 +21,7 @@ KIND_LABELS = {
     RuleKind.FIRST_PURCHASE.value: _l("First purchase bonus (points)"),
     RuleKind.CAP.value: _l("Cap (percent of base)"),
 }
+MAX_LINE_MINOR = 100_000_000  # ¥1,000,000: the most one receipt line holds (instore.purchases)
 SEGMENT_LABELS = {"loyal": _l("Loyal"), "potential": _l("Potential"), "dormant": _l("Dormant"),
                   "ordinary": _l("Ordinary")}
 assert set(SEGMENT_LABELS) == set(SEGMENTS)
@@ -60,6 +65,11 @@ class RuleForm(Form):
                           validators=[Optional()],
                           description=_l("Only members HQ's last segment refresh put in this segment."))
 
+    def validate_value(self, field):
+        top = RULE_VALUE_MAX.get(self.kind.data)
+        if top is not None and field.data is not None and not field.errors and field.data > top:
+            raise ValidationError(value_too_large(self.kind.data))
+
     def minutes(self) -> tuple[int | None, int | None]:
         def m(t):
             return None if t is None else t.hour * 60 + t.minute
@@ -86,15 +96,23 @@ class PreviewForm(Form):
     segment = SelectField(_l("Member segment"), choices=[("", _l("(none)"))] + list(SEGMENT_LABELS.items()),
                           validators=[Optional()])
     lines = TextAreaField(_l("Receipt lines (optional)"), validators=[Optional(), Length(max=4000), Regexp(
-        r"^(\s*[a-z0-9_-]*\s*,\s*\d+(\.\d{1,2})?\s*(,[^,\n]*)?\s*(\n|$))+$",
+        r"^(\s*[a-z0-9_-]*\s*,\s*\d{1,9}(\.\d{1,2})?\s*(,[^,\n]*)?\s*(\n|$))+$",
         message=_l("One line per row: category, amount, SKU (optional), e.g. fresh, 86.00"))],
         description=_l("One line per row: category, amount, SKU (optional). They replace the spend and category above."))
+
+    def validate_lines(self, field):
+        # The regex bounds the digits; this bounds the amount, as a till's receipt line is
+        # (instore: MAX_AMOUNT_MINOR), so the preview never computes with absurd numbers.
+        if not field.data or field.errors:  # empty, or not in the one format (Regexp said so)
+            return
+        if any(line["amount_minor"] > MAX_LINE_MINOR for line in self.line_list()):
+            raise ValidationError(_l("A line's amount can be at most ¥1,000,000."))
 
     def line_list(self) -> list[dict]:
         out = []
         for n, row in enumerate([r for r in (self.lines.data or "").splitlines() if r.strip()], start=1):
             parts = [p.strip() for p in row.split(",")]
-            amount = int(round(float(parts[1]) * 100))
+            amount = int(Decimal(parts[1]) * 100)  # exact: at most 2 decimals (the regex)
             out.append({"line_no": n, "category": parts[0], "amount_minor": amount,
                         "sku": parts[2] if len(parts) > 2 else ""})
         return out

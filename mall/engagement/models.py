@@ -26,6 +26,19 @@ class RuleKind(StrEnum):
 
 
 RULE_KINDS = tuple(k.value for k in RuleKind)
+# The largest value each kind takes. Multipliers stack (base × tier × the best promotion), so
+# ×10 each keeps the largest receipt's credit (¥1,000,000 at ¥1 a point: 10^6 × 10 × 10, plus
+# a +1,000% category bonus) well inside the ledger's INTEGER points; a value of ~2·10^9
+# would make every earn overflow.
+RULE_VALUE_MAX = {
+    RuleKind.BASE_RATE.value: 1_000_000,       # fen of spend per point: ¥10,000 a point
+    RuleKind.TIER_MULTIPLIER.value: 1_000,     # percent: ×10
+    RuleKind.TIME_SLOT.value: 1_000,
+    RuleKind.CAMPAIGN.value: 1_000,
+    RuleKind.CATEGORY_BONUS.value: 1_000,      # percent of base: +10 × base
+    RuleKind.FIRST_PURCHASE.value: 1_000_000,  # points
+    RuleKind.CAP.value: 10_000,                # percent of base: a ceiling, never a cost
+}
 # RFM segments (computed by HQ, mall/hq/segments.py); an earning rule may target one.
 SEGMENTS = ("loyal", "potential", "dormant", "ordinary")
 

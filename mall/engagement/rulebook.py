@@ -16,7 +16,7 @@ from ..catalog.services import categories
 from ..extensions import db
 from ..instore.models import Store
 from ..points.tiers import all_tiers
-from .models import SEGMENTS, EarningRule, RuleKind
+from .models import RULE_VALUE_MAX, SEGMENTS, EarningRule, RuleKind
 from .rules import Earning, PurchaseFacts, RuleView, compute
 
 
@@ -70,11 +70,17 @@ def rule_history(rule_key: str) -> list[EarningRule]:
     return rows
 
 
+def value_too_large(kind: str):
+    return _l("The value can be at most %(max)s for this kind of rule.", max=f"{RULE_VALUE_MAX[kind]:,}")
+
+
 def _validate(draft: RuleDraft) -> None:
     if draft.kind not in {k.value for k in RuleKind}:
         raise InvalidRule(field="kind")
     if not isinstance(draft.value, int) or draft.value <= 0:
         raise InvalidRule(_l("The value must be a whole number above zero."), field="value")
+    if draft.value > RULE_VALUE_MAX[draft.kind]:
+        raise InvalidRule(value_too_large(draft.kind), field="value")
     if draft.kind == RuleKind.TIER_MULTIPLIER and not draft.tier_code:
         raise InvalidRule(_l("Choose the tier this multiplier is for."), field="tier_code")
     if draft.kind == RuleKind.CATEGORY_BONUS and not draft.category_slug:

@@ -345,7 +345,8 @@ def claim_referral(member_id: int, code: str, *, device_id: str | None, now: dat
     """Record that the member with `code` referred this member. Refused: an unknown code,
     oneself, a member who was already referred or has already made a purchase, a loop
     (the referrer was, directly or further up, referred by this member), and a referrer seen
-    on this member's device (one household referring itself)."""
+    on this member's device (one household referring itself). A refusal writes nothing.
+    `device_id` is origin.request_origin()'s checked device (None: no device known)."""
     referrer = db.session.scalar(select(User).where(User.member_code == (code or "").strip().upper()))
     if referrer is None or referrer.role != "member":
         raise ReferralRefused(_l("We don't know that member code. Check it and try again."))
@@ -361,7 +362,6 @@ def claim_referral(member_id: int, code: str, *, device_id: str | None, now: dat
             raise ReferralRefused(_l("You referred this member, so they can't refer you."))
         seen.add(up)
         up = _referrer_of(up)
-    remember_device(member_id, device_id, now)
     if _shares_device(member_id, referrer.id, device_id):
         raise ReferralRefused(_l("Referrals between accounts on the same device don't count."))
     referral = Referral(referrer_id=referrer.id, referred_id=member_id, device_id=device_id, created_at=now)
@@ -370,6 +370,7 @@ def claim_referral(member_id: int, code: str, *, device_id: str | None, now: dat
             db.session.add(referral)
     except IntegrityError as exc:
         raise ReferralRefused(_l("You have already told us who referred you.")) from exc
+    remember_device(member_id, device_id, now)  # only once nothing refused: a refusal writes nothing
     return referral
 
 

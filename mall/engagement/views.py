@@ -209,8 +209,8 @@ def claim_referral():
     form = ReferralForm()
     if form.validate_on_submit():
         try:
-            tasks.claim_referral(current_user.id, form.code.data, device_id=request.cookies.get(DEVICE_COOKIE),
-                                 now=now())
+            _ip, device = request_origin()  # None for a forged or mangled cookie
+            tasks.claim_referral(current_user.id, form.code.data, device_id=device, now=now())
         except tasks.ReferralRefused as refusal:
             form.code.errors.append(str(refusal.message))
         else:

@@ -17,13 +17,20 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..points.ledger import claw_back as take_back_points  # the ledger's one writer path
+from ..points.ledger import lock_account
 from .models import Clawback
 
 
 def settle_clawbacks(member_id: int, now: datetime) -> int:
     """Settle the member's open clawbacks, oldest first, from the points they have now.
     Returns the points taken. Each step is keyed by how much was settled before it, so two
-    workers settling at once take each slice once."""
+    workers settling at once take each slice once.
+
+    Locks the member's account row before their clawback rows, the order a refund and a
+    receipt earn take them in (account, then clawback), so the job and a refund never
+    deadlock (CONVENTIONS: locks in one order)."""
+    if lock_account(member_id, now, open_missing=False) is None:
+        return 0  # no account: no points to settle from
     taken = 0
     for claw in db.session.scalars(select(Clawback).where(
             Clawback.member_id == member_id, Clawback.settled < Clawback.points)

@@ -30,12 +30,12 @@ from sqlalchemy import select
 
 from ..accounts.models import Role, User
 from ..errors import InvalidAmount
-from ..events import purchase_recorded
+from ..events import purchase_recorded, purchase_refunded
 from ..extensions import db
 from ..idempotency import insert_once
 from ..risk.services import check_earn_velocity
 from ..wallet.redeem import give_back as give_back_wallet_items
-from ..points.ledger import cancel_pending, pending_lot
+from ..points.ledger import cancel_pending, pending_lot, take_back_spend
 from ..points.models import LedgerEntry
 from ..proportion import portion
 from .categories import known_categories
@@ -375,10 +375,25 @@ def refund_purchase(store_id: int, receipt_no: str, *, now: datetime, lines: lis
     taken = owed = 0
     if purchase.member_id is not None and back > 0:
         taken, owed = _take_back(purchase, back, amount, refund_no, now)
+    elif purchase.member_id is not None and purchase.earn_entry_id is not None:
+        _take_back_spend(purchase, amount, refund_no, now)  # lines that earned nothing: their spend still goes
+    if purchase.member_id is not None:  # its bonus held over budget (or approved, still pending) is forfeited
+        purchase_refunded.send("instore", member_id=purchase.member_id, source=SOURCE, key=f"purchase:{purchase.id}",
+                               full=purchase.status == PurchaseStatus.REFUNDED, now=now, reference=purchase.receipt_no)
     db.session.add(PurchaseRefund(purchase_id=purchase.id, refund_no=refund_no, lines=refunded, amount_minor=amount,
                                   reversed_points=taken, clawback_points=owed, created_at=now))
     db.session.flush()
     return _refund_outcome(purchase, again=False, refund_no=refund_no)
+
+
+def _take_back_spend(purchase: Purchase, amount: int, refund_no: str, now: datetime) -> None:
+    """The refund's spend off the tier window with a 0-point line, when no points line carries it."""
+    store = db.session.get(Store, purchase.store_id)
+    take_back_spend(purchase.member_id, amount, reason="purchase_refund", source="receipt-refund",
+                    key=f"purchase:{purchase.id}" + (f":{refund_no}" if refund_no else ""), now=now,
+                    reference=purchase.receipt_no, store_id=purchase.store_id,
+                    detail={"spend_minor": amount, "points": 0, "purchase_points": purchase.points,
+                            "partial": bool(refund_no), "store": store.name if store else ""})
 
 
 def _take_back(purchase: Purchase, points: int, amount: int, refund_no: str, now: datetime) -> tuple[int, int]:
@@ -404,9 +419,11 @@ def _take_back(purchase: Purchase, points: int, amount: int, refund_no: str, now
                                      "partial": bool(refund_no), "store": store.name if store else ""})
     taken = -entry.points if entry is not None else 0
     owed = points - taken
+    if entry is None:  # nothing to take now: the spend still leaves the tier window at once
+        _take_back_spend(purchase, amount, refund_no, now)
     if owed > 0:
         claw = db.session.scalar(select(Clawback).where(Clawback.purchase_id == purchase.id).with_for_update())
-        due = 0 if entry is not None else amount
+        due = 0  # the spend was taken back above (spend_minor_due: older clawbacks only)
         if claw is None:
             db.session.add(Clawback(member_id=purchase.member_id, purchase_id=purchase.id, points=owed, settled=0,
                                     spend_minor_due=due, created_at=now))

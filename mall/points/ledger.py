@@ -197,6 +197,25 @@ def claw_back(member_id: int, points: int, *, reason: str, source: str, key: str
     return _once_per_key(member_id, source, key, write)
 
 
+def take_back_spend(member_id: int, spend_minor: int, *, reason: str, source: str, key: str, now: datetime,
+                    reference: str | None = None, detail: dict | None = None,
+                    store_id: int | None = None) -> LedgerEntry | None:
+    """A refund that takes back no points (its lines earned none, or nothing could be taken
+    now) still takes its spend off the tier window: one adjust line of 0 points and
+    -`spend_minor` (the one kind of 0-point line the schema allows). No balance or lot moves.
+    Returns None for no spend. Idempotent per (source, key)."""
+    if spend_minor <= 0:
+        return None
+
+    def write():
+        account = _locked_account(member_id, now)
+        return _write_entry(account, kind=EntryKind.ADJUST, points=0, reason=reason, source=source, key=key,
+                            now=now, reference=reference, detail=detail, spend_minor=-spend_minor,
+                            store_id=store_id)
+
+    return _once_per_key(member_id, source, key, write)
+
+
 def spend_points(member_id: int, points: int, *, reason: str, source: str, key: str,
                  now: datetime, reference: str | None = None, detail: dict | None = None,
                  actor_id: int | None = None, queue: bool = True,

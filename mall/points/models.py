@@ -74,7 +74,9 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("source", "idempotency_key", name="one_effect_per_intent"),
-        CheckConstraint("points <> 0", name="points_not_zero"),
+        # A 0-point line only takes spend off the tier window: a refund of lines that earned
+        # nothing (a gift card) still takes its spend back (instore.purchases).
+        CheckConstraint("points <> 0 OR (kind = 'adjust' AND spend_minor < 0)", name="points_or_spend"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         CheckConstraint(f"kind IN {KIND_VALUES!r}", name="known_kind"),
         CheckConstraint(

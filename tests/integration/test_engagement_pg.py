@@ -86,3 +86,23 @@ def test_two_delivery_runs_at_once_send_each_email_once(pg_app, clock):
     assert sorted(mailer.sent) == sorted(m.email for m in members)
     assert sum(counts) == 5
     assert {n.email_state for n in db.session.scalars(select(Notification))} == {"sent"}
+
+
+def test_a_referral_claimed_with_an_overlong_device_cookie_is_no_server_error(pg_app, clock):
+    """A forged 100-character mall_device cookie is no device (origin.request_origin): the
+    claim is judged without one instead of failing on MemberDevice's String(64)."""
+    from mall.engagement.models import MemberDevice, Referral
+    from tests.factories import PASSWORD
+
+    make_tiers()
+    friend = make_user(clock.now(), login="friend@example.com")
+    make_user(clock.now(), login="newcomer@example.com")
+    db.session.commit()
+    client = pg_app.test_client()
+    client.post("/login", data={"identifier": "newcomer@example.com", "password": PASSWORD})
+    client.set_cookie("mall_device", "x" * 100)
+    response = client.post("/tasks/referral", data={"code": friend.member_code})
+    assert response.status_code == 302  # accepted, with no device known
+    db.session.expire_all()
+    assert db.session.scalar(select(Referral.device_id)) is None
+    assert db.session.scalar(select(func.count()).select_from(MemberDevice)) == 0

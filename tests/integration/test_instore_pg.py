@@ -180,3 +180,63 @@ def test_the_same_partial_refund_sent_at_once_takes_its_points_back_once(pg_app,
     db.session.expire_all()
     assert account_balance(world.member_id) == before - 43  # 86 × 1 ÷ 2
     assert _audit_clean()
+
+
+def test_the_clawback_job_waits_for_the_account_row_before_locking_any_clawback(pg_app, clock):
+    """A refund locks the member's account row, then their clawback row. The job must take
+    them in the same order: while another transaction holds the account row, the job waits
+    without holding the clawback row (else each would wait for the other: a deadlock)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from tests.factories import give_points
+
+    world = make_world(clock.now())
+    member = make_user(clock.now())
+    db.session.commit()
+    purchases.earn_for_member(world.store_id, "R-LOCK", 100_000, member.id, now=clock.now(), code_hours=24, **EARN)
+    spend_points(member.id, 800, reason="redeem", source="test", key="s", now=clock.now())
+    db.session.commit()
+    purchases.refund_purchase(world.store_id, "R-LOCK", now=clock.now())  # 800 owed
+    give_points(member.id, 1000, clock.now())
+    db.session.commit()
+
+    holder = db.engine.connect()  # a refund in flight: it holds the account row
+    tx = holder.begin()
+    holder.execute(text("SELECT 1 FROM points_accounts WHERE member_id = :m FOR UPDATE"), {"m": member.id})
+    done = []
+
+    def job():
+        with pg_app.app_context():
+            try:
+                done.append(settle_due_clawbacks(clock.now()))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - before the fix: a deadlock victim
+                done.append(repr(exc)[:120])
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        for _ in range(100):  # until the job is waiting on a lock (a fresh look each time)
+            with db.engine.connect() as probe:
+                waiting = probe.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                             " AND datname = current_database()")).scalar()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting, "the job did not wait for the account row"
+        # The refund's next step, the clawback row, is free: the job holds nothing it needs.
+        holder.execute(text("SET LOCAL lock_timeout = '1s'"))
+        holder.execute(text("SELECT 1 FROM clawbacks WHERE member_id = :m FOR UPDATE"), {"m": member.id})
+    finally:
+        tx.rollback()
+        holder.close()
+        worker.join(30)
+    assert done == [800]
+    db.session.expire_all()
+    assert db.session.scalar(select(Clawback.settled)) == 800
+    assert _audit_clean()

@@ -216,3 +216,31 @@ def test_a_partial_refund_inside_the_return_window_cancels_that_lines_pending_po
     assert balance(world.member_id, clock.now()).pending_points == 333 - api.body["reversed_points"]
     assert db.session.scalars(select(Clawback)).all() == []
     assert [f for f in run_audit() if f.violations] == []
+
+
+def test_refunding_a_line_that_earned_nothing_still_takes_its_spend_off_the_tier_window(world, clock):
+    """A gift card earns no points but counts as spend; its refund takes 0 points back and
+    must still take the ¥5,000 off the tier window (a 0-point line carrying the spend)."""
+    from mall.instore.codes import receipt_token
+    from mall.instore.purchases import LineInput, RefundLine
+    from mall.points.tiers import qualifying_spend
+
+    save_purchase_category("gift-cards", "Gift cards", excluded=True)
+    purchase, _ = purchases.create_purchase(world.store_id, "T3-000900", 501_000, now=clock.now(), code_hours=24,
+                                            lines=[LineInput(500_000, category="gift-cards", name="Gift card"),
+                                                   LineInput(1_000, category="fresh", name="Bok choy")])
+    before = qualifying_spend(world.member_id, clock.now())
+    purchases.claim_receipt(receipt_token(purchase.id), world.member_id, now=clock.now(), minor_per_point=100)
+    assert qualifying_spend(world.member_id, clock.now()) == before + 501_000
+    points = account_balance(world.member_id)
+
+    refund = purchases.refund_purchase(world.store_id, "T3-000900", now=clock.now(), lines=[RefundLine(1)],
+                                       refund_no="RF-9")
+    db.session.commit()
+    assert refund.reversed_points == 0
+    assert qualifying_spend(world.member_id, clock.now()) == before + 1_000
+    assert account_balance(world.member_id) == points  # the fresh line keeps its 10 points
+    line = db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == f"purchase:{purchase.id}:RF-9"))
+    assert (line.points, line.spend_minor) == (0, -500_000)
+    assert "Part of a purchase refunded (receipt T3-000900" in explain(line)
+    assert not [f for f in run_audit() if f.violations]

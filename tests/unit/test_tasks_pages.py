@@ -176,3 +176,57 @@ def test_two_accounts_used_on_one_phone_cannot_refer_each_other(member, client, 
     refused = client.post("/tasks/referral", data={"code": member.member_code})
     assert refused.status_code == 422
     assert "Referrals between accounts on the same device don&#39;t count." in _text(refused)
+
+
+def test_a_referral_refused_for_a_shared_phone_records_nothing(member, client, auth, clock):
+    """The refusal's 422 page commits the request; the claim wrote nothing for it to commit."""
+    from mall.engagement import tasks
+    from mall.engagement.models import MemberDevice
+
+    sibling = make_user(clock.now(), login="sibling@example.com")
+    tasks.remember_device(member.id, "family-phone-1", clock.now())
+    db.session.commit()
+    auth.login("sibling@example.com")
+    client.set_cookie("mall_device", "family-phone-1")
+    refused = client.post("/tasks/referral", data={"code": member.member_code})
+    assert refused.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(MemberDevice)
+                             .where(MemberDevice.member_id == sibling.id)) == 0
+
+
+@pytest.mark.parametrize("amount, error", [
+    ("9" * 400, "One line per row: category, amount, SKU (optional), e.g. fresh, 86.00"),
+    ("1000000.01", "amount can be at most ¥1,000,000."),
+])
+def test_the_preview_refuses_an_absurd_line_amount_with_the_lines_error(merch, client, auth, amount, error):
+    auth.login("merch@example.com")
+    query = {"tier_code": "silver", "spend": "1", "store_id": "0", "at": "2026-06-03T12:00",
+             "lines": f"fresh, {amount}"}
+    fragment = client.get("/console/earning-rules/preview", headers=HX, query_string=query)
+    assert fragment.status_code == 200 and error in _text(fragment)
+    page = client.get("/console/earning-rules/preview", query_string=query)  # without JavaScript: the console
+    assert page.status_code == 200 and error in _text(page)
+
+
+@pytest.mark.parametrize("kind, value, extra, largest", [
+    ("campaign", "2000000000", {"starts_at": "2026-06-01T00:00", "ends_at": "2026-06-30T00:00"}, "1,000"),
+    ("first_purchase", "1000001", {}, "1,000,000"),
+    ("category_bonus", "1001", {"category_slug": "fresh"}, "1,000"),
+])
+def test_a_rule_value_past_its_kinds_maximum_is_refused_at_the_field(merch, client, auth, kind, value, extra,
+                                                                      largest):
+    auth.login("merch@example.com")
+    refused = client.post("/console/earning-rules", data={"kind": kind, "name": "Huge", "value": value,
+                                                           "store_id": "0", **extra})
+    assert refused.status_code == 422
+    assert f"The value can be at most {largest} for this kind of rule." in _text(refused)
+    assert db.session.query(EarningRule).count() == 0
+
+
+def test_the_rulebook_refuses_an_absurd_multiplier_whoever_calls_it(tiers, clock):
+    from datetime import timedelta
+
+    from mall.engagement.rulebook import InvalidRule, RuleDraft, save_rule
+    with pytest.raises(InvalidRule):
+        save_rule(RuleDraft(kind="campaign", name="Typo", value=2_000_000_000, starts_at=clock.now(),
+                            ends_at=clock.now() + timedelta(days=1)), actor_id=None, now=clock.now())
