@@ -177,9 +177,10 @@ def preorder(member_id: int, presale_id: int, request: LineRequest, *, key: str,
 
 def allocate(presale_id: int, now: datetime) -> dict:
     """Serve pre-orders first come, first served from the stock on hand; once the ship date
-    has come, offer the rest a substitute (or refund them in full when there is none for
-    them). Idempotent and safe in two workers: the presale row is locked first, so a second
-    run waits, then finds nothing left to serve."""
+    has come, serve in queue order each one the rest of the stock still covers and offer the
+    others a substitute (or refund them in full when there is none for them). Idempotent and
+    safe in two workers: the presale row is locked first, so a second run waits, then finds
+    nothing left to serve."""
     presale = db.session.execute(select(Presale).where(Presale.id == presale_id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one()
     waiting = db.session.scalars(
@@ -187,21 +188,18 @@ def allocate(presale_id: int, now: datetime) -> dict:
         .order_by(Order.queue_position).with_for_update().execution_options(populate_existing=True)).all()
     served, offered, refunded = 0, 0, 0
     for order in waiting:
-        wants = [Want(l.item_id, l.quantity) for l in order.lines]
-        try:
-            with db.session.begin_nested():
-                reservations.hold(order.id, wants, until=now, now=now, sell=True)
-        except OutOfStock:
-            break  # first come, first served: nobody behind jumps the queue
-        order.status = S.READY.value
-        record(order, "ready_for_pickup", now, note="presale stock arrived")
-        _tell(order, "ready", now)
+        if not _serve(order, now):
+            break  # before the ship date more stock may come: nobody behind jumps the queue
         served += 1
     if _shop_day(now) >= presale.ships_on:  # the ship date is a shop-local date
         for order in waiting:
             if order.status != S.PREORDERED.value:
                 continue
-            if offer_choices(order, now):
+            # No more stock is coming for this queue: a later order the rest still covers is
+            # served rather than offered a substitute while its units wait on the shelf.
+            if _serve(order, now):
+                served += 1
+            elif offer_choices(order, now):
                 order.status, order.offer_deadline = S.OFFERED.value, now + timedelta(hours=presale.offer_hours)
                 deadline = order.offer_deadline.astimezone(shoptime.shop_zone(_zone()))  # as the member reads it
                 record(order, "shortfall_offer", now,
@@ -215,6 +213,21 @@ def allocate(presale_id: int, now: datetime) -> dict:
     if served:
         _resync_admission(presale.item_id)
     return {"served": served, "offered": offered, "refunded": refunded}
+
+
+def _serve(order: Order, now: datetime) -> bool:
+    """Sell the pre-order its units from the stock on hand and tell the member; False (nothing
+    written) when the stock doesn't cover it."""
+    wants = [Want(l.item_id, l.quantity) for l in order.lines]
+    try:
+        with db.session.begin_nested():
+            reservations.hold(order.id, wants, until=now, now=now, sell=True)
+    except OutOfStock:
+        return False
+    order.status = S.READY.value
+    record(order, "ready_for_pickup", now, note="presale stock arrived")
+    _tell(order, "ready", now)
+    return True
 
 
 def _zone() -> str:

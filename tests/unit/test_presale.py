@@ -374,3 +374,28 @@ def test_accepting_a_substitute_beyond_its_per_member_limit_is_refused_and_chang
     assert [(l.item_id, l.points) for l in db.session.get(Order, offered.id).lines] == [(item.id, 1000)]
     assert db.session.get(PointsAccount, member.id).balance == 5000 - 1000 - points
     assert db.session.get(StockLevel, limited.id).sold == 1
+
+
+def test_on_the_ship_date_a_later_pre_order_the_stock_covers_is_served_not_offered(client, tiers, clock):
+    """A (first) needs 3, B needs 1, 2 units came: before the ship date nobody jumps the queue;
+    on it, A is offered a substitute or refund and B gets one of the units on the shelf."""
+    item, sale = _open_presale(clock, cap=5, ships_in_days=10)
+    a, b = (make_user(clock.now(), login=f"ship-{n}@example.com") for n in ("a", "b"))
+    for m in (a, b):
+        give_points(m.id, 5000, clock.now())
+    for member, quantity in ((a, 3), (b, 1)):
+        presale.preorder(member.id, sale.id, LineRequest(item.id, item.plans[0].id, quantity), key=f"k{quantity}",
+                         now=clock.now(), points_per_unit=100)
+    clock.advance(days=8)
+    assert presale.receive_goods(item.id, 2, reference="PO-S", reason="received", now=clock.now()) \
+        == {"served": 0, "offered": 0, "refunded": 0}
+    db.session.commit()
+    clock.advance(days=2)  # the ship date
+    outcome = presale.allocate(sale.id, clock.now())
+    db.session.commit()
+    assert outcome["served"] == 1 and outcome["offered"] + outcome["refunded"] == 1
+    statuses = {o.member_id: o.status for o in presale.queue(sale.id)}
+    assert statuses[b.id] == "ready" and statuses[a.id] in ("offered", "refunded")
+    level = db.session.get(StockLevel, item.id)
+    assert (level.received, level.sold) == (2, 1)
+    assert _failed_checks() == []
