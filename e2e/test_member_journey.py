@@ -139,7 +139,10 @@ def test_pinned_target_reward_shows_its_progress_on_home(page: Page, log_in, sho
     bar = saving.get_by_role("progressbar", name="Target reward progress")
     expect(bar).to_have_attribute("aria-valuetext", f"{balance:,} / 2,200 points")
     expect(saving.get_by_text(f"{balance:,} / 2,200 points")).to_be_visible()
-    expect(saving.get_by_text(f"{2200 - balance:,} points to go.")).to_be_visible()
+    if balance < 2200:
+        expect(saving.get_by_text(f"{2200 - balance:,} points to go.")).to_be_visible()
+    else:  # the games test may have won this member a 500-point prize before (a 2% box)
+        expect(saving.get_by_text("You can redeem it now!")).to_be_visible()
     shot(page, "home-with-target")
 
 
