@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import event
 
 from mall import create_app
+from mall import settings as mall_settings
 from mall.clock import FrozenClock
 from mall.config import TestConfig
 from mall.extensions import db, limiter
@@ -117,6 +118,16 @@ def isolate_requests(app):
     def fresh_request_caches():
         g.pop("_login_user", None)
         refresh()
+
+
+@pytest.fixture
+def window(app):
+    """A 7-day return window (the production default; the suite's TestConfig has 0)."""
+    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
+    mall_settings.reload(app)
+    yield 7
+    app.config["MALL_RETURN_WINDOW_DAYS"] = 0
+    mall_settings.reload(app)
 
 
 @pytest.fixture

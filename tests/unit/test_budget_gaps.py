@@ -108,15 +108,6 @@ def test_a_programme_budget_alerts_hq_at_80_and_100_percent_and_the_email_names_
 
 # --- 3. a refund inside the return window gives the uplift's charge back ----------------------
 
-@pytest.fixture
-def window(app):
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
-    settings.reload(app)
-    yield 7
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 0
-    settings.reload(app)
-
-
 def test_a_refund_inside_the_window_gives_the_uplifts_charge_back_in_proportion(window, shop, clock):
     from mall.instore.purchases import LineInput, RefundLine, earn_for_member, refund_purchase
     store, hq, member = shop

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mall import settings
 from mall.budgets import services as budgets
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant
 from mall.engagement import tasks
@@ -29,16 +28,6 @@ EARN = dict(code_hours=24, minor_per_point=100)
 
 def _text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
-@pytest.fixture
-def window(app):
-    """A 7-day return window (the production default; the suite's TestConfig has 0)."""
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
-    settings.reload(app)
-    yield 7
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 0
-    settings.reload(app)
 
 
 def test_a_pending_purchase_refunded_within_the_window_leaves_no_points_and_no_clawback(window, shop, clock):

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mall import settings
 from mall.accounts.models import AuditEntry
 from mall.budgets import services as budgets
 from mall.budgets.models import BudgetMonth, DiscretionaryGrant
@@ -21,15 +20,6 @@ from mall.points.statement import balance
 from tests.budget_world import clean_audit
 
 EARN = dict(minor_per_point=100)
-
-
-@pytest.fixture
-def window(app):
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 7
-    settings.reload(app)
-    yield 7
-    app.config["MALL_RETURN_WINDOW_DAYS"] = 0
-    settings.reload(app)
 
 
 @pytest.fixture
