@@ -77,7 +77,9 @@ def test_presale_from_setup_to_a_settled_substitute(desk: Page, phones, live_ser
     desk.get_by_label("Pre-orders open").fill(_local(demo_now - timedelta(hours=1)))
     desk.get_by_label("Pre-orders close").fill(_local(demo_now + timedelta(days=7)))
     desk.get_by_label("Most units to pre-sell").fill("0")
-    desk.get_by_label("Expected ship date").fill(demo_now.date().isoformat())
+    # Today in the shop's zone (UTC+8): from 16:00 UTC on, the UTC date is the shop's yesterday,
+    # before the window opens, and the console rightly refuses it.
+    desk.get_by_label("Expected ship date").fill((demo_now + timedelta(hours=8)).date().isoformat())
     desk.get_by_role("button", name="Save").click()
     cap = desk.get_by_label("Most units to pre-sell")
     expect(cap).to_have_attribute("aria-invalid", "true")  # refused next to the field
