@@ -71,25 +71,27 @@ def check_kinds(totals, *, slot_chosen: bool) -> None:
         raise KindRefused(_l("One at a time, please."), field="quantity")
     if line.item.kind == "service" and not slot_chosen:
         raise KindRefused(_l("Choose a time slot."), field="slot_id")
-    if line.item.kind in ("coupon", "red_packet") and line.item.coupon_spec is None:
-        # Published before the console required the coupon's terms (an older import): the
-        # wallet would have nothing to issue for the points taken.
-        raise KindRefused(_l("This reward can't be redeemed yet: its terms are not set. Nothing was charged."))
 
 
 def check_delivery(member_id: int, totals, now: datetime, *, card_payments: bool) -> None:
     """What a coupon, red packet or right order must settle before anything is taken: its
     cash part is paid by card (nothing is picked up at a counter, so a cash part "due at the
-    counter" would never be collected), and the wallet can still issue what it buys (checked
-    again when it is paid: payments.py). Goods and services pass untouched."""
+    counter" would never be collected), and the wallet can issue what it buys: its terms are
+    set (an item published before the console required them, an older import, has none) and
+    the wallet would not refuse them now (checked again when it is paid: payments.py). Goods
+    and services pass untouched."""
     line = totals.lines[0] if len(totals.lines) == 1 else None
     if line is None or line.item.kind not in INSTANT_KINDS:
         return
     if totals.cash_minor > 0 and not card_payments:
         raise KindRefused(_l("A coupon, red packet or right is paid by card, which this shop doesn't take yet: "
                              "choose a plan in points only."))
-    spec = line.item.coupon_spec if line.item.kind in ("coupon", "red_packet") else None
-    if spec is not None and not (line.item.kind == "red_packet" and spec.value_minor):
+    if line.item.kind not in ("coupon", "red_packet"):
+        return
+    spec = line.item.coupon_spec
+    if spec is None:
+        raise KindRefused(_l("This reward can't be redeemed yet: its terms are not set. Nothing was charged."))
+    if not (line.item.kind == "red_packet" and spec.value_minor):
         check_issuable(member_id, spec, line.quantity, now)  # as wallet.receivers issues it
 
 
