@@ -91,7 +91,9 @@ def check_delivery(member_id: int, totals, now: datetime, *, card_payments: bool
     spec = line.item.coupon_spec
     if spec is None:
         raise KindRefused(_l("This reward can't be redeemed yet: its terms are not set. Nothing was charged."))
-    if not (line.item.kind == "red_packet" and spec.value_minor):
+    # Paid in points alone, it is issued in this very transaction (wallet.receivers), whose
+    # refusal undoes everything; only a cash part, paid later, needs asking first.
+    if totals.cash_minor > 0 and not (line.item.kind == "red_packet" and spec.value_minor):
         check_issuable(member_id, spec, line.quantity, now)  # as wallet.receivers issues it
 
 

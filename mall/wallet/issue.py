@@ -149,17 +149,12 @@ def issue(account_id: int, spec: CouponSpec | int, *, source: str, source_ref: s
     replay = _find(source, str(source_ref), seq)
     if replay is not None:
         return replay
-    if not spec.active:
-        raise CouponSpecInactive()
-    expires_at = _expiry(spec, now)
-    if expires_at <= now:
-        raise CouponWindowOver()
     if spec.per_member_limit is not None:
         # The member's account row serialises their issues (as it does their checkouts, which
         # hold it already), so two at once can't both pass the limit. Writes nothing.
         lock_account(account_id, now, open_missing=False)
-        if _held_count(account_id, spec.id) >= spec.per_member_limit:
-            raise CouponLimitReached()
+    check_issuable(account_id, spec, 1, now)
+    expires_at = _expiry(spec, now)
     if budget is None and source == ItemSource.HQ.value:
         budget = Budget(store_id=spec.store_id, target=spec.budget_target)
     item = WalletItem(account_id=account_id, spec_id=spec.id, kind=spec.kind, name=spec.name, name_zh=spec.name_zh,
